@@ -1,0 +1,15 @@
+// See https://svelte.dev/docs/kit/types#app.d.ts
+import type { Services } from '$lib/server/runtime';
+
+declare global {
+	namespace App {
+		interface Error {
+			message: string;
+		}
+		interface Locals {
+			services: Services;
+		}
+	}
+}
+
+export {};

@@ -1,0 +1,18 @@
+// The running app's single set of services, started once per process (and kept across dev reloads).
+import { env } from '$env/dynamic/private';
+import { loadConfig } from './config';
+import { startServices, type Services } from './runtime';
+
+const globalKey = Symbol.for('picture.services');
+type Holder = { [globalKey]?: Promise<Services> };
+
+export function getServices(): Promise<Services> {
+	const holder = globalThis as Holder;
+	holder[globalKey] ??= startServices(loadConfig(env)).then((services) => {
+		const shutdown = () => void services.close();
+		process.once('sveltekit:shutdown', shutdown);
+		process.once('beforeExit', shutdown);
+		return services;
+	});
+	return holder[globalKey];
+}

@@ -1,0 +1,151 @@
+// Applies supabase/migrations/*.sql in order, each once and in its own transaction, and refuses a
+// database whose history disagrees with the code (an edited or an unknown migration).
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { applyBootstrap } from './bootstrap';
+import type { Sql } from './client';
+
+/** One advisory lock for bootstrap and migrations across every process sharing the database. */
+export const MIGRATION_LOCK_KEY = 727_1801;
+
+export interface Migration {
+	version: string;
+	name: string;
+	file: string;
+	sql: string;
+	checksum: string;
+}
+
+export interface MigrationStatus {
+	applied: number;
+	expected: number;
+	pending: string[];
+	problems: string[];
+	current: boolean;
+}
+
+export class MigrationError extends Error {
+	constructor(public readonly problems: string[]) {
+		super(`The database's migrations disagree with this code; nothing was applied:\n  - ${problems.join('\n  - ')}`);
+		this.name = 'MigrationError';
+	}
+}
+
+const FILE_PATTERN = /^(\d+)_([a-z0-9_-]+)\.sql$/i;
+
+export async function readMigrations(dir: string): Promise<Migration[]> {
+	const files = (await readdir(dir)).filter((file) => FILE_PATTERN.test(file));
+	const migrations = await Promise.all(
+		files.map(async (file) => {
+			const [, version, name] = FILE_PATTERN.exec(file) as RegExpExecArray;
+			const sql = (await readFile(path.join(dir, file), 'utf8')).replaceAll('\r\n', '\n');
+			const checksum = createHash('sha256').update(sql).digest('hex');
+			return { version: version as string, name: name as string, file, sql, checksum };
+		})
+	);
+	migrations.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : 1));
+	for (let i = 1; i < migrations.length; i++) {
+		if (BigInt(migrations[i]!.version) === BigInt(migrations[i - 1]!.version)) {
+			throw new MigrationError([`two migration files share version ${migrations[i]!.version}`]);
+		}
+	}
+	return migrations;
+}
+
+interface AppliedRow {
+	version: string;
+	name: string;
+	checksum: string;
+}
+
+async function appliedMigrations(sql: Sql): Promise<AppliedRow[] | null> {
+	const [exists] = await sql`select to_regclass('app_private.schema_migrations') is not null as present`;
+	if (!exists?.present) return null;
+	return sql<AppliedRow[]>`select version, name, checksum from app_private.schema_migrations order by version`;
+}
+
+function compare(migrations: Migration[], applied: AppliedRow[]): { pending: Migration[]; problems: string[] } {
+	const byVersion = new Map(migrations.map((m) => [m.version, m]));
+	const problems: string[] = [];
+	for (const row of applied) {
+		const migration = byVersion.get(row.version);
+		if (!migration) {
+			problems.push(
+				`migration ${row.version}_${row.name} is applied to the database but unknown to this code (the database is newer than the code)`
+			);
+		} else if (migration.checksum !== row.checksum) {
+			problems.push(`migration ${migration.file} was changed after it was applied (checksum differs)`);
+		}
+	}
+	const done = new Set(applied.map((row) => row.version));
+	return { pending: migrations.filter((m) => !done.has(m.version)), problems };
+}
+
+export async function migrationStatus(sql: Sql, migrations: Migration[]): Promise<MigrationStatus> {
+	const applied = (await appliedMigrations(sql)) ?? [];
+	const { pending, problems } = compare(migrations, applied);
+	return {
+		applied: applied.length,
+		expected: migrations.length,
+		pending: pending.map((m) => m.file),
+		problems,
+		current: pending.length === 0 && problems.length === 0
+	};
+}
+
+export interface MigrateOptions {
+	/** Create Supabase's roles and auth schema first where missing (plain Postgres). */
+	bootstrap?: boolean;
+	log?: (message: string) => void;
+}
+
+const TRACKING_TABLE_SQL = `
+	create schema if not exists app_private;
+	revoke all on schema app_private from public;
+	create table if not exists app_private.schema_migrations (
+		version    text primary key,
+		name       text not null,
+		checksum   text not null,
+		applied_at timestamptz not null default now()
+	);`;
+
+/** Brings the database up to date; throws MigrationError (having changed nothing) on a disagreement. */
+export async function migrate(sql: Sql, migrations: Migration[], options: MigrateOptions = {}): Promise<string[]> {
+	const log = options.log ?? (() => {});
+	if (options.bootstrap !== false) await applyBootstrap(sql, MIGRATION_LOCK_KEY);
+
+	const pending = await sql.begin(async (tx) => {
+		await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
+		await tx.unsafe(TRACKING_TABLE_SQL);
+		const applied = await tx<AppliedRow[]>`select version, name, checksum from app_private.schema_migrations`;
+		const result = compare(migrations, applied);
+		if (result.problems.length > 0) throw new MigrationError(result.problems);
+		return result.pending;
+	});
+
+	const done: string[] = [];
+	for (const migration of pending) {
+		// Each migration in its own transaction, under the lock; another process may have applied it meanwhile.
+		const applied = await sql
+			.begin(async (tx) => {
+				await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
+				const [row] = await tx`select checksum from app_private.schema_migrations where version = ${migration.version}`;
+				if (row) return false;
+				await tx.unsafe(migration.sql);
+				await tx`insert into app_private.schema_migrations (version, name, checksum)
+					values (${migration.version}, ${migration.name}, ${migration.checksum})`;
+				return true;
+			})
+			.catch((error: unknown) => {
+				throw new Error(`migration ${migration.file} failed and was rolled back: ${(error as Error).message}`, {
+					cause: error
+				});
+			});
+		if (applied) {
+			done.push(migration.file);
+			log(`applied migration ${migration.file}`);
+		}
+	}
+	return done;
+}

@@ -1,0 +1,115 @@
+// Typed calls of the SQL queue functions (supabase/migrations/0002). The rules live in SQL; this
+// module only names the arguments.
+import type { Queryable } from '../db/client';
+import type { Claim, EnqueueOptions, FailureOptions, Job } from './types';
+
+export * from './types';
+
+/** The channel the job_queue insert trigger notifies; continuous workers LISTEN on it. */
+export const JOB_INSERTED_CHANNEL = 'job_queue_inserted';
+
+export async function enqueueJob(sql: Queryable, jobType: string, options: EnqueueOptions = {}): Promise<string> {
+	const [row] = await sql<{ id: string }[]>`
+		select public.enqueue_job(
+			${jobType}, ${sql.json((options.payload ?? {}) as never)}, ${options.priority ?? 0},
+			${options.scheduledAt ?? null}::timestamptz, ${options.maxAttempts ?? 3},
+			${options.dedupeKey ?? null}, ${options.createdBy ?? null}::uuid) as id`;
+	return row!.id;
+}
+
+export interface ClaimOptions {
+	workerId: string;
+	limit?: number;
+	leaseSeconds?: number;
+	/** Only these job types (the ones this worker has handlers for); all when omitted. */
+	jobTypes?: string[] | null;
+}
+
+export async function claimJobs(sql: Queryable, options: ClaimOptions): Promise<Job[]> {
+	return sql<Job[]>`
+		select * from public.claim_jobs(${options.workerId}, ${options.limit ?? 1}, ${options.leaseSeconds ?? 30},
+			${options.jobTypes ?? null}::text[])`;
+}
+
+/** Marks many held jobs completed in one round trip; returns the ids that were still held. */
+export async function completeJobs(sql: Queryable, workerId: string, claims: Claim[]): Promise<Set<string>> {
+	if (claims.length === 0) return new Set();
+	const rows = await sql<{ id: string }[]>`
+		select id from public.complete_jobs(${claims.map((c) => c.jobId)}::uuid[], ${workerId},
+			${claims.map((c) => c.attempt)}::integer[]) as id`;
+	return new Set(rows.map((row) => row.id));
+}
+
+export async function completeJob(sql: Queryable, claim: Claim): Promise<boolean> {
+	const [row] = await sql<{ ok: boolean }[]>`
+		select public.complete_job(${claim.jobId}, true, null, null, ${claim.workerId}, ${claim.attempt}) as ok`;
+	return row!.ok;
+}
+
+/** Records a failure: retried with backoff while attempts remain, else failed. False if no longer held. */
+export async function failJob(sql: Queryable, claim: Claim, failure: FailureOptions): Promise<boolean> {
+	const [row] = await sql<{ ok: boolean }[]>`
+		select public.complete_job(${claim.jobId}, false, ${failure.message},
+			${failure.details ? sql.json(failure.details as never) : null}, ${claim.workerId}, ${claim.attempt},
+			${failure.permanent ?? false}, ${failure.retryAfterSeconds ?? null}) as ok`;
+	return row!.ok;
+}
+
+/** Extends leases; returns the ids still held (a missing one was cancelled or reclaimed: stop it). */
+export async function heartbeatJobs(
+	sql: Queryable,
+	workerId: string,
+	jobIds: string[],
+	leaseSeconds: number
+): Promise<Set<string>> {
+	if (jobIds.length === 0) return new Set();
+	const rows = await sql<{ id: string }[]>`
+		select id from public.heartbeat_jobs(${jobIds}::uuid[], ${workerId}, ${leaseSeconds}) as id`;
+	return new Set(rows.map((row) => row.id));
+}
+
+export async function snoozeJob(sql: Queryable, claim: Claim, delaySeconds: number): Promise<boolean> {
+	const [row] = await sql<{ ok: boolean }[]>`
+		select public.snooze_job(${claim.jobId}, ${claim.workerId}, ${delaySeconds}, ${claim.attempt}) as ok`;
+	return row!.ok;
+}
+
+export async function cancelJob(sql: Queryable, jobId: string, reason?: string): Promise<boolean> {
+	const [row] = await sql<{ ok: boolean }[]>`select public.cancel_job(${jobId}, ${reason ?? null}) as ok`;
+	return row!.ok;
+}
+
+export async function retryJob(sql: Queryable, jobId: string): Promise<boolean> {
+	const [row] = await sql<{ ok: boolean }[]>`select public.retry_job(${jobId}) as ok`;
+	return row!.ok;
+}
+
+export async function reapExpiredJobs(sql: Queryable): Promise<number> {
+	const [row] = await sql<{ count: number }[]>`select public.reap_expired_jobs() as count`;
+	return row!.count;
+}
+
+/** Deletes finished jobs older than the retention, a batch per statement; returns the total. */
+export async function purgeFinishedJobs(
+	sql: Queryable,
+	options: { olderThanDays: number; batchSize?: number }
+): Promise<number> {
+	let total = 0;
+	for (;;) {
+		const [row] = await sql<{ count: number }[]>`
+			select public.purge_finished_jobs(make_interval(days => ${options.olderThanDays}), ${options.batchSize ?? 1000}) as count`;
+		total += row!.count;
+		if (row!.count === 0) return total;
+	}
+}
+
+export async function pauseJobType(sql: Queryable, jobType: string, pausedBy?: string, reason?: string): Promise<void> {
+	await sql`insert into public.job_queue_paused_types (job_type, paused_by, reason)
+		values (${jobType}, ${pausedBy ?? null}, ${reason ?? null})
+		on conflict (job_type) do nothing`;
+}
+
+export async function resumeJobType(sql: Queryable, jobType: string): Promise<void> {
+	await sql`delete from public.job_queue_paused_types where job_type = ${jobType}`;
+	await sql`select pg_notify(${JOB_INSERTED_CHANNEL}, '')`;
+}

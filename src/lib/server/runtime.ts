@@ -1,0 +1,94 @@
+// Assembles Picture's server side from a Config: database (embedded or DATABASE_URL), migrations,
+// job handlers and, in zero-setup mode, an in-process worker. Shared by the app and the CLIs, so it
+// imports nothing from $app or $env.
+import path from 'node:path';
+import type { Config } from './config';
+import { createSql, redactUrl, type Sql } from './db/client';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
+import { migrate, readMigrations, type Migration } from './db/migrate';
+import { createJobHandlers } from './jobs';
+import { ContinuousWorker } from './worker/continuous';
+import type { JobHandlers } from './worker/types';
+
+export interface Services {
+	config: Config;
+	sql: Sql;
+	databaseUrl: string;
+	migrations: Migration[];
+	/** Set when the database's migration history disagrees with the code; the app then reports 503. */
+	migrationError: string | null;
+	handlers: JobHandlers;
+	worker: ContinuousWorker | null;
+	close(): Promise<void>;
+}
+
+export interface StartOptions {
+	/** Where supabase/migrations lives; the current directory's by default. */
+	migrationsDir?: string;
+	/** Start a continuous worker in this process (config.worker.inProcess by default). */
+	worker?: boolean;
+	log?: (message: string) => void;
+}
+
+export interface OpenedDatabase {
+	url: string;
+	embedded: EmbeddedDatabase | null;
+}
+
+export async function openDatabase(config: Config, log: (message: string) => void): Promise<OpenedDatabase> {
+	if (config.databaseUrl) return { url: config.databaseUrl, embedded: null };
+	const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+	return { url: embedded.url, embedded };
+}
+
+export async function startServices(config: Config, options: StartOptions = {}): Promise<Services> {
+	const log = options.log ?? ((message: string) => console.log(`[picture] ${message}`));
+	const { url, embedded } = await openDatabase(config, log);
+	log(`database: ${redactUrl(url)}${embedded ? ' (embedded)' : ''}`);
+	const sql = createSql(url, { max: config.databasePoolSize });
+
+	const migrations = await readMigrations(options.migrationsDir ?? path.resolve('supabase/migrations'));
+	let migrationError: string | null = null;
+	try {
+		const applied = await migrate(sql, migrations, { log });
+		log(applied.length ? `applied ${applied.length} migration(s)` : `migrations current (${migrations.length})`);
+	} catch (error) {
+		migrationError = (error as Error).message;
+		log(`MIGRATIONS NOT APPLIED: ${migrationError}`);
+	}
+
+	const handlers = createJobHandlers();
+	let worker: ContinuousWorker | null = null;
+	if ((options.worker ?? config.worker.inProcess) && !migrationError) {
+		worker = new ContinuousWorker({
+			sql,
+			handlers,
+			concurrency: config.worker.concurrency,
+			batchSize: config.worker.batchSize,
+			leaseSeconds: config.worker.leaseSeconds,
+			pollMs: config.worker.pollSeconds * 1000,
+			log
+		});
+		await worker.start();
+		log(`in-process worker ${worker.workerId} started (${config.worker.concurrency} at a time)`);
+	}
+
+	let closing: Promise<void> | null = null;
+	return {
+		config,
+		sql,
+		databaseUrl: url,
+		migrations,
+		migrationError,
+		handlers,
+		worker,
+		close() {
+			closing ??= (async () => {
+				await worker?.stop(10_000).catch(() => {});
+				await sql.end({ timeout: 5 }).catch(() => {});
+				await embedded?.stop().catch(() => {});
+			})();
+			return closing;
+		}
+	};
+}

@@ -1,0 +1,66 @@
+// One bounded pass over the queue, as a cron call makes it: work until the queue is empty or the
+// time budget runs out, stop claiming early enough to finish, hand back whatever is still running.
+import type { Sql } from '../db/client';
+import { reapExpiredJobs } from '../queue';
+import { WorkerPool } from './pool';
+import { startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
+import type { JobHandlers } from './types';
+
+export interface BudgetedRunOptions {
+	sql: Sql;
+	handlers: JobHandlers;
+	trigger: WorkerTrigger;
+	budgetMs: number;
+	concurrency: number;
+	batchSize?: number;
+	leaseSeconds: number;
+	/** Stop claiming this long before the budget ends (default: a fifth of it, at most 10 s). */
+	claimMarginMs?: number;
+	log?: (message: string) => void;
+}
+
+export interface BudgetedRunResult {
+	runId: number;
+	workerId: string;
+	processed: number;
+	errors: number;
+	reaped: number;
+	returned: number;
+	durationMs: number;
+}
+
+export async function runWorkerForBudget(options: BudgetedRunOptions): Promise<BudgetedRunResult> {
+	const startedAt = Date.now();
+	const deadline = startedAt + options.budgetMs;
+	const claimUntil = deadline - (options.claimMarginMs ?? Math.min(10_000, options.budgetMs / 5));
+	const pool = new WorkerPool({
+		sql: options.sql,
+		handlers: options.handlers,
+		concurrency: options.concurrency,
+		batchSize: options.batchSize,
+		leaseSeconds: options.leaseSeconds,
+		log: options.log
+	});
+	const runId = await startWorkerRun(options.sql, pool.workerId, options.trigger);
+	let reaped = 0;
+	let returned = 0;
+	let failure: unknown = null;
+	try {
+		reaped = await reapExpiredJobs(options.sql);
+		while (Date.now() < claimUntil) {
+			const started = await pool.fill();
+			if (started === 0 && pool.size === 0) break; // nothing due and nothing running: done
+			if (pool.freeSlots <= 0 || started === 0) await pool.waitForSlot(claimUntil - Date.now());
+		}
+	} catch (error) {
+		failure = error;
+	} finally {
+		returned = await pool.stop(Math.max(0, deadline - Date.now()));
+	}
+	const result = { reaped, ...pool.counts };
+	await updateWorkerRun(options.sql, runId, result, {
+		message: failure ? `stopped early: ${(failure as Error).message}` : returned > 0 ? `returned ${returned} unfinished job(s)` : undefined
+	});
+	if (failure) throw failure;
+	return { runId, workerId: pool.workerId, ...result, returned, durationMs: Date.now() - startedAt };
+}

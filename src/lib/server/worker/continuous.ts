@@ -1,0 +1,121 @@
+// A long-running worker: wakes on the insert notification and starts new jobs within milliseconds;
+// a slow poll catches scheduled and retried jobs; reaps expired leases; stops cleanly.
+import type { Sql } from '../db/client';
+import { JOB_INSERTED_CHANNEL, reapExpiredJobs } from '../queue';
+import { WorkerPool } from './pool';
+import { startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
+import type { JobHandlers } from './types';
+
+export interface ContinuousWorkerOptions {
+	sql: Sql;
+	handlers: JobHandlers;
+	concurrency: number;
+	batchSize?: number;
+	leaseSeconds: number;
+	pollMs: number;
+	/** LISTEN for new jobs; off behind transaction poolers, where only polling works. */
+	listen?: boolean;
+	trigger?: WorkerTrigger;
+	log?: (message: string) => void;
+}
+
+export class ContinuousWorker {
+	readonly pool: WorkerPool;
+	private stopping = false;
+	private wakeRequested = false;
+	private wakeUp: (() => void) | null = null;
+	private loopDone: Promise<void> | null = null;
+	private unlisten: (() => Promise<void>) | null = null;
+	private runId = 0;
+	private reaped = 0;
+	private lastReap = 0;
+	private lastRecorded = 0;
+
+	constructor(private readonly options: ContinuousWorkerOptions) {
+		this.pool = new WorkerPool({
+			sql: options.sql,
+			handlers: options.handlers,
+			concurrency: options.concurrency,
+			batchSize: options.batchSize,
+			leaseSeconds: options.leaseSeconds,
+			log: options.log
+		});
+	}
+
+	get workerId(): string {
+		return this.pool.workerId;
+	}
+
+	async start(): Promise<void> {
+		const { sql } = this.options;
+		this.runId = await startWorkerRun(sql, this.workerId, this.options.trigger ?? 'continuous');
+		if (this.options.listen !== false) {
+			const subscription = await sql.listen(JOB_INSERTED_CHANNEL, () => this.wake());
+			this.unlisten = () => subscription.unlisten();
+		}
+		this.loopDone = this.loop();
+	}
+
+	/** Asks the loop to claim now (a notification arrived, or a test wants it). */
+	wake(): void {
+		this.wakeRequested = true;
+		this.wakeUp?.();
+	}
+
+	async stop(graceMs = 25_000): Promise<void> {
+		if (this.stopping) return;
+		this.stopping = true;
+		this.wake();
+		await this.unlisten?.().catch(() => {});
+		await this.loopDone;
+		const returned = await this.pool.stop(graceMs);
+		await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped }, {
+			message: returned > 0 ? `stopped; returned ${returned} unfinished job(s)` : 'stopped'
+		}).catch(() => {});
+	}
+
+	private async loop(): Promise<void> {
+		const { log, pollMs, leaseSeconds } = this.options;
+		while (!this.stopping) {
+			try {
+				await this.housekeeping(leaseSeconds * 500);
+				this.wakeRequested = false;
+				const started = await this.pool.fill();
+				// Claimed a full set and slots are free again: go straight back for more.
+				if (started > 0 && this.pool.freeSlots > 0) continue;
+				if (this.wakeRequested) continue;
+				await this.sleep(pollMs);
+			} catch (error) {
+				log?.(`worker ${this.workerId}: ${(error as Error).message}; retrying in ${pollMs} ms`);
+				await this.sleep(pollMs);
+			}
+		}
+	}
+
+	/** Reap expired leases and record liveness, each at most every intervalMs. */
+	private async housekeeping(intervalMs: number): Promise<void> {
+		const now = Date.now();
+		if (now - this.lastReap >= intervalMs) {
+			this.lastReap = now;
+			this.reaped += await reapExpiredJobs(this.options.sql);
+		}
+		if (now - this.lastRecorded >= 15_000) {
+			this.lastRecorded = now;
+			await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped });
+		}
+	}
+
+	/** Sleeps until woken by a notification, a freed slot, or the poll interval. */
+	private sleep(ms: number): Promise<void> {
+		return new Promise((resolve) => {
+			const done = () => {
+				clearTimeout(timer);
+				this.wakeUp = null;
+				resolve();
+			};
+			const timer = setTimeout(done, ms);
+			this.wakeUp = done;
+			if (this.pool.freeSlots <= 0) void this.pool.waitForSlot(ms).then(() => this.wake());
+		});
+	}
+}

@@ -1,0 +1,208 @@
+// Runs claimed jobs concurrently: claims into free slots, keeps leases alive while handlers run,
+// records each outcome, and hands unfinished jobs back when it stops.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Sql } from '../db/client';
+import { claimJobs, completeJobs, failJob, heartbeatJobs, snoozeJob } from '../queue';
+import type { Claim, Job } from '../queue/types';
+import { describeError, isSnooze, JobAbortedError, PermanentJobError, RetryLaterError } from './errors';
+import type { JobHandlers, WorkerCounts } from './types';
+
+export interface PoolOptions {
+	sql: Sql;
+	handlers: JobHandlers;
+	workerId?: string;
+	/** Jobs run at once. */
+	concurrency: number;
+	/** Jobs taken per claim query (1 = one claim per free slot). */
+	batchSize?: number;
+	leaseSeconds: number;
+	/** How often leases are renewed; a third of the lease by default. */
+	heartbeatMs?: number;
+	log?: (message: string) => void;
+}
+
+interface Running {
+	job: Job;
+	claim: Claim;
+	controller: AbortController;
+	done: Promise<void>;
+}
+
+export function newWorkerId(): string {
+	return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+export class WorkerPool {
+	readonly workerId: string;
+	readonly counts: WorkerCounts = { processed: 0, errors: 0 };
+	private readonly running = new Map<string, Running>();
+	private readonly jobTypes: string[];
+	private reserved = 0;
+	private stopping = false;
+	private slotWaiters: Array<() => void> = [];
+	private completions: Array<{ claim: Claim; resolve: (held: boolean) => void; reject: (e: unknown) => void }> = [];
+	private flushing = false;
+	private heartbeatTimer: NodeJS.Timeout | null = null;
+
+	constructor(private readonly options: PoolOptions) {
+		this.workerId = options.workerId ?? newWorkerId();
+		this.jobTypes = Object.keys(options.handlers);
+		const every = options.heartbeatMs ?? (options.leaseSeconds * 1000) / 3;
+		this.heartbeatTimer = setInterval(() => void this.renewLeases(), every);
+		this.heartbeatTimer.unref();
+	}
+
+	get size(): number {
+		return this.running.size;
+	}
+
+	get freeSlots(): number {
+		return this.options.concurrency - this.running.size - this.reserved;
+	}
+
+	/** Claims into every free slot; resolves with how many jobs it started. */
+	async fill(): Promise<number> {
+		if (this.jobTypes.length === 0) return 0;
+		const batch = Math.max(1, this.options.batchSize ?? 1);
+		const claims: Promise<number>[] = [];
+		while (!this.stopping && this.freeSlots > 0) {
+			const limit = Math.min(this.freeSlots, batch);
+			this.reserved += limit;
+			claims.push(this.claim(limit).finally(() => (this.reserved -= limit)));
+		}
+		const started = await Promise.all(claims);
+		return started.reduce((sum, n) => sum + n, 0);
+	}
+
+	/** Resolves when a slot frees up, or after timeoutMs. */
+	waitForSlot(timeoutMs: number): Promise<void> {
+		return new Promise((resolve) => {
+			const timer = setTimeout(done, Math.max(0, timeoutMs));
+			function done() {
+				clearTimeout(timer);
+				resolve();
+			}
+			this.slotWaiters.push(done);
+		});
+	}
+
+	/**
+	 * Stops claiming, lets running jobs finish for up to graceMs, then aborts the rest and gives
+	 * them back to the queue without spending their attempt.
+	 */
+	async stop(graceMs: number): Promise<number> {
+		this.stopping = true;
+		const deadline = Date.now() + graceMs;
+		while (this.running.size > 0 && Date.now() < deadline) await this.waitForSlot(deadline - Date.now());
+		let returned = 0;
+		for (const entry of [...this.running.values()]) {
+			entry.controller.abort(new JobAbortedError('shutdown'));
+			if (await snoozeJob(this.options.sql, entry.claim, 0).catch(() => false)) returned++;
+		}
+		if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+		this.heartbeatTimer = null;
+		// Give aborted handlers a moment to settle so their promises do not outlive the pool.
+		await Promise.race([
+			Promise.allSettled([...this.running.values()].map((entry) => entry.done)),
+			new Promise((resolve) => setTimeout(resolve, 1000).unref())
+		]);
+		return returned;
+	}
+
+	private async claim(limit: number): Promise<number> {
+		const jobs = await claimJobs(this.options.sql, {
+			workerId: this.workerId,
+			limit,
+			leaseSeconds: this.options.leaseSeconds,
+			jobTypes: this.jobTypes
+		});
+		for (const job of jobs) this.start(job);
+		return jobs.length;
+	}
+
+	private start(job: Job): void {
+		const controller = new AbortController();
+		const claim: Claim = { jobId: job.id, workerId: this.workerId, attempt: job.attempts };
+		const entry = { job, claim, controller } as Running;
+		this.running.set(job.id, entry);
+		entry.done = this.execute(entry).finally(() => {
+			this.running.delete(job.id);
+			const waiters = this.slotWaiters;
+			this.slotWaiters = [];
+			for (const wake of waiters) wake();
+		});
+	}
+
+	private async execute({ job, claim, controller }: Running): Promise<void> {
+		const handler = this.options.handlers[job.job_type]!;
+		const { sql } = this.options;
+		try {
+			const result = await handler(job, { signal: controller.signal, workerId: this.workerId, sql });
+			if (controller.signal.aborted) return;
+			if (isSnooze(result)) {
+				await snoozeJob(sql, claim, result.snoozeSeconds);
+				return;
+			}
+			if (await this.completeSoon(claim)) this.counts.processed++;
+		} catch (error) {
+			if (controller.signal.aborted) return; // cancelled, reclaimed or handed back: not ours to record
+			this.counts.errors++;
+			const { message, details } = describeError(error);
+			const held = await failJob(sql, claim, {
+				message,
+				details,
+				permanent: error instanceof PermanentJobError,
+				retryAfterSeconds: error instanceof RetryLaterError ? error.retryAfterSeconds : undefined
+			}).catch((e: unknown) => {
+				this.options.log?.(`worker ${this.workerId}: could not record the failure of job ${job.id}: ${String(e)}`);
+				return false;
+			});
+			if (!held) this.options.log?.(`worker ${this.workerId}: job ${job.id} was no longer ours when it failed`);
+		}
+	}
+
+	/** Successes are written in batches: every completion waiting when a flush starts goes in one call. */
+	private completeSoon(claim: Claim): Promise<boolean> {
+		return new Promise((resolve, reject) => {
+			this.completions.push({ claim, resolve, reject });
+			if (!this.flushing) {
+				this.flushing = true;
+				setImmediate(() => void this.flushCompletions());
+			}
+		});
+	}
+
+	private async flushCompletions(): Promise<void> {
+		while (this.completions.length > 0) {
+			const batch = this.completions.splice(0, 1000);
+			try {
+				const held = await completeJobs(this.options.sql, this.workerId, batch.map((c) => c.claim));
+				for (const item of batch) item.resolve(held.has(item.claim.jobId));
+			} catch (error) {
+				for (const item of batch) item.reject(error);
+			}
+		}
+		this.flushing = false;
+	}
+
+	private async renewLeases(): Promise<void> {
+		const entries = [...this.running.values()];
+		if (entries.length === 0) return;
+		try {
+			const held = await heartbeatJobs(
+				this.options.sql,
+				this.workerId,
+				entries.map((e) => e.job.id),
+				this.options.leaseSeconds
+			);
+			for (const entry of entries) {
+				if (!held.has(entry.job.id) && this.running.has(entry.job.id)) {
+					entry.controller.abort(new JobAbortedError('lease-lost'));
+				}
+			}
+		} catch (error) {
+			this.options.log?.(`worker ${this.workerId}: heartbeat failed: ${String(error)}`);
+		}
+	}
+}

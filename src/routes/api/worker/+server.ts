@@ -1,0 +1,45 @@
+import { json } from '@sveltejs/kit';
+import { hasCronSecret } from '$lib/server/cron-auth';
+import { runWorkerForBudget } from '$lib/server/worker/budgeted';
+import type { RequestHandler } from './$types';
+
+/** The cron entry point: work the queue for one time budget and report, in the seed's shape. */
+export const POST: RequestHandler = async ({ request, locals, url }) => {
+	const { config, sql, handlers, migrationError } = locals.services;
+	if (!hasCronSecret(request.headers.get('authorization'), config.cronSecret)) {
+		const message = config.cronSecret
+			? 'Missing or wrong cron secret: send Authorization: Bearer <CRON_SECRET>'
+			: 'The worker endpoint is disabled until CRON_SECRET is set';
+		return json({ success: false, error: message }, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
+	}
+	if (migrationError) return json({ success: false, error: 'Database migrations are not current' }, { status: 503 });
+
+	const budgetParam = url.searchParams.get('budget_seconds');
+	const budgetSeconds = budgetParam === null ? config.worker.budgetSeconds : Number(budgetParam);
+	if (!Number.isInteger(budgetSeconds) || budgetSeconds < 1 || budgetSeconds > config.worker.budgetSeconds) {
+		return json(
+			{ success: false, error: `budget_seconds must be a whole number from 1 to ${config.worker.budgetSeconds}` },
+			{ status: 400 }
+		);
+	}
+	const result = await runWorkerForBudget({
+		sql,
+		handlers,
+		trigger: 'cron',
+		budgetMs: budgetSeconds * 1000,
+		concurrency: config.worker.concurrency,
+		batchSize: config.worker.batchSize,
+		leaseSeconds: config.worker.leaseSeconds
+	});
+	return json({
+		success: true,
+		processed: result.processed,
+		errors: result.errors,
+		message: `Processed ${result.processed} job(s) with ${result.errors} error(s)`,
+		reaped: result.reaped,
+		returned: result.returned,
+		duration_ms: result.durationMs,
+		run_id: result.runId,
+		worker_id: result.workerId
+	});
+};
