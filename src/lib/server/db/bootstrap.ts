@@ -6,6 +6,12 @@ import type { Queryable } from './client';
 export const BOOTSTRAP_SQL = String.raw`
 do $bootstrap$
 begin
+  -- A Supabase project (or a database bootstrapped before) has all of it: touch nothing.
+  if to_regclass('auth.users') is not null and to_regprocedure('auth.uid()') is not null
+     and (select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')) = 3 then
+    return;
+  end if;
+
   if not exists (select 1 from pg_roles where rolname = 'anon') then
     create role anon nologin noinherit;
   end if;
@@ -16,10 +22,14 @@ begin
     create role service_role nologin noinherit bypassrls;
   end if;
   -- The connecting role must be able to switch into them, as Supabase's authenticator does.
-  if not exists (
-    select 1 from pg_roles r where r.rolname = current_user and r.rolsuper
-  ) then
-    execute format('grant anon, authenticated, service_role to %I', current_user);
+  if not pg_has_role(current_user, 'anon', 'member') then
+    execute format('grant anon to %I', current_user);
+  end if;
+  if not pg_has_role(current_user, 'authenticated', 'member') then
+    execute format('grant authenticated to %I', current_user);
+  end if;
+  if not pg_has_role(current_user, 'service_role', 'member') then
+    execute format('grant service_role to %I', current_user);
   end if;
 
   if not exists (select 1 from pg_namespace where nspname = 'auth') then

@@ -1,0 +1,80 @@
+// Pickup latency: an idle ContinuousWorker (LISTEN + slow poll); one job enqueued at a time; how
+// long from the enqueue to its handler starting.
+import { performance } from 'node:perf_hooks';
+import { enqueueJob } from '../src/lib/server/queue';
+import { ContinuousWorker } from '../src/lib/server/worker/continuous';
+import { emit, log, percentile, QUICK, round, sleep, type Measurement } from './support';
+
+const SAMPLES = QUICK ? 60 : 500;
+const WARMUP = QUICK ? 10 : 30;
+/** Pause between a job's start and the next enqueue, so the worker is idle (asleep) each time. */
+const GAP_MS = { min: 2, max: 8 };
+/** The backstop poll: long enough that it never finds a sample job before the notification does. */
+const POLL_MS = 5_000;
+
+export const pickup: Measurement = {
+	names: ['queue.pickup.p50_ms', 'queue.pickup.p99_ms'],
+	async run(server) {
+		const db = await server.freshDatabase('queue.pickup', { max: 10 });
+		const producer = db.connect(1);
+		const starts = new Map<number, number>();
+		let waiting: { n: number; resolve: () => void } | null = null;
+		const worker = new ContinuousWorker({
+			sql: db.sql,
+			handlers: {
+				bench: async (job) => {
+					const n = Number(job.payload.n);
+					starts.set(n, performance.now());
+					if (waiting?.n === n) waiting.resolve();
+				}
+			},
+			concurrency: 10,
+			batchSize: 1,
+			leaseSeconds: 60,
+			pollMs: POLL_MS,
+			listen: true,
+			trigger: 'manual'
+		});
+		try {
+			await worker.start();
+			await producer`select 1`;
+			const fromCall: number[] = [];
+			const fromCommit: number[] = [];
+			const enqueueMs: number[] = [];
+			log(`queue.pickup: ${SAMPLES} samples (+${WARMUP} warm-up), one job at a time`);
+			for (let n = 0; n < WARMUP + SAMPLES; n++) {
+				const started = new Promise<void>((resolve) => (waiting = { n, resolve }));
+				const beforeCall = performance.now();
+				await enqueueJob(producer, 'bench', { payload: { n } });
+				const afterCommit = performance.now();
+				await Promise.race([
+					started,
+					sleep(POLL_MS * 2).then(() => Promise.reject(new Error(`job ${n} was not picked up`)))
+				]);
+				const handlerStart = starts.get(n)!;
+				if (n >= WARMUP) {
+					fromCall.push(handlerStart - beforeCall);
+					fromCommit.push(Math.max(0, handlerStart - afterCommit));
+					enqueueMs.push(afterCommit - beforeCall);
+				}
+				await sleep(GAP_MS.min + Math.random() * (GAP_MS.max - GAP_MS.min));
+			}
+			for (const list of [fromCall, fromCommit, enqueueMs]) list.sort((a, b) => a - b);
+			const details = {
+				samples: SAMPLES,
+				measured_from: 'just before the enqueue_job call (includes its round trip and commit)',
+				after_commit_p50_ms: round(percentile(fromCommit, 50), 3),
+				after_commit_p99_ms: round(percentile(fromCommit, 99), 3),
+				enqueue_call_p50_ms: round(percentile(enqueueMs, 50), 3),
+				max_ms: round(fromCall[fromCall.length - 1]!, 3),
+				worker: 'ContinuousWorker, LISTEN job_queue_inserted, concurrency 10, batch 1, poll 5 s',
+				settings: server.settings
+			};
+			emit({ name: 'queue.pickup.p50_ms', value: round(percentile(fromCall, 50), 3), unit: 'ms', ...details });
+			emit({ name: 'queue.pickup.p99_ms', value: round(percentile(fromCall, 99), 3), unit: 'ms', ...details });
+		} finally {
+			await worker.stop(5_000).catch(() => {});
+			await db.drop();
+		}
+	}
+};

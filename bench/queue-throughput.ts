@@ -1,0 +1,94 @@
+// Throughput of trivial jobs: enqueue -> claim -> complete with the real worker, one claim per free
+// slot and batched claims; and single enqueue_job calls from concurrent clients.
+import { performance } from 'node:perf_hooks';
+import { enqueueJob } from '../src/lib/server/queue';
+import { drain } from './drive';
+import { emit, insertPending, log, QUICK, round, type BenchServer, type Measurement } from './support';
+
+const SINGLE = { jobs: QUICK ? 3_000 : 30_000, concurrency: 10, batchSize: 1, connections: 10 };
+const BATCHED = { jobs: QUICK ? 20_000 : 200_000, concurrency: 1_000, batchSize: 500, connections: 10 };
+const ENQUEUE = { jobs: QUICK ? 2_000 : 20_000, clients: 10 };
+
+async function drainMeasurement(
+	server: BenchServer,
+	name: string,
+	config: typeof SINGLE,
+	note: string
+): Promise<void> {
+	const db = await server.freshDatabase(name, { max: config.connections });
+	try {
+		await insertPending(db.sql, config.jobs);
+		await db.sql`vacuum analyze public.job_queue`;
+		log(`${name}: ${config.jobs} jobs, concurrency ${config.concurrency}, batch ${config.batchSize}`);
+		const result = await drain(db.sql, config);
+		emit({
+			name,
+			value: result.jobsPerSecond,
+			unit: 'jobs/s',
+			jobs: result.jobs,
+			seconds: result.seconds,
+			concurrency: config.concurrency,
+			batch_size: config.batchSize,
+			connections: config.connections,
+			worker: 'ContinuousWorker (WorkerPool, complete_jobs batching), trivial handler',
+			note,
+			settings: server.settings
+		});
+	} finally {
+		await db.drop();
+	}
+}
+
+export const single: Measurement = {
+	names: ['queue.single.jobs_per_s'],
+	run: (server) =>
+		drainMeasurement(server, 'queue.single.jobs_per_s', SINGLE, 'one claim_jobs(limit 1) per free slot')
+};
+
+export const batched: Measurement = {
+	names: ['queue.batched.jobs_per_s'],
+	run: (server) =>
+		drainMeasurement(
+			server,
+			'queue.batched.jobs_per_s',
+			BATCHED,
+			`claim_jobs(limit ${BATCHED.batchSize}) into ${BATCHED.concurrency} slots`
+		)
+};
+
+export const enqueue: Measurement = {
+	names: ['queue.enqueue.jobs_per_s'],
+	async run(server) {
+		const name = 'queue.enqueue.jobs_per_s';
+		const db = await server.freshDatabase(name, { max: ENQUEUE.clients });
+		try {
+			// Open every connection before the clock starts.
+			await Promise.all(Array.from({ length: ENQUEUE.clients }, () => db.sql`select pg_sleep(0.01)`));
+			let next = 0;
+			const client = async () => {
+				while (next < ENQUEUE.jobs) {
+					next++;
+					await enqueueJob(db.sql, 'bench', { payload: { n: next } });
+				}
+			};
+			log(`${name}: ${ENQUEUE.jobs} enqueue_job calls from ${ENQUEUE.clients} clients`);
+			const started = performance.now();
+			await Promise.all(Array.from({ length: ENQUEUE.clients }, client));
+			const seconds = (performance.now() - started) / 1000;
+			const [row] = await db.sql<{ count: number }[]>`select count(*)::int as count from public.job_queue`;
+			if (row!.count !== ENQUEUE.jobs) throw new Error(`expected ${ENQUEUE.jobs} jobs, found ${row!.count}`);
+			emit({
+				name,
+				value: Math.round(ENQUEUE.jobs / seconds),
+				unit: 'jobs/s',
+				jobs: ENQUEUE.jobs,
+				seconds: round(seconds, 3),
+				clients: ENQUEUE.clients,
+				note: 'one enqueue_job() per transaction; each commit also NOTIFYs job_queue_inserted',
+				settings: server.settings
+			});
+		} finally {
+			await db.drop();
+		}
+	}
+};

@@ -1,0 +1,70 @@
+// npm run bench [-- filter...]: queue benchmarks, one JSON object per line on stdout.
+//   BENCH_DATABASE_URL  use that server (a fresh database is created and dropped on it)
+//   BENCH_QUICK=1       small workloads, for a smoke run
+//   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
+// A filter selects the measurements whose result names contain it, e.g. `queue.pickup`.
+import { claim } from './scale';
+import { pickup } from './pickup-latency';
+import { batched, enqueue, single } from './queue-throughput';
+import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
+
+const MEASUREMENTS: Measurement[] = [single, batched, enqueue, pickup, claim];
+/** The whole run is killed after this long, so it never hangs a CI job. */
+const WATCHDOG_MS = 10 * 60_000;
+
+async function main(): Promise<number> {
+	const filters = process.argv.slice(2).filter((arg) => arg !== '--');
+	const selected = MEASUREMENTS.filter(
+		(m) => filters.length === 0 || filters.some((f) => m.names.some((name) => name.includes(f)))
+	);
+	if (selected.length === 0) {
+		log(`no measurement matches ${filters.join(' ')}; known: ${MEASUREMENTS.flatMap((m) => m.names).join(', ')}`);
+		return 2;
+	}
+
+	const started = Date.now();
+	let server: BenchServer | null = null;
+	const stop = async () => {
+		const current = server;
+		server = null;
+		await current?.stop();
+	};
+	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+		process.once(signal, () => {
+			log(`${signal}: stopping`);
+			void stop().finally(() => process.exit(130));
+		});
+	}
+	const watchdog = setTimeout(() => {
+		log(`still running after ${WATCHDOG_MS / 1000} s: giving up`);
+		void stop().finally(() => process.exit(3));
+	}, WATCHDOG_MS);
+	watchdog.unref();
+
+	let failures = 0;
+	try {
+		server = await startBenchServer();
+		log(`running ${selected.map((m) => m.names[0]).join(', ')}${QUICK ? ' (quick mode)' : ''}`);
+		for (const measurement of selected) {
+			try {
+				await measurement.run(server);
+			} catch (error) {
+				failures++;
+				log(`${measurement.names[0]} failed: ${(error as Error).stack ?? String(error)}`);
+			}
+		}
+	} finally {
+		await stop();
+		clearTimeout(watchdog);
+	}
+	log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} failed` : ''}`);
+	return failures > 0 ? 1 : 0;
+}
+
+main().then(
+	(code) => process.exit(code),
+	(error: unknown) => {
+		log(`fatal: ${(error as Error).stack ?? String(error)}`);
+		process.exit(1);
+	}
+);

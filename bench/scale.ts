@@ -1,0 +1,112 @@
+// Claim throughput against a table holding no history and one holding 1,000,000 finished jobs:
+// the claim reads a partial index of pending rows, so the history should cost (almost) nothing.
+import type { Sql } from '../src/lib/server/db/client';
+import { drain } from './drive';
+import { emit, insertPending, log, median, QUICK, round, type BenchDatabase, type Measurement } from './support';
+
+const HISTORY = QUICK ? 100_000 : 1_000_000;
+const ROUNDS = QUICK ? 1 : 3;
+const WORKLOADS = [
+	{ key: 'single', jobs: QUICK ? 2_000 : 10_000, concurrency: 10, batchSize: 1, connections: 10 },
+	{ key: 'batched', jobs: QUICK ? 10_000 : 60_000, concurrency: 1_000, batchSize: 500, connections: 10 }
+];
+
+/** Finished jobs spread over 30 days: 98% completed, 1% failed, 1% cancelled. */
+async function insertHistory(sql: Sql, count: number): Promise<void> {
+	await sql`
+		insert into public.job_queue (job_type, payload, status, attempts, scheduled_at, started_at, completed_at,
+		                              created_at, updated_at, error_message)
+		select 'history', jsonb_build_object('n', g),
+		       case g % 100 when 0 then 'failed' when 1 then 'cancelled' else 'completed' end,
+		       1, t, t + interval '1 second', t + interval '2 seconds', t, t + interval '2 seconds',
+		       case g % 100 when 0 then 'bench: failed on purpose' end
+		from generate_series(1, ${count}::int) as g,
+		     lateral (select now() - interval '31 days' + g * (interval '30 days' / ${count}::int)) as x(t)`;
+}
+
+/** Leaves the table as it was before a round: the history only, vacuumed and analyzed. */
+async function resetWorkload(sql: Sql): Promise<void> {
+	await sql`delete from public.job_queue where job_type = 'bench'`;
+	await sql`vacuum analyze public.job_queue`;
+}
+
+export const claim: Measurement = {
+	names: WORKLOADS.flatMap((w) => [
+		`queue.claim.${w.key}.history_0.jobs_per_s`,
+		`queue.claim.${w.key}.history_1m.jobs_per_s`,
+		`queue.claim.${w.key}.slowdown_pct`
+	]),
+	async run(server) {
+		const tables: Array<{ history: number; db: BenchDatabase }> = [];
+		try {
+			for (const history of [0, HISTORY]) {
+				const db = await server.freshDatabase(`claim_h${history}`, { max: 10 });
+				tables.push({ history, db });
+				if (history > 0) {
+					const started = Date.now();
+					await insertHistory(db.sql, history);
+					log(`queue.claim: ${history} finished jobs inserted in ${Date.now() - started} ms`);
+				}
+				await resetWorkload(db.sql);
+			}
+			const [size] = await tables[1]!.db.sql<{ table: string; pending_index: string }[]>`
+				select pg_size_pretty(pg_total_relation_size('public.job_queue')) as table,
+				       pg_size_pretty(pg_relation_size('public.job_queue_pending_claim_idx')) as pending_index`;
+
+			for (const workload of WORKLOADS) {
+				const rates = new Map<number, number[]>(tables.map((t) => [t.history, []]));
+				for (let roundNo = 0; roundNo < ROUNDS; roundNo++) {
+					// Alternate the order, so neither table always runs on a warmer (or more tired) machine.
+					const order = roundNo % 2 === 0 ? tables : [...tables].reverse();
+					for (const { history, db } of order) {
+						await insertPending(db.sql, workload.jobs);
+						await db.sql`vacuum analyze public.job_queue`;
+						const result = await drain(db.sql, workload);
+						log(`queue.claim.${workload.key}: history ${history}, round ${roundNo + 1}: ${result.jobsPerSecond} jobs/s`);
+						rates.get(history)!.push(result.jobsPerSecond);
+						await resetWorkload(db.sql);
+					}
+				}
+				const base = median(rates.get(0)!);
+				const loaded = median(rates.get(HISTORY)!);
+				const common = {
+					pending_jobs: workload.jobs,
+					concurrency: workload.concurrency,
+					batch_size: workload.batchSize,
+					rounds: ROUNDS,
+					statistic: 'median of rounds, tables alternated',
+					settings: server.settings
+				};
+				const historyName = HISTORY === 1_000_000 ? '1m' : `${HISTORY / 1000}k`;
+				emit({
+					name: `queue.claim.${workload.key}.history_0.jobs_per_s`,
+					value: base,
+					unit: 'jobs/s',
+					finished_jobs: 0,
+					rounds_jobs_per_s: rates.get(0),
+					...common
+				});
+				emit({
+					name: `queue.claim.${workload.key}.history_${historyName}.jobs_per_s`,
+					value: loaded,
+					unit: 'jobs/s',
+					finished_jobs: HISTORY,
+					rounds_jobs_per_s: rates.get(HISTORY),
+					table_size: size!.table,
+					pending_index_size: size!.pending_index,
+					...common
+				});
+				emit({
+					name: `queue.claim.${workload.key}.slowdown_pct`,
+					value: round(((base - loaded) / base) * 100, 1),
+					unit: '%',
+					finished_jobs: HISTORY,
+					note: 'positive: slower with the history; negative: faster (noise)',
+					...common
+				});
+			}
+		} finally {
+			for (const { db } of tables) await db.drop();
+		}
+	}
+};

@@ -1,0 +1,212 @@
+// Shared pieces of the benchmark: a throwaway Postgres (or BENCH_DATABASE_URL), a fresh migrated
+// database per measurement, the JSON result lines on stdout and progress on stderr.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createSql, redactUrl, type Sql } from '../src/lib/server/db/client';
+import { startEmbeddedPostgres } from '../src/lib/server/db/embedded';
+import { migrate, readMigrations } from '../src/lib/server/db/migrate';
+
+/** BENCH_QUICK=1: a smoke run with small workloads (seconds, not minutes); its numbers are rough. */
+export const QUICK = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
+
+export function log(message: string): void {
+	process.stderr.write(`[bench] ${message}\n`);
+}
+
+export interface Result {
+	name: string;
+	value: number;
+	unit: string;
+	[detail: string]: unknown;
+}
+
+/** One JSON object per line on stdout, and nothing else goes there. */
+export function emit(result: Result): void {
+	process.stdout.write(`${JSON.stringify(result)}\n`);
+	log(`${result.name} = ${result.value} ${result.unit}`);
+}
+
+export function round(value: number, digits = 2): number {
+	const factor = 10 ** digits;
+	return Math.round(value * factor) / factor;
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: number[], p: number): number {
+	if (sorted.length === 0) return Number.NaN;
+	const rank = Math.ceil((p / 100) * sorted.length);
+	return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export function median(values: number[]): number {
+	return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when check() holds, polling every intervalMs; rejects after timeoutMs. */
+export async function until(check: () => boolean, timeoutMs: number, what: string, intervalMs = 1): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+		await sleep(intervalMs);
+	}
+}
+
+export interface BenchDatabase {
+	name: string;
+	url: string;
+	sql: Sql;
+	/** Another pool on the same database (a producer, an admin connection). */
+	connect(max: number): Sql;
+	drop(): Promise<void>;
+}
+
+export interface BenchServer {
+	/** Server settings that matter for the numbers, attached to every result line. */
+	settings: Record<string, string>;
+	/** A new database cloned from the migrated template. */
+	freshDatabase(label: string, options?: { max?: number }): Promise<BenchDatabase>;
+	stop(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+	const parsed = new URL(url);
+	parsed.pathname = `/${database}`;
+	return parsed.toString();
+}
+
+/** Extra server settings for the embedded server only, e.g. BENCH_PG_SETTINGS="synchronous_commit=off". */
+function settingsFromEnv(): Record<string, string> {
+	const raw = process.env.BENCH_PG_SETTINGS?.trim();
+	if (!raw) return {};
+	return Object.fromEntries(
+		raw.split(/[,\s]+/).filter(Boolean).map((pair) => {
+			const at = pair.indexOf('=');
+			if (at < 1) throw new Error(`BENCH_PG_SETTINGS: expected key=value, got "${pair}"`);
+			return [pair.slice(0, at), pair.slice(at + 1)];
+		})
+	);
+}
+
+const REPORTED_SETTINGS = [
+	'server_version',
+	'fsync',
+	'synchronous_commit',
+	'wal_sync_method',
+	'full_page_writes',
+	'shared_buffers',
+	'max_connections'
+];
+
+export async function startBenchServer(): Promise<BenchServer> {
+	const cleanups: Array<() => Promise<void>> = [];
+	let adminUrl = process.env.BENCH_DATABASE_URL;
+	let source: string;
+	if (adminUrl) {
+		source = `BENCH_DATABASE_URL (${redactUrl(adminUrl)})`;
+		if (process.env.BENCH_PG_SETTINGS) log('BENCH_PG_SETTINGS is ignored with BENCH_DATABASE_URL');
+	} else {
+		const dir = await mkdtemp(path.join(tmpdir(), 'picture-bench-'));
+		cleanups.unshift(() => rm(dir, { recursive: true, force: true }));
+		// As root the server runs as the OS user postgres, which must be able to enter the folder.
+		await chmod(dir, 0o755);
+		const started = Date.now();
+		// Stock settings (fsync and synchronous_commit on), so commit costs are real; only
+		// BENCH_PG_SETTINGS changes that, and every result line names the values in effect.
+		const server = await startEmbeddedPostgres({ dataDir: dir, database: 'postgres', settings: settingsFromEnv() }).catch(
+			async (error: unknown) => {
+				await rm(dir, { recursive: true, force: true });
+				throw error;
+			}
+		);
+		cleanups.unshift(() => server.stop());
+		adminUrl = server.url;
+		source = `embedded Postgres in ${dir} (${Date.now() - started} ms to start)`;
+	}
+	log(`server: ${source}`);
+
+	const admin = createSql(adminUrl, { max: 1, applicationName: 'picture-bench' });
+	cleanups.unshift(() => admin.end({ timeout: 5 }));
+	const settingRows = await admin<{ name: string; setting: string }[]>`
+		select name, current_setting(name) as setting from unnest(${REPORTED_SETTINGS}::text[]) as name`;
+	const settings = Object.fromEntries(settingRows.map((row) => [row.name, row.setting]));
+	log(`settings: ${JSON.stringify(settings)}`);
+
+	const prefix = `bench_${process.pid}_${randomBytes(2).toString('hex')}`;
+	const template = `${prefix}_template`;
+	const made = new Set<string>();
+	const dropDatabase = async (name: string) => {
+		await admin.unsafe(`drop database if exists "${name}" with (force)`);
+		made.delete(name);
+	};
+	cleanups.unshift(async () => {
+		for (const name of [...made]) await dropDatabase(name).catch(() => {});
+	});
+
+	await admin.unsafe(`create database "${template}"`);
+	made.add(template);
+	const templateSql = createSql(withDatabase(adminUrl, template), { max: 1 });
+	try {
+		await migrate(templateSql, await readMigrations(path.resolve('supabase/migrations')));
+	} finally {
+		await templateSql.end({ timeout: 5 });
+	}
+
+	let counter = 0;
+	let stopped = false;
+	return {
+		settings,
+		async freshDatabase(label, options = {}) {
+			const name = `${prefix}_${++counter}_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`.slice(0, 63);
+			await admin.unsafe(`create database "${name}" template "${template}"`);
+			made.add(name);
+			const url = withDatabase(adminUrl, name);
+			const pools: Sql[] = [];
+			const connect = (max: number) => {
+				const sql = createSql(url, { max, applicationName: 'picture-bench' });
+				pools.push(sql);
+				return sql;
+			};
+			const sql = connect(options.max ?? 10);
+			return {
+				name,
+				url,
+				sql,
+				connect,
+				async drop() {
+					await Promise.all(pools.map((pool) => pool.end({ timeout: 5 }).catch(() => {})));
+					await dropDatabase(name);
+				}
+			};
+		},
+		async stop() {
+			if (stopped) return;
+			stopped = true;
+			for (const cleanup of cleanups) {
+				await cleanup().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+			}
+		}
+	};
+}
+
+/** Inserts count pending jobs of jobType in one statement (the bulk path; one notification). */
+export async function insertPending(sql: Sql, count: number, jobType = 'bench'): Promise<void> {
+	await sql`
+		insert into public.job_queue (job_type, payload)
+		select ${jobType}, jsonb_build_object('n', g) from generate_series(1, ${count}::int) as g`;
+}
+
+export async function countByStatus(sql: Sql): Promise<Record<string, number>> {
+	const rows = await sql<{ status: string; count: number }[]>`
+		select status, count(*)::int as count from public.job_queue group by status`;
+	return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+}
+
+export interface Measurement {
+	/** The result names it emits; the command-line filter selects on these. */
+	names: string[];
+	run(server: BenchServer): Promise<void>;
+}

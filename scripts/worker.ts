@@ -1,0 +1,31 @@
+// npm run worker: a continuous worker process. Wakes on new jobs within milliseconds, polls slowly
+// for scheduled and retried ones, and on SIGTERM/SIGINT stops claiming, lets running jobs finish
+// (up to WORKER_SHUTDOWN_SECONDS) and hands the rest back to the queue.
+import { loadConfig } from '../src/lib/server/config';
+import { startServices } from '../src/lib/server/runtime';
+import { loadDotEnv, log } from './cli-env';
+
+loadDotEnv();
+const config = loadConfig(process.env);
+const services = await startServices(config, { worker: true, log });
+if (!services.worker) {
+	log('the worker did not start: the database migrations are not current');
+	await services.close();
+	process.exit(1);
+}
+const graceMs = Number(process.env.WORKER_SHUTDOWN_SECONDS ?? 25) * 1000;
+
+let stopping = false;
+async function shutdown(signal: string) {
+	if (stopping) return;
+	stopping = true;
+	log(`${signal}: finishing running jobs (up to ${graceMs / 1000} s)`);
+	const counts = services.worker!.pool.counts;
+	await services.worker!.stop(graceMs);
+	await services.close();
+	log(`stopped after ${counts.processed} job(s), ${counts.errors} error(s)`);
+	process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+log(`worker ${services.worker.workerId} running ${config.worker.concurrency} job(s) at a time; Ctrl-C to stop`);

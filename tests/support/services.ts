@@ -1,0 +1,41 @@
+// Services as the app assembles them, but on a test database and with handlers the test chooses.
+import { loadConfig, type Env } from '../../src/lib/server/config';
+import type { Services } from '../../src/lib/server/runtime';
+import type { JobHandlers } from '../../src/lib/server/worker/types';
+import type { TestDatabase } from './db';
+import { loadMigrations } from './db';
+
+export async function testServices(db: TestDatabase, handlers: JobHandlers = {}, env: Env = {}): Promise<Services> {
+	return {
+		config: loadConfig({ IN_PROCESS_WORKER: 'off', ...env }),
+		sql: db.sql,
+		databaseUrl: db.url,
+		migrations: await loadMigrations(),
+		migrationError: null,
+		handlers,
+		worker: null,
+		close: async () => {}
+	};
+}
+
+/** A promise with its resolve handle, for handlers a test releases when it is ready. */
+export function deferred<T = void>() {
+	let resolve!: (value: T) => void;
+	let reject!: (error: unknown) => void;
+	const promise = new Promise<T>((res, rej) => {
+		resolve = res;
+		reject = rej;
+	});
+	return { promise, resolve, reject };
+}
+
+/** Polls a condition against the database until it holds (bounded), for state another process changes. */
+export async function eventually<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await check();
+		if (value) return value;
+		if (Date.now() > deadline) throw new Error('condition not met in time');
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	}
+}
