@@ -1,4 +1,5 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
+import type { AppUser } from '$lib/server/auth/user';
 import type { Services } from '$lib/server/runtime';
 
 declare global {
@@ -8,6 +9,7 @@ declare global {
 		}
 		interface Locals {
 			services: Services;
+			user: AppUser | null;
 		}
 	}
 }

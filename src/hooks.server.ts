@@ -1,6 +1,7 @@
 import type { Handle, ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { getServices } from '$lib/server/app';
+import { resolveUser } from '$lib/server/auth/session';
 
 export const init: ServerInit = async () => {
 	await getServices();
@@ -8,6 +9,14 @@ export const init: ServerInit = async () => {
 
 const attachServices: Handle = async ({ event, resolve }) => {
 	event.locals.services = await getServices();
+	return resolve(event);
+};
+
+const identify: Handle = async ({ event, resolve }) => {
+	// The worker endpoint's Bearer token is the cron secret, not a user's token.
+	event.locals.user = event.url.pathname.startsWith('/api/worker')
+		? null
+		: resolveUser(event.request, event.cookies, event.locals.services.sessionSecret);
 	return resolve(event);
 };
 
@@ -19,4 +28,4 @@ const securityHeaders: Handle = async ({ event, resolve }) => {
 	return response;
 };
 
-export const handle = sequence(attachServices, securityHeaders);
+export const handle = sequence(attachServices, identify, securityHeaders);

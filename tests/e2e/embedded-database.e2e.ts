@@ -19,7 +19,7 @@ async function freePort(): Promise<number> {
 
 async function startApp(dataDir: string) {
 	const port = await freePort();
-	const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, IN_PROCESS_WORKER: 'off' };
+	const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, IN_PROCESS_WORKER: 'off' };
 	delete env.DATABASE_URL;
 	const child = spawn(process.execPath, ['build'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 	let output = '';
@@ -57,7 +57,8 @@ test('starts its own Postgres in DATA_DIR, and finds the same data on a second s
 		expect(first.output()).toContain('creating a new cluster');
 
 		let sql = await connect(dataDir);
-		const [{ id }] = await sql`select enqueue_job('marker', '{"kept": true}'::jsonb) as id`;
+		const [marker] = await sql`select enqueue_job('marker', '{"kept": true}'::jsonb) as id`;
+		const id = marker!.id as string;
 		await sql.end();
 		await stopApp(first.child);
 

@@ -5,18 +5,23 @@ import { claimJobs, enqueueJob, type EnqueueOptions, type Job } from '../../src/
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 /**
- * Gives the calling test file its own freshly migrated database and empties the queue before each
- * test. Read `.sql` inside tests (it is set in beforeAll).
+ * Gives the calling test file its own freshly migrated database and (unless emptyEach is false)
+ * empties the queue before each test. Read `.sql` inside tests (it is set in beforeAll).
  */
-export function useQueueDatabase(options: { max?: number } = {}): { readonly sql: Sql; readonly db: TestDatabase } {
+export function useQueueDatabase(
+	options: { max?: number; emptyEach?: boolean } = {}
+): { readonly sql: Sql; readonly db: TestDatabase } {
 	let db: TestDatabase | undefined;
 	beforeAll(async () => {
-		db = await createTestDatabase(options);
+		db = await createTestDatabase({ max: options.max });
 	});
 	afterAll(() => db?.drop());
-	beforeEach(async () => {
-		await db!.sql`truncate public.job_queue, public.job_queue_paused_types`;
-	});
+	if (options.emptyEach !== false) {
+		beforeEach(async () => {
+			// cascade: later migrations point at job_queue (image_generations.job_id).
+			await db!.sql`truncate public.job_queue, public.job_queue_paused_types cascade`;
+		});
+	}
 	return {
 		get sql() {
 			return db!.sql;

@@ -2,18 +2,28 @@
 import { loadConfig, type Env } from '../../src/lib/server/config';
 import type { Services } from '../../src/lib/server/runtime';
 import type { JobHandlers } from '../../src/lib/server/worker/types';
+import { GenerationEvents } from '../../src/lib/server/events';
+import { createProviders } from '../../src/lib/server/providers';
+import { createStorage } from '../../src/lib/server/storage';
+
+export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough-0123456789';
 import type { TestDatabase } from './db';
 import { loadMigrations } from './db';
 
 export async function testServices(db: TestDatabase, handlers: JobHandlers = {}, env: Env = {}): Promise<Services> {
+	const config = loadConfig({ IN_PROCESS_WORKER: 'off', LOCAL_MODEL_MS_PER_IMAGE: '0', ...env });
 	return {
-		config: loadConfig({ IN_PROCESS_WORKER: 'off', ...env }),
+		config,
 		sql: db.sql,
 		databaseUrl: db.url,
 		migrations: await loadMigrations(),
 		migrationError: null,
 		handlers,
 		worker: null,
+		providers: createProviders(config),
+		storage: createStorage(config),
+		events: new GenerationEvents(db.sql, { listen: config.databaseNotifications }),
+		sessionSecret: TEST_SESSION_SECRET,
 		close: async () => {}
 	};
 }

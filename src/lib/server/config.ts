@@ -8,6 +8,25 @@ export interface Config {
 	dataDir: string;
 	databasePoolSize: number;
 	cronSecret: string | null;
+	/** Signs session tokens; generated once and kept in DATA_DIR when unset. */
+	sessionSecret: string | null;
+	/** The app's public address: Replicate webhooks are requested only when it is set. */
+	publicBaseUrl: string | null;
+	/** LISTEN/NOTIFY for wake-ups and live progress; off behind a transaction pooler (then: polling). */
+	databaseNotifications: boolean;
+	replicate: {
+		apiToken: string | null;
+		/** Only for tests and proxies: where the Replicate API lives. */
+		baseUrl: string | null;
+		webhookSecret: string | null;
+	};
+	localModel: { msPerImage: number };
+	storage: {
+		dir: string;
+		supabaseUrl: string | null;
+		serviceRoleKey: string | null;
+		bucket: string;
+	};
 	worker: {
 		budgetSeconds: number;
 		concurrency: number;
@@ -55,11 +74,36 @@ export function loadConfig(env: Env): Config {
 		problems.push(`IN_PROCESS_WORKER must be auto, on or off, not "${inProcessRaw}"`);
 	}
 
+	const sessionSecret = text('SESSION_SECRET');
+	if (sessionSecret && sessionSecret.length < 32) problems.push('SESSION_SECRET must be at least 32 characters long');
+	const publicBaseUrl = text('PUBLIC_BASE_URL');
+	if (publicBaseUrl && !/^https?:\/\//.test(publicBaseUrl)) problems.push('PUBLIC_BASE_URL must start with http:// or https://');
+	const webhookSecret = text('REPLICATE_WEBHOOK_SECRET');
+	if (webhookSecret && !webhookSecret.startsWith('whsec_')) problems.push('REPLICATE_WEBHOOK_SECRET must start with whsec_');
+	const notifications = (text('DATABASE_NOTIFICATIONS') ?? 'on').toLowerCase();
+	if (!['on', 'off'].includes(notifications)) problems.push(`DATABASE_NOTIFICATIONS must be on or off, not "${notifications}"`);
+	const dataDir = text('DATA_DIR') ?? '.data';
+
 	const config: Config = {
 		databaseUrl,
-		dataDir: text('DATA_DIR') ?? '.data',
+		dataDir,
 		databasePoolSize: int('DATABASE_POOL_SIZE', 10, 1, 100),
 		cronSecret,
+		sessionSecret,
+		publicBaseUrl: publicBaseUrl?.replace(/\/+$/, '') ?? null,
+		databaseNotifications: notifications !== 'off',
+		replicate: {
+			apiToken: text('REPLICATE_API_TOKEN'),
+			baseUrl: text('REPLICATE_API_BASE_URL'),
+			webhookSecret
+		},
+		localModel: { msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000) },
+		storage: {
+			dir: text('IMAGE_DIR') ?? `${dataDir}/images`,
+			supabaseUrl: text('PUBLIC_SUPABASE_URL'),
+			serviceRoleKey: text('SUPABASE_SERVICE_ROLE_KEY'),
+			bucket: text('SUPABASE_STORAGE_BUCKET') ?? 'generations'
+		},
 		worker: {
 			budgetSeconds: int('WORKER_BUDGET_SECONDS', 50, 1, 900),
 			concurrency: int('WORKER_CONCURRENCY', 4, 1, 200),

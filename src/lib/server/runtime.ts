@@ -1,12 +1,18 @@
 // Assembles Picture's server side from a Config: database (embedded or DATABASE_URL), migrations,
 // job handlers and, in zero-setup mode, an in-process worker. Shared by the app and the CLIs, so it
 // imports nothing from $app or $env.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config';
 import { createSql, redactUrl, type Sql } from './db/client';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { migrate, readMigrations, type Migration } from './db/migrate';
 import { createJobHandlers } from './jobs';
+import { GenerationEvents } from './events';
+import { createProviders, type Providers } from './providers';
+import { createStorage, type ImageStorage } from './storage';
 import { ContinuousWorker } from './worker/continuous';
 import type { JobHandlers } from './worker/types';
 
@@ -19,6 +25,10 @@ export interface Services {
 	migrationError: string | null;
 	handlers: JobHandlers;
 	worker: ContinuousWorker | null;
+	providers: Providers;
+	storage: ImageStorage;
+	events: GenerationEvents;
+	sessionSecret: string;
 	close(): Promise<void>;
 }
 
@@ -41,6 +51,19 @@ export async function openDatabase(config: Config, log: (message: string) => voi
 	return { url: embedded.url, embedded };
 }
 
+/** SESSION_SECRET, or one generated on first start and kept in DATA_DIR (so sessions survive restarts). */
+export async function resolveSessionSecret(config: Config): Promise<string> {
+	if (config.sessionSecret) return config.sessionSecret;
+	const file = path.resolve(config.dataDir, 'session-secret');
+	if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+	await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+	const secret = randomBytes(48).toString('base64url');
+	await writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
+		if (error.code !== 'EEXIST') throw error;
+	});
+	return (await readFile(file, 'utf8')).trim();
+}
+
 export async function startServices(config: Config, options: StartOptions = {}): Promise<Services> {
 	const log = options.log ?? ((message: string) => console.log(`[picture] ${message}`));
 	const { url, embedded } = await openDatabase(config, log);
@@ -57,7 +80,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		log(`MIGRATIONS NOT APPLIED: ${migrationError}`);
 	}
 
-	const handlers = createJobHandlers();
+	const providers = createProviders(config);
+	const storage = createStorage(config);
+	const handlers = createJobHandlers({ providers, storage });
+	const events = new GenerationEvents(sql, { listen: config.databaseNotifications, log });
+	const sessionSecret = await resolveSessionSecret(config);
 	let worker: ContinuousWorker | null = null;
 	if ((options.worker ?? config.worker.inProcess) && !migrationError) {
 		worker = new ContinuousWorker({
@@ -67,6 +94,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
 			batchSize: config.worker.batchSize,
 			leaseSeconds: config.worker.leaseSeconds,
 			pollMs: config.worker.pollSeconds * 1000,
+			listen: config.databaseNotifications,
 			log
 		});
 		await worker.start();
@@ -82,9 +110,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		migrationError,
 		handlers,
 		worker,
+		providers,
+		storage,
+		events,
+		sessionSecret,
 		close() {
 			closing ??= (async () => {
 				await worker?.stop(10_000).catch(() => {});
+				await events.close();
 				await sql.end({ timeout: 5 }).catch(() => {});
 				await embedded?.stop().catch(() => {});
 			})();

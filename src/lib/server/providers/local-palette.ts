@@ -91,11 +91,11 @@ function palette(colors: Record<keyof Palette, string>): Palette {
 export const THEMES: Record<ThemeName, Palette> = {
 	sunset: palette({
 		skyTop: '#2a1b4d',
-		skyMid: '#b8476e',
-		skyHorizon: '#ffb46a',
+		skyMid: '#d65a6c',
+		skyHorizon: '#ffb86a',
 		sun: '#fff2c4',
 		glow: '#ff9a4a',
-		far: '#a2506f',
+		far: '#b35866',
 		near: '#2b1030',
 		haze: '#f08a6a',
 		accent: '#ffd36b',

@@ -61,11 +61,16 @@ export function mapReplicateInput(input: GenerationInput): Record<string, unknow
 /**
  * The last percentage in a prediction's logs (tqdm prints lines like
  * "  45%|████      | 9/20 [00:01<00:01, 8.00it/s]"), or null when there is none yet.
+ * A tqdm bar ("NN%|") wins over a stray "NN%" elsewhere in the logs (e.g. a download message).
  */
 export function parseProgress(logs: string | null | undefined): number | null {
 	if (!logs) return null;
+	return lastPercent(logs, /(\d{1,3})%\s*\|/g) ?? lastPercent(logs, /(\d{1,3})%/g);
+}
+
+function lastPercent(logs: string, pattern: RegExp): number | null {
 	let last: number | null = null;
-	for (const match of logs.matchAll(/(\d{1,3})%/g)) {
+	for (const match of logs.matchAll(pattern)) {
 		const value = Number(match[1]);
 		if (value <= 100) last = value;
 	}

@@ -97,7 +97,7 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Imag
 			input: mapReplicateInput(input),
 			...(webhookUrl ? { webhook: webhookUrl, webhook_events_filter: [...WEBHOOK_EVENTS] } : {}),
 			signal
-		} as Parameters<Replicate['predictions']['create']>[0]);
+		});
 		try {
 			await context.savePredictionId(prediction.id);
 		} catch (error) {

@@ -1,0 +1,96 @@
+// Input rules for starting a generation, shared by the JSON endpoint, the form action and the
+// browser (which shows the same messages before submitting). No server imports here.
+
+export const PROMPT_MAX = 2000;
+export const SEED_MAX = 2 ** 32 - 1;
+
+export interface SizeRules {
+	min_size: number;
+	max_size: number;
+	size_step: number;
+}
+
+export interface GenerationRequest {
+	prompt: string;
+	model_id: string;
+	width: number;
+	height: number;
+	seed: number | null;
+	negative_prompt: string | null;
+	idempotency_key: string | null;
+}
+
+export type FieldError = { error: string; field: string };
+export type Parsed<T> = { ok: true; value: T } | ({ ok: false } & FieldError);
+
+const fail = (field: string, error: string): { ok: false } & FieldError => ({ ok: false, field, error });
+
+function integer(value: unknown): number | null {
+	if (typeof value === 'number') return Number.isInteger(value) ? value : null;
+	if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) return Number(value);
+	return null;
+}
+
+/** Shape and basic rules; the model's own size rules are checked by checkSize once it is known. */
+export function parseGenerationRequest(input: unknown): Parsed<GenerationRequest> {
+	if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+		return fail('body', 'The request body must be a JSON object');
+	}
+	const body = input as Record<string, unknown>;
+	if (typeof body.prompt !== 'string') return fail('prompt', 'Write a prompt describing the image');
+	const prompt = body.prompt.trim();
+	if (prompt.length === 0) return fail('prompt', 'Write a prompt describing the image');
+	if (prompt.length > PROMPT_MAX) return fail('prompt', `The prompt is ${prompt.length} characters; the limit is ${PROMPT_MAX}`);
+
+	if (typeof body.model_id !== 'string' || body.model_id.trim() === '') return fail('model_id', 'Choose a model');
+
+	const width = integer(body.width);
+	if (width === null) return fail('width', 'Width must be a whole number of pixels');
+	const height = integer(body.height);
+	if (height === null) return fail('height', 'Height must be a whole number of pixels');
+
+	let seed: number | null = null;
+	if (body.seed !== undefined && body.seed !== null && body.seed !== '') {
+		seed = integer(body.seed);
+		if (seed === null || seed < 0 || seed > SEED_MAX) {
+			return fail('seed', `The seed must be a whole number from 0 to ${SEED_MAX}`);
+		}
+	}
+
+	let negative: string | null = null;
+	if (body.negative_prompt !== undefined && body.negative_prompt !== null) {
+		if (typeof body.negative_prompt !== 'string') return fail('negative_prompt', 'The negative prompt must be text');
+		negative = body.negative_prompt.trim() || null;
+		if (negative && negative.length > PROMPT_MAX) {
+			return fail('negative_prompt', `The negative prompt is too long; the limit is ${PROMPT_MAX} characters`);
+		}
+	}
+
+	let key: string | null = null;
+	if (body.idempotency_key !== undefined && body.idempotency_key !== null) {
+		if (typeof body.idempotency_key !== 'string' || !/^[\w.:-]{1,255}$/.test(body.idempotency_key)) {
+			return fail('idempotency_key', 'The idempotency key must be 1-255 letters, digits, or . _ : -');
+		}
+		key = body.idempotency_key;
+	}
+
+	return {
+		ok: true,
+		value: { prompt, model_id: body.model_id.trim(), width, height, seed, negative_prompt: negative, idempotency_key: key }
+	};
+}
+
+export function checkSize(width: number, height: number, rules: SizeRules): FieldError | null {
+	for (const [field, value] of [
+		['width', width],
+		['height', height]
+	] as const) {
+		if (value < rules.min_size || value > rules.max_size) {
+			return { field, error: `${field[0]!.toUpperCase()}${field.slice(1)} must be from ${rules.min_size} to ${rules.max_size} pixels for this model` };
+		}
+		if (value % rules.size_step !== 0) {
+			return { field, error: `${field[0]!.toUpperCase()}${field.slice(1)} must be a multiple of ${rules.size_step}` };
+		}
+	}
+	return null;
+}

@@ -1,0 +1,130 @@
+// The generate-image job: admit the generation under its model's concurrency limit, run the model,
+// store the image and its thumbnail, complete the generation. Remote predictions that are still
+// running snooze the job instead of holding a worker.
+import type { Queryable } from '../db/client';
+import { makeThumbnail } from '../images/thumbnail';
+import { providerFor, type Providers } from '../providers';
+import { ProviderError, type GeneratedImage } from '../providers/types';
+import type { ImageStorage } from '../storage';
+import { PermanentJobError, RetryLaterError, snooze } from '../worker/errors';
+import type { JobHandler } from '../worker/types';
+import { getModel, modelInfo, type ModelRow } from './models';
+import { isUuid } from './read';
+import type { GenerationRow } from './types';
+
+export interface GenerateImageDeps {
+	providers: Providers;
+	storage: ImageStorage;
+	/** Progress is written at most this often (each write notifies every watching browser). */
+	progressIntervalMs?: number;
+	/** How long to wait before trying again when the model is at its concurrency limit. */
+	busyRetrySeconds?: number;
+}
+
+const extensions: Record<string, string> = { 'image/png': 'png', 'image/webp': 'webp', 'image/jpeg': 'jpg' };
+
+/** Marks the generation processing unless its model already runs max_concurrency others. */
+async function admit(sql: Queryable, generation: GenerationRow, model: ModelRow): Promise<boolean> {
+	if (generation.status === 'processing') return true; // resumed after a snooze: it holds its slot
+	return (sql as import('../db/client').Sql).begin(async (tx) => {
+		await tx`select pg_advisory_xact_lock(hashtextextended(${'model-slots:' + model.id}, 0))`;
+		const [{ running }] = (await tx`
+			select count(*)::int as running from public.image_generations
+			where model_id = ${model.id} and status = 'processing' and id <> ${generation.id}`) as unknown as [{ running: number }];
+		if (running >= model.max_concurrency) return false;
+		const updated = await tx`
+			update public.image_generations
+			set status = 'processing', started_at = coalesce(started_at, now())
+			where id = ${generation.id} and status = 'queued'
+			returning id`;
+		return updated.length === 1;
+	}) as Promise<boolean>;
+}
+
+function progressWriter(sql: Queryable, id: string, intervalMs: number) {
+	let lastWrite = 0;
+	let lastValue = -1;
+	return async (percent: number, force = false) => {
+		const value = Math.max(0, Math.min(100, Math.round(percent)));
+		const now = Date.now();
+		if (value <= lastValue || (!force && now - lastWrite < intervalMs)) return;
+		lastWrite = now;
+		lastValue = value;
+		await sql`update public.image_generations set progress = greatest(progress, ${value})
+			where id = ${id} and status = 'processing'`;
+	};
+}
+
+async function storeAndComplete(sql: Queryable, storage: ImageStorage, generation: GenerationRow, image: GeneratedImage) {
+	const base = `${generation.user_id}/${generation.id}`;
+	const imageKey = `${base}.${extensions[image.contentType] ?? 'png'}`;
+	const thumbKey = `${base}.thumb.webp`;
+	const thumbnail = await makeThumbnail(image.data);
+	await storage.put(imageKey, image.data, image.contentType);
+	await storage.put(thumbKey, thumbnail.data, thumbnail.contentType);
+	const done = await sql`
+		update public.image_generations
+		set status = 'completed', progress = 100, completed_at = now(), image_path = ${imageKey},
+		    thumbnail_path = ${thumbKey}, image_content_type = ${image.contentType}, image_bytes = ${image.data.length},
+		    predict_time_seconds = ${image.predictTimeSeconds}, prediction_id = coalesce(${image.predictionId}, prediction_id),
+		    error_message = null
+		where id = ${generation.id} and status = 'processing'
+		returning id`;
+	// Cancelled while we rendered: the user does not want it, so do not keep it.
+	if (done.length === 0) await storage.delete([imageKey, thumbKey]);
+}
+
+export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler {
+	const intervalMs = deps.progressIntervalMs ?? 1000;
+	return async (job, { signal, sql }) => {
+		const generationId = job.payload.generation_id;
+		if (typeof generationId !== 'string' || !isUuid(generationId)) {
+			throw new PermanentJobError('The job has no valid generation_id in its payload');
+		}
+		const [generation] = await sql<GenerationRow[]>`select * from public.image_generations where id = ${generationId}`;
+		if (!generation) throw new PermanentJobError(`Generation ${generationId} does not exist`);
+		if (generation.status === 'completed' || generation.status === 'cancelled') return;
+
+		const model = await getModel(sql, generation.model_id);
+		if (!model || !model.enabled) throw new PermanentJobError(`The model ${generation.model_id} is not available any more`);
+		const provider = providerFor(deps.providers, model.provider);
+		if (!provider) {
+			throw new PermanentJobError('Replicate models are not available on this server (REPLICATE_API_TOKEN is not set)');
+		}
+		if (!(await admit(sql, generation, model))) return snooze(deps.busyRetrySeconds ?? 2);
+
+		const writeProgress = progressWriter(sql, generation.id, intervalMs);
+		try {
+			const result = await provider.generate(
+				{
+					generationId: generation.id,
+					model: modelInfo(model),
+					prompt: generation.prompt,
+					negativePrompt: generation.negative_prompt,
+					width: generation.width,
+					height: generation.height,
+					seed: Number(generation.seed),
+					predictionId: generation.prediction_id
+				},
+				{
+					signal,
+					onProgress: (percent) => writeProgress(percent),
+					savePredictionId: async (id) => {
+						await sql`update public.image_generations set prediction_id = ${id} where id = ${generation.id}`;
+					}
+				}
+			);
+			if (result.state === 'running') {
+				if (result.progress !== null) await writeProgress(result.progress, true);
+				return snooze(result.checkAgainSeconds);
+			}
+			await storeAndComplete(sql, deps.storage, generation, result.image);
+		} catch (error) {
+			if (signal.aborted || !(error instanceof ProviderError)) throw error;
+			const { permanent, retryAfterSeconds, details } = error.options;
+			if (permanent) throw new PermanentJobError(error.message, details);
+			if (retryAfterSeconds !== undefined) throw new RetryLaterError(error.message, retryAfterSeconds, details);
+			throw error;
+		}
+	};
+}

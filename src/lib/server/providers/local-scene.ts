@@ -1,0 +1,339 @@
+// Turns a prompt, negative prompt, seed and model into a scene: a palette, a sky, a sun or moon and
+// layers of land, all in fractions of the picture so a scene looks alike at every size. Nothing
+// here touches pixels (local-render.ts does); every choice comes from one hash, so the same
+// inputs always give the same scene.
+import {
+	THEMES,
+	adjust,
+	mix,
+	nightfall,
+	scale,
+	varyPalette,
+	type Palette,
+	type RGB,
+	type ThemeName
+} from './local-palette';
+import { Random, hashParts } from './local-random';
+import { understand, type LandKind } from './local-words';
+
+export type Detail = 'preview' | 'detailed';
+
+export interface SceneInput {
+	modelId: string;
+	prompt: string;
+	negativePrompt: string | null;
+	seed: number;
+	detail: Detail;
+}
+
+export interface Sun {
+	/** Centre, as fractions of width and height. */
+	x: number;
+	y: number;
+	/** Fraction of the shorter side. */
+	radius: number;
+	color: RGB;
+	glow: RGB;
+	/** Fraction of the longer side. */
+	glowRadius: number;
+	glowStrength: number;
+	/** Retro "synthwave" sun cut by horizontal gaps. */
+	stripes: boolean;
+}
+
+export interface Cloud {
+	y: number;
+	thickness: number;
+	color: RGB;
+	alpha: number;
+	/** Sine waves (cycles across the width, phase) whose sum makes the streak patchy. */
+	waves: [number, number][];
+	coverage: number;
+}
+
+export interface Circle {
+	x: number;
+	y: number;
+	radius: number;
+	color: RGB;
+	alpha: number;
+}
+
+export interface Land {
+	kind: LandKind;
+	/** The lowest line of the ridge (valleys), fraction of height; peaks rise `amplitude` above it. */
+	y: number;
+	amplitude: number;
+	/** Colour at the ridge, and the colour it fades to over `fade` (fraction of height) below it. */
+	top: RGB;
+	bottom: RGB;
+	fade: number;
+	/** Relief lighting from the side of the sun, 0 for none. */
+	shade: number;
+	/** Features across the width: wave crests, trees, buildings. Larger is busier. */
+	density: number;
+	windows: { color: RGB; lit: number } | null;
+	seed: number;
+}
+
+export interface Scene {
+	detail: Detail;
+	palette: Palette;
+	/** Where the far land meets the sky, fraction of height. */
+	horizon: number;
+	sun: Sun;
+	/** Chance per pixel of a star; 0 for a day sky. */
+	stars: number;
+	clouds: Cloud[];
+	circles: Circle[];
+	lands: Land[];
+	/** Glitter of the sun on water, when there is water. */
+	reflection: { strength: number; width: number } | null;
+	/** Fog lying on the horizon, 0-1. */
+	fog: number;
+	vignette: number;
+	/** Film grain amplitude in 0-255 levels; 0 for none. */
+	grain: number;
+	noiseSeed: number;
+}
+
+/** Far to near: the order kinds of land stand in when a prompt names two ("mountains by the lake"). */
+const DEPTH_ORDER: LandKind[] = ['mountains', 'city', 'dunes', 'hills', 'trees', 'waves'];
+
+const THEME_LANDS: Record<ThemeName, LandKind[]> = {
+	sunset: ['mountains', 'waves', 'hills', 'dunes'],
+	ocean: ['waves'],
+	forest: ['trees'],
+	night: ['mountains', 'waves', 'hills', 'city'],
+	neon: ['city'],
+	desert: ['dunes'],
+	winter: ['mountains'],
+	pastel: ['hills', 'dunes', 'mountains']
+};
+
+export function composeScene(input: SceneInput): Scene {
+	const key = hashParts([
+		'picture-local-v1',
+		input.modelId,
+		input.prompt,
+		input.negativePrompt ?? '',
+		String(input.seed)
+	]);
+	const random = new Random(key);
+	const meaning = understand(input.prompt, input.negativePrompt);
+	const detailed = input.detail === 'detailed';
+
+	// Palette: the most mentioned theme, a touch of the second, night as a mood over any of them.
+	const paletteRandom = random.fork('palette');
+	const named = meaning.themes.filter((theme) => theme !== 'night');
+	const unknown = meaning.themes.length === 0;
+	const night =
+		meaning.moods.has('night') || (unknown && !meaning.moods.size && paletteRandom.chance(0.15));
+	const fog = meaning.moods.has('fog') || (unknown && paletteRandom.chance(0.2));
+	const theme: ThemeName =
+		named[0] ??
+		(night ? 'night' : paletteRandom.pick(Object.keys(THEMES).filter((t) => t !== 'night') as ThemeName[]));
+	// A prompt that names no theme gets a bolder variation, so unknown prompts still differ.
+	let palette = varyPalette(THEMES[theme], paletteRandom, unknown ? 45 : 12);
+	const second = named[1];
+	if (second) palette = blendPalettes(palette, THEMES[second], 0.3);
+	if (night && theme !== 'night' && theme !== 'neon') palette = nightfall(palette);
+
+	// Land: named kinds, else the theme's usual ones; at most two, far one behind near one.
+	const landRandom = random.fork('land');
+	const kinds = (meaning.lands.length ? meaning.lands : [landRandom.pick(THEME_LANDS[theme])])
+		.slice(0, 2)
+		.sort((a, b) => DEPTH_ORDER.indexOf(a) - DEPTH_ORDER.indexOf(b));
+	const horizon = landRandom.range(0.5, 0.64);
+	const lands = composeLands(kinds, horizon, palette, { detailed, fog, dark: night || theme === 'neon' }, landRandom);
+
+	const sun = composeSun(theme, night, horizon, palette, random.fork('sun'));
+	const hasWater = kinds.includes('waves');
+	const skyRandom = random.fork('sky');
+	return {
+		detail: input.detail,
+		palette,
+		horizon,
+		sun,
+		stars: night ? skyRandom.range(0.0015, 0.004) : 0,
+		clouds: composeClouds(detailed ? skyRandom.int(3, 6) : skyRandom.int(1, 2), horizon, palette, night, skyRandom),
+		circles: detailed ? composeCircles(skyRandom.int(0, 2), horizon, palette, skyRandom) : [],
+		lands,
+		reflection: hasWater ? { strength: theme === 'sunset' ? 0.75 : 0.45, width: sun.radius * 1.3 } : null,
+		fog: fog ? 0.55 : 0.12,
+		vignette: detailed ? 0.3 : 0.2,
+		grain: detailed ? 2.5 : 0,
+		noiseSeed: random.uint32()
+	};
+}
+
+function blendPalettes(a: Palette, b: Palette, t: number): Palette {
+	const out = {} as Record<keyof Palette, RGB>;
+	for (const key of Object.keys(a) as (keyof Palette)[]) out[key] = mix(a[key], b[key], t);
+	return out;
+}
+
+function composeSun(theme: ThemeName, night: boolean, horizon: number, palette: Palette, random: Random): Sun {
+	if (theme === 'neon') {
+		return {
+			x: random.range(0.38, 0.62),
+			y: horizon - random.range(0.12, 0.2),
+			radius: random.range(0.16, 0.22),
+			color: palette.sun,
+			glow: palette.glow,
+			glowRadius: 0.45,
+			glowStrength: 0.55,
+			stripes: true
+		};
+	}
+	if (night) {
+		return {
+			x: random.range(0.15, 0.85),
+			y: random.range(0.12, Math.max(0.16, horizon - 0.25)),
+			radius: random.range(0.035, 0.06),
+			color: palette.sun,
+			glow: palette.glow,
+			glowRadius: 0.22,
+			glowStrength: 0.35,
+			stripes: false
+		};
+	}
+	const low = theme === 'sunset' || theme === 'pastel';
+	return {
+		x: random.range(0.2, 0.8),
+		y: horizon - (low ? random.range(0.03, 0.12) : random.range(0.18, 0.32)),
+		radius: low ? random.range(0.07, 0.11) : random.range(0.045, 0.075),
+		color: palette.sun,
+		glow: palette.glow,
+		glowRadius: low ? 0.5 : 0.35,
+		glowStrength: low ? 0.75 : 0.4,
+		stripes: false
+	};
+}
+
+function composeClouds(count: number, horizon: number, palette: Palette, night: boolean, random: Random): Cloud[] {
+	return Array.from({ length: count }, () => ({
+		y: random.range(0.06, horizon - 0.06),
+		thickness: random.range(0.006, 0.028),
+		color: mix(palette.cloud, palette.glow, random.range(0, 0.5)),
+		alpha: night ? random.range(0.15, 0.35) : random.range(0.3, 0.6),
+		waves: Array.from({ length: 3 }, (_, i): [number, number] => [
+			random.range(0.5, 2.5) * (i + 1),
+			random.range(0, Math.PI * 2)
+		]),
+		coverage: random.range(-0.2, 0.4)
+	}));
+}
+
+function composeCircles(count: number, horizon: number, palette: Palette, random: Random): Circle[] {
+	const colors = [palette.glow, palette.accent, palette.cloud, palette.skyMid];
+	return Array.from({ length: count }, () => ({
+		x: random.range(0.05, 0.95),
+		y: random.range(0.05, horizon - 0.05),
+		radius: random.range(0.06, 0.28),
+		color: random.pick(colors),
+		alpha: random.range(0.04, 0.1)
+	}));
+}
+
+interface Mood {
+	detailed: boolean;
+	fog: boolean;
+	/** Night or neon: lit windows glow. */
+	dark: boolean;
+}
+
+/**
+ * Lays the land out in depth. Far layers are paler (air between them and the viewer), near ones
+ * darker; valleys fill with mist, thicker when the prompt asks for fog.
+ */
+function composeLands(kinds: LandKind[], horizon: number, palette: Palette, mood: Mood, random: Random): Land[] {
+	const [farKind, nearKind] = kinds as [LandKind, LandKind | undefined];
+	const water = nearKind === 'waves' || farKind === 'waves';
+	const plan: { kind: LandKind; y: number; amplitude: number }[] = [];
+	const count = (kind: LandKind): number =>
+		kind === 'waves' ? (mood.detailed ? 7 : 4) : kind === 'city' ? (mood.detailed ? 3 : 2) : mood.detailed ? random.int(4, 5) : 3;
+
+	if (farKind === 'waves') {
+		plan.push(...waveBands(horizon, 0.97, count('waves')));
+	} else if (water) {
+		// Land on the far shore, its foot hidden behind the water.
+		const n = Math.max(2, count(farKind) - 3);
+		for (let i = 0; i < n; i++) {
+			const t = n === 1 ? 1 : i / (n - 1);
+			plan.push({ kind: farKind, y: horizon - 0.01 - (1 - t) * 0.04, amplitude: amplitudeOf(farKind, t) * 0.7 });
+		}
+		plan.push(...waveBands(horizon, 0.97, count('waves')));
+	} else {
+		const n = count(farKind);
+		const split = nearKind ? Math.ceil(n / 2) : n;
+		for (let i = 0; i < n; i++) {
+			const t = i / (n - 1);
+			const kind = i < split ? farKind : (nearKind ?? farKind);
+			plan.push({ kind, y: horizon + t * (0.9 - horizon), amplitude: amplitudeOf(kind, t) });
+		}
+	}
+
+	return plan.map((layer, i) => {
+		const depth = plan.length === 1 ? 1 : i / (plan.length - 1);
+		const air = (1 - depth) * (mood.fog ? 0.6 : 0.35);
+		const base = mix(mix(palette.far, palette.near, Math.pow(depth, 0.85)), palette.haze, air);
+		const next = plan[i + 1];
+		const gap = next ? Math.max(0.02, next.y - layer.y + next.amplitude) : 0.1;
+		const mist = mood.fog ? 0.7 : 0.3;
+		if (layer.kind === 'waves') {
+			// Water: light crests catching the sky, darker troughs.
+			return land(layer, {
+				top: mix(base, palette.skyHorizon, 0.3 + 0.2 * (1 - depth)),
+				bottom: scale(base, 0.88),
+				fade: Math.max(0.01, gap * 0.9),
+				shade: 0,
+				density: 1 - depth,
+				windows: null,
+				seed: random.uint32()
+			});
+		}
+		const lit = mood.dark ? random.range(0.25, 0.45) : random.range(0.05, 0.15);
+		return land(layer, {
+			top: layer.kind === 'mountains' && depth < 0.5 ? adjust(base, 0, 0, 0.04) : base,
+			bottom: mix(base, palette.haze, mist * (1 - depth * 0.7)),
+			fade: gap * 1.6,
+			shade: layer.kind === 'mountains' ? (mood.detailed ? 0.28 : 0.14) : layer.kind === 'dunes' ? 0.2 : 0,
+			density: mood.detailed ? 1 : 0.6,
+			windows:
+				layer.kind === 'city'
+					? { color: mix(palette.accent, base, (mood.dark ? 0 : 0.6) + (1 - depth) * 0.35), lit }
+					: null,
+			seed: random.uint32()
+		});
+	});
+}
+
+function land(layer: { kind: LandKind; y: number; amplitude: number }, rest: Omit<Land, 'kind' | 'y' | 'amplitude'>): Land {
+	return { kind: layer.kind, y: layer.y, amplitude: layer.amplitude, ...rest };
+}
+
+/** Bands of waves, closer together near the horizon (perspective). */
+function waveBands(from: number, to: number, count: number): { kind: LandKind; y: number; amplitude: number }[] {
+	return Array.from({ length: count }, (_, i) => {
+		const t = i / count;
+		return { kind: 'waves' as const, y: from + (to - from) * Math.pow(t, 1.5) + 0.004, amplitude: 0.004 + 0.05 * t * t };
+	});
+}
+
+function amplitudeOf(kind: LandKind, depth: number): number {
+	switch (kind) {
+		case 'mountains':
+			return 0.26 - depth * 0.14;
+		case 'city':
+			return 0.16 - depth * 0.08;
+		case 'trees':
+			return 0.08 + depth * 0.14;
+		case 'dunes':
+			return 0.09 - depth * 0.03;
+		case 'hills':
+			return 0.1 - depth * 0.03;
+		case 'waves':
+			return 0.02;
+	}
+}

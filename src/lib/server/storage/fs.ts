@@ -1,0 +1,41 @@
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { assertSafeKey, type ImageStorage } from './types';
+
+const contentTypes: Record<string, string> = {
+	'.png': 'image/png',
+	'.webp': 'image/webp',
+	'.jpg': 'image/jpeg',
+	'.jpeg': 'image/jpeg'
+};
+
+export function createFsStorage(root: string): ImageStorage {
+	const base = path.resolve(root);
+	const file = (key: string) => {
+		assertSafeKey(key);
+		return path.join(base, key);
+	};
+	return {
+		kind: 'fs',
+		async put(key, data) {
+			const target = file(key);
+			await mkdir(path.dirname(target), { recursive: true });
+			// Write then rename, so a reader never sees half an image.
+			const temp = `${target}.${process.pid}.tmp`;
+			await writeFile(temp, data);
+			await rename(temp, target);
+		},
+		async get(key) {
+			try {
+				const data = await readFile(file(key));
+				return { data, contentType: contentTypes[path.extname(key)] ?? 'application/octet-stream' };
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+				throw error;
+			}
+		},
+		async delete(keys) {
+			await Promise.all(keys.map((key) => rm(file(key), { force: true })));
+		}
+	};
+}

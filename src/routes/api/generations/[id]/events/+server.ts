@@ -1,0 +1,69 @@
+import { json } from '@sveltejs/kit';
+import { getGeneration } from '$lib/server/generations/read';
+import { TERMINAL_STATUSES, toView, type GenerationRow } from '$lib/server/generations/types';
+import { requireUser } from '$lib/server/http';
+import type { RequestHandler } from './$types';
+
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * Server-Sent Events for one generation: each change of status or progress (event id = its
+ * event_seq, so a reconnect with Last-Event-ID resumes), heartbeat comments, and the stream ends
+ * once the generation reaches a terminal state.
+ */
+export const GET: RequestHandler = async ({ params, locals, request }) => {
+	const user = requireUser(locals.user);
+	const { sql, events } = locals.services;
+	if (!(await getGeneration(sql, user, params.id))) return json({ error: 'No such generation' }, { status: 404 });
+
+	const resumeFrom = Number(request.headers.get('last-event-id') ?? 0) || 0;
+	const encoder = new TextEncoder();
+	let cleanup = () => {};
+
+	const stream = new ReadableStream<Uint8Array>({
+		async start(controller) {
+			let lastSent = resumeFrom;
+			let closed = false;
+			const close = () => {
+				if (closed) return;
+				closed = true;
+				cleanup();
+				controller.close();
+			};
+			const send = (row: GenerationRow) => {
+				const seq = Number(row.event_seq);
+				if (closed || seq <= lastSent) return;
+				lastSent = seq;
+				controller.enqueue(encoder.encode(`id: ${seq}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`));
+				if (TERMINAL_STATUSES.includes(row.status)) close();
+			};
+			// Subscribe before reading the current state, so no change can fall between the two.
+			const unsubscribe = await events.subscribe(params.id, send);
+			const heartbeat = setInterval(() => {
+				if (!closed) controller.enqueue(encoder.encode(': heartbeat\n\n'));
+			}, HEARTBEAT_MS);
+			cleanup = () => {
+				clearInterval(heartbeat);
+				unsubscribe();
+			};
+			controller.enqueue(encoder.encode('retry: 2000\n\n'));
+			const current = await getGeneration(sql, user, params.id);
+			if (!current) return close();
+			send(current);
+			// Resuming after the end: nothing new will come.
+			if (TERMINAL_STATUSES.includes(current.status)) close();
+		},
+		cancel() {
+			cleanup();
+		}
+	});
+
+	return new Response(stream, {
+		headers: {
+			'content-type': 'text/event-stream; charset=utf-8',
+			'cache-control': 'no-cache, no-transform',
+			connection: 'keep-alive',
+			'x-accel-buffering': 'no'
+		}
+	});
+};

@@ -1,0 +1,22 @@
+import { json } from '@sveltejs/kit';
+import { listModels } from '$lib/server/generations/models';
+import type { RequestHandler } from './$types';
+
+/** The catalogue, with whether each model can be used right now and why not. */
+export const GET: RequestHandler = async ({ locals }) => {
+	const { sql, providers } = locals.services;
+	const models = await listModels(sql, { replicateConfigured: providers.replicate !== null });
+	return json({
+		models: models.map((m) => ({
+			id: m.id,
+			provider: m.provider,
+			display_name: m.display_name,
+			description: m.description,
+			min_size: m.min_size,
+			max_size: m.max_size,
+			size_step: m.size_step,
+			available: m.available,
+			unavailable_reason: m.unavailable_reason
+		}))
+	});
+};
