@@ -18,8 +18,10 @@ export interface LandShape {
 	ridge: Float32Array;
 	/** The highest point: rows above it skip this layer. */
 	minTop: number;
-	/** Relief lighting per column, -1 (away from the sun) to 1 (facing it); null for none. */
-	shade: Float32Array | null;
+	/** The exact edge at each column's centre. */
+	top: Float32Array;
+	/** How much sunlight reaches each column, 0-1: most right under the sun. */
+	sunlight: Float32Array;
 	/** For skylines: the building each column belongs to (-1 for none), its left edge and roof. */
 	buildings: { id: Int32Array; left: Int32Array; roof: Float32Array } | null;
 }
@@ -69,9 +71,13 @@ export function shapeLand(land: Land, width: number, height: number, sunX: numbe
 		hi.set(top);
 		for (let x = 0; x < width; x++) buildings.roof[x] = top[x] ?? 0;
 	}
-	const shade = land.shade > 0 ? relief(top, sunX * width, Math.max(2, Math.round(width / 40))) : null;
 	const ridge = land.kind === 'city' ? top : boxBlur(top, Math.max(1, Math.round(width / 50)));
-	return { lo, hi, ridge, minTop, shade, buildings };
+	const sunlight = new Float32Array(width);
+	for (let x = 0; x < width; x++) {
+		const d = (x + 0.5 - sunX * width) / (width * 0.3);
+		sunlight[x] = 0.25 + 0.75 * Math.exp(-d * d);
+	}
+	return { lo, hi, top, ridge, minTop, sunlight, buildings };
 }
 
 /** Midpoint displacement: a few big peaks, then ever smaller crags. */
@@ -222,24 +228,6 @@ function normalise(values: Float32Array): void {
 	}
 	const range = max - min || 1;
 	for (let i = 0; i < values.length; i++) values[i] = ((values[i] ?? 0) - min) / range;
-}
-
-/**
- * Light on slopes that face the sun. The slope is measured over a wide span (a secant, not the
- * pixel derivative), so whole faces of a mountain light up instead of every crag making a stripe.
- */
-function relief(top: Float32Array, sunX: number, span: number): Float32Array {
-	const width = top.length;
-	const out = new Float32Array(width);
-	for (let x = 0; x < width; x++) {
-		const left = top[Math.max(0, x - span)] ?? 0;
-		const right = top[Math.min(width - 1, x + span)] ?? 0;
-		// Rise per pixel to the right (y grows downwards, hence left minus right).
-		const rise = (left - right) / (2 * span);
-		// Which way faces the sun turns gradually below it, not along a hard line.
-		out[x] = Math.tanh(rise * 2.5) * Math.tanh((x - sunX) / (width * 0.05));
-	}
-	return out;
 }
 
 function boxBlur(values: Float32Array, radius: number): Float32Array {

@@ -188,8 +188,11 @@ export class SceneRenderer {
 
 	private land(y: number, land: Land, shape: LandShape): void {
 		if (y + 1 <= shape.minTop) return;
-		const { lo, hi, ridge, shade, buildings } = shape;
+		const { lo, hi, top, ridge, sunlight, buildings } = shape;
 		const fade = Math.max(1, land.fade * this.height);
+		const rimWidth = Math.max(1.5, this.height * 0.004);
+		const lit = land.sunlit > 0 || land.rim > 0;
+		const [gr, gg, gb] = this.scene.sun.glow;
 		const [tr, tg, tb] = land.top;
 		const dr = land.bottom[0] - tr;
 		const dg = land.bottom[1] - tg;
@@ -204,11 +207,13 @@ export class SceneRenderer {
 			let r = tr + dr * t;
 			let g = tg + dg * t;
 			let b = tb + db * t;
-			if (shade) {
-				const k = 1 + (shade[x] ?? 0) * land.shade * (1 - t) * (1 - t);
-				r *= k;
-				g *= k;
-				b *= k;
+			if (lit) {
+				// The sun's glow on the land below it, and on the very edge of the ridge.
+				const edge = 1 - (y + 0.5 - (top[x] ?? 0)) / rimWidth;
+				const s = (sunlight[x] ?? 0) * (land.sunlit * (1 - 0.6 * t) + (edge > 0 ? land.rim * edge : 0));
+				r += (gr - r) * s;
+				g += (gg - g) * s;
+				b += (gb - b) * s;
 			}
 			if (windows && buildings && windows.lit(x, buildings)) {
 				const w = windows.color;

@@ -68,8 +68,10 @@ export interface Land {
 	top: RGB;
 	bottom: RGB;
 	fade: number;
-	/** Relief lighting from the side of the sun, 0 for none. */
-	shade: number;
+	/** How much the sun's glow tints the land under it, 0-1. */
+	sunlit: number;
+	/** A bright rim along the ridge, backlit by the sky, 0-1. */
+	rim: number;
 	/** Features across the width: wave crests, trees, buildings. Larger is busier. */
 	density: number;
 	windows: { color: RGB; lit: number } | null;
@@ -287,7 +289,8 @@ function composeLands(kinds: LandKind[], horizon: number, palette: Palette, mood
 				top: mix(base, palette.skyHorizon, 0.3 + 0.2 * (1 - depth)),
 				bottom: scale(base, 0.88),
 				fade: Math.max(0.01, gap * 0.9),
-				shade: 0,
+				sunlit: 0,
+				rim: 0,
 				density: 1 - depth,
 				windows: null,
 				seed: random.uint32()
@@ -298,7 +301,8 @@ function composeLands(kinds: LandKind[], horizon: number, palette: Palette, mood
 			top: layer.kind === 'mountains' && depth < 0.5 ? adjust(base, 0, 0, 0.04) : base,
 			bottom: mix(base, palette.haze, mist * (1 - depth * 0.7)),
 			fade: gap * 1.6,
-			shade: layer.kind === 'mountains' ? (mood.detailed ? 0.28 : 0.14) : layer.kind === 'dunes' ? 0.2 : 0,
+			sunlit: layer.kind === 'city' ? 0 : (mood.dark ? 0.12 : 0.3) * (1 - depth * 0.5),
+			rim: mood.detailed && layer.kind !== 'city' ? (mood.dark ? 0.25 : 0.45) : 0,
 			density: mood.detailed ? 1 : 0.6,
 			windows:
 				layer.kind === 'city'

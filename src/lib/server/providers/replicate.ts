@@ -102,7 +102,8 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Imag
 			await context.savePredictionId(prediction.id);
 		} catch (error) {
 			// Unrecorded, a retry would create (and pay for) a second prediction: stop this one.
-			await cancelQuietly(prediction.id);
+			// Best effort: the storage failure is the error worth reporting.
+			await cancelQuietly(prediction.id).catch(() => {});
 			throw error;
 		}
 		return prediction;

@@ -1,0 +1,23 @@
+import { expect, test } from 'vitest';
+import { claimJobs, failJob, reapExpiredJobs, retryJob, cancelJob, enqueueJob, heartbeatJobs, snoozeJob, completeJob } from '../../src/lib/server/queue';
+import { enqueueAndClaim, expireLease, getJob, useQueueDatabase } from './queue-helpers';
+const q = useQueueDatabase();
+test('scratch', async () => {
+  const out: Record<string, unknown> = {};
+  const j = await enqueueAndClaim(q.sql, 'generate-image', 'w', { payload: { generation_id: 'not-a-uuid' }, maxAttempts: 1 });
+  const other = await enqueueAndClaim(q.sql, 'other', 'w');
+  await expireLease(q.sql, j.id); await expireLease(q.sql, other.id);
+  out.reap = await reapExpiredJobs(q.sql).catch((e) => e.message);
+  out.other = (await getJob(q.sql, other.id)).status;
+  out.cancel = await cancelJob(q.sql, j.id).catch((e) => e.message);
+  await q.sql`truncate job_queue cascade`;
+  const s = await enqueueAndClaim(q.sql, 'x', 'w');
+  await expireLease(q.sql, s.id);
+  out.stuckReset = await q.sql`UPDATE job_queue SET status = 'pending', started_at = NULL, updated_at = NOW() WHERE id IN (SELECT id FROM stuck_jobs)`.then(r=>r.count).catch((e) => e.message);
+  await q.sql`truncate job_queue cascade`;
+  const a1 = await enqueueAndClaim(q.sql, 'aba', 'A');
+  await cancelJob(q.sql, a1.id); await retryJob(q.sql, a1.id);
+  const [a2] = await claimJobs(q.sql, { workerId: 'A' });
+  out.aba = { a1: a1.attempts, a2: a2!.attempts, staleComplete: await completeJob(q.sql, { jobId: a1.id, workerId: 'A', attempt: a1.attempts }) };
+  console.log(JSON.stringify(out, null, 1));
+});
