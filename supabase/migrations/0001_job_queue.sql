@@ -106,3 +106,27 @@ $$;
 create trigger job_queue_notify_inserted
   after insert on public.job_queue
   for each statement execute function public.notify_job_inserted();
+
+-- The seed guide's hand-written updates (6.3 reset stuck jobs, 7.3 cancel everything) change status
+-- alone: release the lease and stamp the finish, so they pass the constraints and purge finds the rows.
+create function public.job_queue_settle_manual_update() returns trigger
+language plpgsql as $$
+begin
+  if new.status <> 'processing' then
+    new.locked_by := null;
+    new.locked_until := null;
+  end if;
+  if new.status in ('completed', 'failed', 'cancelled') and new.completed_at is null then
+    new.completed_at := now();
+  end if;
+  return new;
+end;
+$$;
+
+-- Fires only for such rows; the queue functions write settled rows and never reach it.
+create trigger job_queue_settle_manual_update
+  before update on public.job_queue
+  for each row
+  when ((new.status <> 'processing' and (new.locked_by is not null or new.locked_until is not null))
+        or (new.status in ('completed', 'failed', 'cancelled') and new.completed_at is null))
+  execute function public.job_queue_settle_manual_update();

@@ -189,11 +189,18 @@ create function public.heartbeat_jobs(
   p_worker_id     text,
   p_lease_seconds integer default 30
 ) returns setof uuid
-language sql volatile set search_path = public, pg_temp as $$
+language plpgsql volatile set search_path = public, pg_temp as $$
+begin
+  -- A null or non-positive lease would leave a running job the reaper can never return.
+  if p_lease_seconds is null or p_lease_seconds not between 1 and 86400 then
+    raise exception 'heartbeat_jobs: lease_seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+  return query
   update job_queue
   set locked_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
   where id = any (p_job_ids) and status = 'processing' and locked_by = p_worker_id
   returning id;
+end;
 $$;
 
 create function public.heartbeat_job(

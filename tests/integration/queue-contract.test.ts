@@ -113,6 +113,45 @@ describe('the seed guide checks (step 1.3 - 1.7)', () => {
 	});
 });
 
+describe('the seed guide\'s hand-written updates work against the schema', () => {
+	test('6.3: resetting stuck jobs to pending releases their lease, and the old holder is fenced out', async () => {
+		const [stuck] = await q.sql<{ id: string }[]>`select enqueue_job('generate-image', '{}'::jsonb) as id`;
+		const [claimed] = await q.sql`select * from claim_jobs('stalled-worker', 1, 30)`;
+		expect(claimed!.id).toBe(stuck!.id);
+		await q.sql`update job_queue set locked_until = now() - interval '1 minute' where id = ${stuck!.id}`;
+		const reset = await q.sql`
+			UPDATE job_queue
+			SET
+			status = 'pending',
+			started_at = NULL,
+			attempts = attempts, -- Don't increment
+			updated_at = NOW()
+			WHERE id IN (SELECT id FROM stuck_jobs)`;
+		expect(reset.count).toBe(1);
+		const [row] = await q.sql`select status, attempts, locked_by, locked_until from job_queue where id = ${stuck!.id}`;
+		expect(row).toEqual({ status: 'pending', attempts: 1, locked_by: null, locked_until: null });
+		const [late] = await q.sql`select complete_job(${stuck!.id}, true, null, null, 'stalled-worker', 1) as ok`;
+		expect(late!.ok).toBe(false);
+		const [again] = await q.sql`select * from claim_next_job('rescuer')`;
+		expect(again).toMatchObject({ id: stuck!.id, attempts: 2, locked_by: 'rescuer' });
+	});
+
+	test('7.3: cancelling every pending and running job finishes them (so purge can remove them later)', async () => {
+		await q.sql`select enqueue_job('generate-image', '{}'::jsonb) from generate_series(1, 3)`;
+		await q.sql`select * from claim_jobs('w', 2, 30)`;
+		const cancelled = await q.sql`
+			UPDATE job_queue
+			SET status = 'cancelled', updated_at = NOW()
+			WHERE status IN ('pending', 'processing')`;
+		expect(cancelled.count).toBe(3);
+		const rows = await q.sql`select status, locked_by, completed_at is not null as finished from job_queue`;
+		expect(rows).toEqual(Array(3).fill({ status: 'cancelled', locked_by: null, finished: true }));
+		await q.sql`update job_queue set completed_at = now() - interval '31 days'`;
+		const [purged] = await q.sql`select purge_finished_jobs(interval '30 days', 100) as n`;
+		expect(purged!.n).toBe(3);
+	});
+});
+
 describe('enqueue_job rejects bad input clearly and writes nothing', () => {
 	const cases: Array<[string, string, RegExp]> = [
 		['an empty job type', `select enqueue_job('', '{}'::jsonb)`, /job_type must not be empty/],

@@ -13,7 +13,16 @@ import {
 	type Claim,
 	type Job
 } from '../../src/lib/server/queue';
-import { enqueueAndClaim, expireLease, getJob, makeDue, rowSnapshot, secondsBetween, useQueueDatabase } from './queue-helpers';
+import {
+	enqueueAndClaim,
+	expireLease,
+	getJob,
+	makeDue,
+	rejection,
+	rowSnapshot,
+	secondsBetween,
+	useQueueDatabase
+} from './queue-helpers';
 
 const q = useQueueDatabase();
 
@@ -148,6 +157,19 @@ describe('snooze, heartbeat, cancel', () => {
 		expect(single!.ok).toBe(true);
 		// A heartbeat keeps the reaper away.
 		expect(await reapExpiredJobs(q.sql)).toBe(0);
+	});
+
+	test('a heartbeat with a null or non-positive lease is refused and changes nothing', async () => {
+		const job = await enqueueAndClaim(q.sql, 'beat-bad', 'w1');
+		const before = await rowSnapshot(q.sql, job.id);
+		for (const lease of [null, 0, -5]) {
+			const error = await rejection(q.sql`select * from heartbeat_jobs(${[job.id]}::uuid[], 'w1', ${lease}::int)`);
+			expect(error.message).toMatch(/lease_seconds must be between 1 and 86400/);
+		}
+		expect(await rowSnapshot(q.sql, job.id)).toBe(before);
+		// Still a lease the reaper can act on once it runs out.
+		await expireLease(q.sql, job.id);
+		expect(await reapExpiredJobs(q.sql)).toBe(1);
 	});
 
 	test('cancel_job on a running job: its heartbeat returns nothing and its completion is refused', async () => {

@@ -2,6 +2,10 @@
 import { loadConfig, type Env } from '../../src/lib/server/config';
 import type { Services } from '../../src/lib/server/runtime';
 import type { JobHandlers } from '../../src/lib/server/worker/types';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createJobHandlers } from '../../src/lib/server/jobs';
 import { GenerationEvents } from '../../src/lib/server/events';
 import { createProviders } from '../../src/lib/server/providers';
 import { createStorage } from '../../src/lib/server/storage';
@@ -10,18 +14,33 @@ export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough-0123
 import type { TestDatabase } from './db';
 import { loadMigrations } from './db';
 
-export async function testServices(db: TestDatabase, handlers: JobHandlers = {}, env: Env = {}): Promise<Services> {
-	const config = loadConfig({ IN_PROCESS_WORKER: 'off', LOCAL_MODEL_MS_PER_IMAGE: '0', ...env });
+/**
+ * handlers: the job handlers a test wants, or 'app' for the app's own (generate-image), built on
+ * this config's providers and storage.
+ */
+export async function testServices(
+	db: TestDatabase,
+	handlers: JobHandlers | 'app' = {},
+	env: Env = {},
+	options: { progressIntervalMs?: number } = {}
+): Promise<Services> {
+	const dataDir = env.DATA_DIR ?? (await mkdtemp(path.join(tmpdir(), 'picture-services-')));
+	const config = loadConfig({ IN_PROCESS_WORKER: 'off', LOCAL_MODEL_MS_PER_IMAGE: '0', DATA_DIR: dataDir, ...env });
+	const providers = createProviders(config);
+	const storage = createStorage(config);
 	return {
 		config,
 		sql: db.sql,
 		databaseUrl: db.url,
 		migrations: await loadMigrations(),
 		migrationError: null,
-		handlers,
+		handlers:
+			handlers === 'app'
+				? createJobHandlers({ providers, storage, progressIntervalMs: options.progressIntervalMs ?? 0 })
+				: handlers,
 		worker: null,
-		providers: createProviders(config),
-		storage: createStorage(config),
+		providers,
+		storage,
 		events: new GenerationEvents(db.sql, { listen: config.databaseNotifications }),
 		sessionSecret: TEST_SESSION_SECRET,
 		close: async () => {}

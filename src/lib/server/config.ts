@@ -19,6 +19,9 @@ export interface Config {
 		/** Only for tests and proxies: where the Replicate API lives. */
 		baseUrl: string | null;
 		webhookSecret: string | null;
+		pollIntervalMs: number;
+		/** How long one job run waits on a prediction before snoozing its job. */
+		maxWaitMs: number;
 	};
 	localModel: { msPerImage: number };
 	storage: {
@@ -95,7 +98,9 @@ export function loadConfig(env: Env): Config {
 		replicate: {
 			apiToken: text('REPLICATE_API_TOKEN'),
 			baseUrl: text('REPLICATE_API_BASE_URL'),
-			webhookSecret
+			webhookSecret,
+			pollIntervalMs: int('REPLICATE_POLL_INTERVAL_MS', 1000, 1, 60_000),
+			maxWaitMs: int('REPLICATE_MAX_WAIT_MS', 8000, 0, 600_000)
 		},
 		localModel: { msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000) },
 		storage: {

@@ -10,13 +10,15 @@ export interface Providers {
 }
 
 export function createProviders(config: Config): Providers {
-	const { apiToken, baseUrl } = config.replicate;
+	const { apiToken, baseUrl, pollIntervalMs, maxWaitMs } = config.replicate;
 	return {
 		local: createLocalProvider({ msPerImage: config.localModel.msPerImage }),
 		replicate: apiToken
 			? createReplicateProvider({
 					token: apiToken,
 					baseUrl: baseUrl ?? undefined,
+					pollIntervalMs,
+					maxWaitMs,
 					webhookUrl: config.publicBaseUrl ? `${config.publicBaseUrl}/api/webhooks/replicate` : null
 				})
 			: null

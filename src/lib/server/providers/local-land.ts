@@ -71,7 +71,9 @@ export function shapeLand(land: Land, width: number, height: number, sunX: numbe
 		hi.set(top);
 		for (let x = 0; x < width; x++) buildings.roof[x] = top[x] ?? 0;
 	}
-	const ridge = land.kind === 'city' ? top : boxBlur(top, Math.max(1, Math.round(width / 50)));
+	// Spiky outlines (pines, wave crests) need a wider blur than a mountain range.
+	const spiky = land.kind === 'trees' || land.kind === 'waves';
+	const ridge = land.kind === 'city' ? top : boxBlur(top, Math.max(1, Math.round(width / (spiky ? 10 : 50))));
 	const sunlight = new Float32Array(width);
 	for (let x = 0; x < width; x++) {
 		const d = (x + 0.5 - sunX * width) / (width * 0.3);

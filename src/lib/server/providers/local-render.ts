@@ -153,10 +153,10 @@ export class SceneRenderer {
 		const radius = sun.radius * Math.min(this.width, this.height);
 		const cy = sun.y * this.height;
 		const rel = (y + 0.5 - cy) / radius;
-		if (sun.stripes && rel > -0.2) {
+		if (sun.stripes && rel > 0) {
 			// Gaps that widen towards the bottom of the disc.
-			const gap = (rel + 0.2) * 0.55;
-			const phase = (((rel + 0.2) * 5) % 1 + 1) % 1;
+			const gap = 0.1 + rel * 0.5;
+			const phase = (rel * 5) % 1;
 			if (phase < gap) return;
 		}
 		// A retro sun shades from its colour to the glow's; a plain one stays flat.
@@ -232,7 +232,7 @@ export class SceneRenderer {
 	private windowRow(y: number, land: Land) {
 		const { windows } = land;
 		if (!windows) return null;
-		const cell = Math.max(3, Math.round(this.width * 0.006 * (0.6 + land.amplitude * 3)));
+		const cell = Math.max(4, Math.round(this.width * 0.008 * (0.6 + land.amplitude * 3)));
 		const rowCell = Math.round(cell * 1.4);
 		const threshold = windows.lit * 4294967296;
 		const seed = land.seed;
@@ -256,9 +256,10 @@ export class SceneRenderer {
 		if (!reflection || y < this.horizonY + 2) return;
 		const depth = (y - this.horizonY) / (this.height - this.horizonY);
 		// Some rows glint, some do not, like light broken by ripples.
-		const flicker = ((hash2(7, y, this.scene.noiseSeed) & 1023) / 1023) * 0.8 + 0.2 * Math.sin(y * 0.7);
-		if (flicker <= 0) return;
-		const width = reflection.width * Math.min(this.width, this.height) * (0.5 + 2 * depth);
+		const glint = (hash2(7, y, this.scene.noiseSeed) & 1023) / 1023;
+		const flicker = glint * glint;
+		if (flicker <= 0.01) return;
+		const width = reflection.width * Math.min(this.width, this.height) * (0.5 + 1.2 * depth);
 		const inv = 1 / (width * width);
 		const sx = sun.x * this.width;
 		const strength = reflection.strength * flicker * (1 - depth * 0.6);

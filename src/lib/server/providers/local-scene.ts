@@ -138,7 +138,7 @@ export function composeScene(input: SceneInput): Scene {
 	// A prompt that names no theme gets a bolder variation, so unknown prompts still differ.
 	let palette = varyPalette(THEMES[theme], paletteRandom, unknown ? 45 : 12);
 	const second = named[1];
-	if (second) palette = blendPalettes(palette, THEMES[second], 0.3);
+	if (second) palette = blendPalettes(palette, THEMES[second], 0.2);
 	if (night && theme !== 'night' && theme !== 'neon') palette = nightfall(palette);
 
 	// Land: named kinds, else the theme's usual ones; at most two, far one behind near one.
@@ -216,11 +216,11 @@ function composeSun(theme: ThemeName, night: boolean, horizon: number, palette: 
 function composeClouds(count: number, horizon: number, palette: Palette, night: boolean, random: Random): Cloud[] {
 	return Array.from({ length: count }, () => ({
 		y: random.range(0.06, horizon - 0.06),
-		thickness: random.range(0.006, 0.028),
+		thickness: random.range(0.004, 0.016),
 		color: mix(palette.cloud, palette.glow, random.range(0, 0.5)),
 		alpha: night ? random.range(0.15, 0.35) : random.range(0.3, 0.6),
 		waves: Array.from({ length: 3 }, (_, i): [number, number] => [
-			random.range(0.5, 2.5) * (i + 1),
+			random.range(0.4, 1.6) * (i + 1),
 			random.range(0, Math.PI * 2)
 		]),
 		coverage: random.range(-0.2, 0.4)
@@ -296,7 +296,7 @@ function composeLands(kinds: LandKind[], horizon: number, palette: Palette, mood
 				seed: random.uint32()
 			});
 		}
-		const lit = mood.dark ? random.range(0.25, 0.45) : random.range(0.05, 0.15);
+		const lit = mood.dark ? random.range(0.18, 0.35) : random.range(0.05, 0.15);
 		return land(layer, {
 			top: layer.kind === 'mountains' && depth < 0.5 ? adjust(base, 0, 0, 0.04) : base,
 			bottom: mix(base, palette.haze, mist * (1 - depth * 0.7)),

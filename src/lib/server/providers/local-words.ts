@@ -30,6 +30,9 @@ const VOCABULARY: Record<Tag, string[]> = {
 
 const SHORT_STEM = 4;
 
+// Light and mood outweigh places: "a lake at sunset" is painted in sunset colours, with water.
+const WEIGHTS: Partial<Record<Tag, number>> = { 'theme:sunset': 1.5, 'theme:neon': 1.5, 'theme:night': 1.5 };
+
 export function words(text: string | null): string[] {
 	return (text ?? '').toLowerCase().match(/[a-z]+/g) ?? [];
 }
@@ -53,7 +56,7 @@ export function understand(prompt: string, negativePrompt: string | null): Under
 		for (const [tag, stems] of Object.entries(VOCABULARY) as [Tag, string[]][]) {
 			if (!stems.some((stem) => matches(word, stem))) continue;
 			const score = scores.get(tag) ?? { count: 0, first: index };
-			score.count += 1;
+			score.count += WEIGHTS[tag] ?? 1;
 			scores.set(tag, score);
 		}
 	});
