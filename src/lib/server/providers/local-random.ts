@@ -77,7 +77,7 @@ export class Random {
 }
 
 /**
- * A stateless hash of a pixel position, for per-pixel effects (stars, grain, lit windows) that
+ * A stateless hash of a pixel position, for per-pixel effects (stars, glitter, lit windows) that
  * must not depend on the order rows are rendered in. lowbias32 by Chris Wellons.
  */
 export function hash2(x: number, y: number, seed: number): number {

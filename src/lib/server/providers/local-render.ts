@@ -291,9 +291,9 @@ export class SceneRenderer {
 		}
 	}
 
-	/** Vignette, dither and grain, then 8-bit pixels. */
+	/** Vignette and dither, then 8-bit pixels. */
 	private write(y: number): void {
-		const { vignette, grain, noiseSeed } = this.scene;
+		const { vignette } = this.scene;
 		const dy = (y + 0.5) / this.height - 0.5;
 		const dy2 = dy * dy;
 		const bayerRow = (y & 3) * 4;
@@ -303,8 +303,7 @@ export class SceneRenderer {
 		for (let x = 0; x < this.width; x++) {
 			const dx = (x + 0.5) / this.width - 0.5;
 			const v = 1 - vignette * 2 * (dx * dx + dy2);
-			let noise = BAYER[bayerRow + (x & 3)] ?? 0;
-			if (grain > 0) noise += ((hash2(x, y, noiseSeed ^ 0x9e3779b9) & 255) / 255 - 0.5) * grain;
+			const noise = BAYER[bayerRow + (x & 3)] ?? 0;
 			const i = x * 3;
 			out[offset + i] = byte((row[i] ?? 0) * v + noise);
 			out[offset + i + 1] = byte((row[i + 1] ?? 0) * v + noise);

@@ -94,8 +94,6 @@ export interface Scene {
 	/** Fog lying on the horizon, 0-1. */
 	fog: number;
 	vignette: number;
-	/** Film grain amplitude in 0-255 levels; 0 for none. */
-	grain: number;
 	noiseSeed: number;
 }
 
@@ -164,7 +162,6 @@ export function composeScene(input: SceneInput): Scene {
 		reflection: hasWater ? { strength: theme === 'sunset' ? 0.75 : 0.45, width: sun.radius * 1.3 } : null,
 		fog: fog ? 0.55 : 0.12,
 		vignette: detailed ? 0.3 : 0.2,
-		grain: detailed ? 2.5 : 0,
 		noiseSeed: random.uint32()
 	};
 }
