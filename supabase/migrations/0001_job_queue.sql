@@ -20,11 +20,15 @@ create table public.job_queue (
   locked_by     text,
   locked_until  timestamptz,
   dedupe_key    text,
+  -- Bumped by every claim and never reset: names one claim, so a late call from an earlier
+  -- claim (even by the same worker, even after a retry reset attempts) is refused.
+  claim_count   integer not null default 0,
 
   constraint status_valid check (status in ('pending', 'processing', 'completed', 'failed', 'cancelled')),
   constraint job_type_not_empty check (length(btrim(job_type)) between 1 and 128),
   constraint payload_is_object check (jsonb_typeof(payload) = 'object'),
   constraint attempts_not_negative check (attempts >= 0),
+  constraint claim_count_not_negative check (claim_count >= 0),
   constraint max_attempts_positive check (max_attempts between 1 and 100),
   constraint priority_in_range check (priority between -1000 and 1000),
   constraint lease_only_while_processing check (status = 'processing' or (locked_by is null and locked_until is null)),

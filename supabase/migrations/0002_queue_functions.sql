@@ -104,6 +104,7 @@ begin
   update job_queue j
   set status       = 'processing',
       attempts     = j.attempts + 1,
+      claim_count  = j.claim_count + 1,
       started_at   = now(),
       locked_by    = p_worker_id,
       locked_until = now() + make_interval(secs => p_lease_seconds),
@@ -130,7 +131,7 @@ create function public.complete_job(
   p_error_message       text default null,
   p_error_details       jsonb default null,
   p_worker_id           text default null,
-  p_attempt             integer default null,
+  p_claim_count         integer default null,
   p_permanent           boolean default false,
   p_retry_after_seconds numeric default null
 ) returns boolean
@@ -160,7 +161,7 @@ begin
   where j.id = p_job_id
     and j.status = 'processing'
     and (p_worker_id is null or j.locked_by = p_worker_id)
-    and (p_attempt is null or j.attempts = p_attempt);
+    and (p_claim_count is null or j.claim_count = p_claim_count);
   return found;
 end;
 $$;
@@ -169,17 +170,17 @@ $$;
 create function public.complete_jobs(
   p_job_ids   uuid[],
   p_worker_id text,
-  p_attempts  integer[] default null
+  p_claim_counts integer[] default null
 ) returns setof uuid
 language sql volatile set search_path = public, pg_temp as $$
   update job_queue j
   set status = 'completed', completed_at = now(), locked_by = null, locked_until = null, updated_at = now()
-  from unnest(p_job_ids, coalesce(p_attempts, array_fill(null::integer, array[cardinality(p_job_ids)])))
-       as t(id, attempt)
+  from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
+       as t(id, claim_count)
   where j.id = t.id
     and j.status = 'processing'
     and j.locked_by = p_worker_id
-    and (t.attempt is null or j.attempts = t.attempt)
+    and (t.claim_count is null or j.claim_count = t.claim_count)
   returning j.id;
 $$;
 
@@ -187,7 +188,8 @@ $$;
 create function public.heartbeat_jobs(
   p_job_ids       uuid[],
   p_worker_id     text,
-  p_lease_seconds integer default 30
+  p_lease_seconds integer default 30,
+  p_claim_counts  integer[] default null
 ) returns setof uuid
 language plpgsql volatile set search_path = public, pg_temp as $$
 begin
@@ -195,21 +197,28 @@ begin
   if p_lease_seconds is null or p_lease_seconds not between 1 and 86400 then
     raise exception 'heartbeat_jobs: lease_seconds must be between 1 and 86400' using errcode = '22023';
   end if;
+  if p_claim_counts is not null and cardinality(p_claim_counts) <> cardinality(p_job_ids) then
+    raise exception 'heartbeat_jobs: one claim count per job id' using errcode = '22023';
+  end if;
   return query
-  update job_queue
+  update job_queue j
   set locked_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
-  where id = any (p_job_ids) and status = 'processing' and locked_by = p_worker_id
-  returning id;
+  from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
+       as t(id, claim_count)
+  where j.id = t.id and j.status = 'processing' and j.locked_by = p_worker_id
+    and (t.claim_count is null or j.claim_count = t.claim_count)
+  returning j.id;
 end;
 $$;
 
 create function public.heartbeat_job(
   p_job_id        uuid,
   p_worker_id     text,
-  p_lease_seconds integer default 30
+  p_lease_seconds integer default 30,
+  p_claim_count   integer default null
 ) returns boolean
 language sql volatile set search_path = public, pg_temp as $$
-  select exists (select 1 from heartbeat_jobs(array[p_job_id], p_worker_id, p_lease_seconds));
+  select exists (select 1 from heartbeat_jobs(array[p_job_id], p_worker_id, p_lease_seconds, array[p_claim_count]));
 $$;
 
 -- Give a running job back for later without spending an attempt (e.g. waiting on a remote prediction).
@@ -217,7 +226,7 @@ create function public.snooze_job(
   p_job_id        uuid,
   p_worker_id     text,
   p_delay_seconds numeric,
-  p_attempt       integer default null
+  p_claim_count   integer default null
 ) returns boolean
 language plpgsql volatile set search_path = public, pg_temp as $$
 begin
@@ -232,7 +241,7 @@ begin
   where j.id = p_job_id
     and j.status = 'processing'
     and j.locked_by = p_worker_id
-    and (p_attempt is null or j.attempts = p_attempt);
+    and (p_claim_count is null or j.claim_count = p_claim_count);
   return found;
 end;
 $$;
@@ -328,8 +337,8 @@ revoke execute on function
   public.claim_next_job(text, integer, text[]),
   public.complete_job(uuid, boolean, text, jsonb, text, integer, boolean, numeric),
   public.complete_jobs(uuid[], text, integer[]),
-  public.heartbeat_jobs(uuid[], text, integer),
-  public.heartbeat_job(uuid, text, integer),
+  public.heartbeat_jobs(uuid[], text, integer, integer[]),
+  public.heartbeat_job(uuid, text, integer, integer),
   public.snooze_job(uuid, text, numeric, integer),
   public.cancel_job(uuid, text),
   public.retry_job(uuid),
@@ -343,8 +352,8 @@ grant execute on function
   public.claim_next_job(text, integer, text[]),
   public.complete_job(uuid, boolean, text, jsonb, text, integer, boolean, numeric),
   public.complete_jobs(uuid[], text, integer[]),
-  public.heartbeat_jobs(uuid[], text, integer),
-  public.heartbeat_job(uuid, text, integer),
+  public.heartbeat_jobs(uuid[], text, integer, integer[]),
+  public.heartbeat_job(uuid, text, integer, integer),
   public.snooze_job(uuid, text, numeric, integer),
   public.cancel_job(uuid, text),
   public.retry_job(uuid),

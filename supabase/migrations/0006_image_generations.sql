@@ -97,7 +97,10 @@ create trigger image_generations_notify_change
 create function public.sync_generation_with_job() returns trigger
 language plpgsql as $$
 declare
-  v_generation_id uuid := nullif(new.payload ->> 'generation_id', '')::uuid;
+  -- A malformed payload must not break the queue function that changed the job: match as text.
+  v_generation_id uuid := case
+    when new.payload ->> 'generation_id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    then (new.payload ->> 'generation_id')::uuid end;
 begin
   if new.status in ('failed', 'cancelled') then
     update public.image_generations

@@ -133,7 +133,7 @@ test('20 concurrent claimers over 2,000 jobs: every job claimed exactly once', a
 					for (const job of jobs) {
 						expect(job.locked_by).toBe(workerId);
 						seen.push(job.id);
-						expect(await completeJob(conn as never, { jobId: job.id, workerId, attempt: job.attempts })).toBe(true);
+						expect(await completeJob(conn as never, { jobId: job.id, workerId, claimCount: job.claim_count })).toBe(true);
 					}
 				}
 				return seen;

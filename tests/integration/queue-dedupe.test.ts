@@ -47,11 +47,11 @@ test('the key holds while the job is pending or running, and is released once it
 	const [job] = await claimJobs(q.sql, { workerId: 'w' });
 	expect(job!.id).toBe(first);
 	expect(await enqueueJob(q.sql, 'dd', { dedupeKey: 'k1' })).toBe(first); // running
-	await failJob(q.sql, { jobId: first, workerId: 'w', attempt: 1 }, { message: 'retry me' });
+	await failJob(q.sql, { jobId: first, workerId: 'w', claimCount: 1 }, { message: 'retry me' });
 	expect(await enqueueJob(q.sql, 'dd', { dedupeKey: 'k1' })).toBe(first); // in backoff
 	await q.sql`update job_queue set scheduled_at = now() where id = ${first}`;
 	const [again] = await claimJobs(q.sql, { workerId: 'w' });
-	expect(await completeJob(q.sql, { jobId: first, workerId: 'w', attempt: again!.attempts })).toBe(true);
+	expect(await completeJob(q.sql, { jobId: first, workerId: 'w', claimCount: again!.claim_count })).toBe(true);
 
 	const second = await enqueueJob(q.sql, 'dd', { dedupeKey: 'k1' });
 	expect(second).not.toBe(first);
@@ -65,7 +65,7 @@ test('failed and cancelled jobs release their key too', async () => {
 	const failed = await enqueueJob(q.sql, 'dd', { dedupeKey: 'k2', maxAttempts: 1 });
 	expect(failed).not.toBe(cancelled);
 	const [job] = await claimJobs(q.sql, { workerId: 'w' });
-	await failJob(q.sql, { jobId: job!.id, workerId: 'w', attempt: 1 }, { message: 'no' });
+	await failJob(q.sql, { jobId: job!.id, workerId: 'w', claimCount: 1 }, { message: 'no' });
 	expect((await getJob(q.sql, failed)).status).toBe('failed');
 	const third = await enqueueJob(q.sql, 'dd', { dedupeKey: 'k2' });
 	expect([cancelled, failed]).not.toContain(third);
@@ -86,7 +86,7 @@ test('50 concurrent enqueues racing a completion of the key holder: never two li
 	expect(job!.id).toBe(holder);
 	const calls = Array.from({ length: 50 }, (_, i) =>
 		i === 25
-			? completeJob(q.sql, { jobId: holder, workerId: 'w', attempt: 1 }).then(() => holder)
+			? completeJob(q.sql, { jobId: holder, workerId: 'w', claimCount: 1 }).then(() => holder)
 			: enqueueJob(q.sql, 'dd', { dedupeKey: 'k3' })
 	);
 	const ids = await Promise.all(calls);

@@ -17,7 +17,7 @@ test('failure -> pending with growing backoff -> ... -> failed after max_attempt
 	const firstStartedAt = job.started_at!;
 	for (let attempt = 1; attempt <= 3; attempt++) {
 		expect(job.attempts).toBe(attempt);
-		const ok = await failJob(q.sql, { jobId: job.id, workerId: 'w1', attempt }, {
+		const ok = await failJob(q.sql, { jobId: job.id, workerId: 'w1', claimCount: attempt }, {
 			message: `boom ${attempt}`,
 			details: { attempt, code: 'E_TIMEOUT' }
 		});
@@ -44,7 +44,7 @@ test('failure -> pending with growing backoff -> ... -> failed after max_attempt
 	}
 	expect(job.attempts).toBe(4);
 	const scheduledBefore = (await getJob(q.sql, job.id)).scheduled_at;
-	expect(await failJob(q.sql, { jobId: job.id, workerId: 'w1', attempt: 4 }, {
+	expect(await failJob(q.sql, { jobId: job.id, workerId: 'w1', claimCount: 4 }, {
 		message: 'final boom',
 		details: { attempt: 4, stack: 'Error: final boom\n    at handler' }
 	})).toBe(true);
@@ -71,7 +71,7 @@ test('failure -> pending with growing backoff -> ... -> failed after max_attempt
 
 test('a permanent failure fails at once, with attempts left', async () => {
 	const job = await enqueueAndClaim(q.sql, 'bad-input', 'w1', { maxAttempts: 5 });
-	const ok = await failJob(q.sql, { jobId: job.id, workerId: 'w1', attempt: 1 }, {
+	const ok = await failJob(q.sql, { jobId: job.id, workerId: 'w1', claimCount: 1 }, {
 		message: 'unknown model: nope/nope',
 		details: { kind: 'validation' },
 		permanent: true
@@ -106,7 +106,7 @@ test('the seed-style unfenced complete_job(id, false, message, details) also rec
 
 test('p_retry_after_seconds replaces the computed backoff', async () => {
 	const job = await enqueueAndClaim(q.sql, 'rate-limited', 'w1');
-	expect(await failJob(q.sql, { jobId: job.id, workerId: 'w1', attempt: 1 }, {
+	expect(await failJob(q.sql, { jobId: job.id, workerId: 'w1', claimCount: 1 }, {
 		message: 'HTTP 429',
 		retryAfterSeconds: 120
 	})).toBe(true);
@@ -118,7 +118,7 @@ test('p_retry_after_seconds replaces the computed backoff', async () => {
 	await makeDue(q.sql, job.id);
 	await claimById(job.id, 'w1');
 	await q.sql`update job_queue set max_attempts = 2 where id = ${job.id}`;
-	expect(await failJob(q.sql, { jobId: job.id, workerId: 'w1', attempt: 2 }, {
+	expect(await failJob(q.sql, { jobId: job.id, workerId: 'w1', claimCount: 2 }, {
 		message: 'HTTP 429 again',
 		retryAfterSeconds: 120
 	})).toBe(true);
@@ -154,7 +154,7 @@ test('compute_backoff: 5 s x 2^(n-1) +/- 20%, jittered, capped at an hour', asyn
 test('retry_job puts a failed job back as pending with attempts 0; only failed or cancelled jobs', async () => {
 	const job = await enqueueAndClaim(q.sql, 'retry-me', 'w1', { maxAttempts: 1 });
 	expect(await retryJob(q.sql, job.id)).toBe(false); // still running
-	await failJob(q.sql, { jobId: job.id, workerId: 'w1', attempt: 1 }, { message: 'boom' });
+	await failJob(q.sql, { jobId: job.id, workerId: 'w1', claimCount: 1 }, { message: 'boom' });
 	expect((await getJob(q.sql, job.id)).status).toBe('failed');
 	expect(await retryJob(q.sql, job.id)).toBe(true);
 	const retried = await getJob(q.sql, job.id);

@@ -26,7 +26,7 @@ import {
 
 const q = useQueueDatabase();
 
-const claimOf = (job: Job): Claim => ({ jobId: job.id, workerId: job.locked_by!, attempt: job.attempts });
+const claimOf = (job: Job): Claim => ({ jobId: job.id, workerId: job.locked_by!, claimCount: job.claim_count });
 
 /** Every call a stale worker could make with its old claim: each must be refused. */
 const staleCalls: Array<[string, (claim: Claim) => Promise<boolean>]> = [
@@ -35,7 +35,7 @@ const staleCalls: Array<[string, (claim: Claim) => Promise<boolean>]> = [
 	['fail', (c) => failJob(q.sql, c, { message: 'stale failure' })],
 	['fail (permanent)', (c) => failJob(q.sql, c, { message: 'stale failure', permanent: true })],
 	['snooze', (c) => snoozeJob(q.sql, c, 60)],
-	['heartbeat', async (c) => (await heartbeatJobs(q.sql, c.workerId, [c.jobId], 300)).has(c.jobId)]
+	['heartbeat', async (c) => (await heartbeatJobs(q.sql, c.workerId, [c], 300)).has(c.jobId)]
 ];
 
 describe('fencing: a call after the lease was lost is refused and changes nothing', () => {
@@ -145,13 +145,13 @@ describe('snooze, heartbeat, cancel', () => {
 	test('heartbeat extends locked_until; another worker cannot', async () => {
 		const job = await enqueueAndClaim(q.sql, 'beat', 'w1', { leaseSeconds: 30 });
 		await q.sql`update job_queue set locked_until = now() + interval '2 seconds' where id = ${job.id}`;
-		const held = await heartbeatJobs(q.sql, 'w1', [job.id], 120);
+		const held = await heartbeatJobs(q.sql, 'w1', [claimOf(job)], 120);
 		expect([...held]).toEqual([job.id]);
 		const [row] = await q.sql`select extract(epoch from locked_until - now())::float8 as left from job_queue where id = ${job.id}`;
 		expect(row!.left).toBeGreaterThan(110);
 		expect(row!.left).toBeLessThanOrEqual(120);
 		const before = await rowSnapshot(q.sql, job.id);
-		expect((await heartbeatJobs(q.sql, 'w2', [job.id], 600)).size).toBe(0);
+		expect((await heartbeatJobs(q.sql, 'w2', [claimOf(job)], 600)).size).toBe(0);
 		expect(await rowSnapshot(q.sql, job.id)).toBe(before);
 		const [single] = await q.sql`select heartbeat_job(${job.id}, 'w1', 60) as ok`;
 		expect(single!.ok).toBe(true);
@@ -176,7 +176,7 @@ describe('snooze, heartbeat, cancel', () => {
 		const job = await enqueueAndClaim(q.sql, 'cancel-me', 'w1');
 		const other = await enqueueAndClaim(q.sql, 'keep-me', 'w1');
 		expect(await cancelJob(q.sql, job.id, 'cancelled by user')).toBe(true);
-		const held = await heartbeatJobs(q.sql, 'w1', [job.id, other.id], 30);
+		const held = await heartbeatJobs(q.sql, 'w1', [claimOf(job), claimOf(other)], 30);
 		expect([...held]).toEqual([other.id]);
 		const before = await rowSnapshot(q.sql, job.id);
 		expect(await completeJob(q.sql, claimOf(job))).toBe(false);
@@ -198,4 +198,20 @@ test('stuck_jobs shows a running job whose lease expired and one started 11 minu
 		{ id: slow.id, lease_expired: false, long: true }
 	]);
 	expect(rows.map((r) => r.id)).not.toContain(healthy.id);
+});
+
+describe('a claim is fenced even when the same worker claims the job again', () => {
+	test('cancelled, retried and reclaimed by the same worker: the old claim is still refused', async () => {
+		const first = await enqueueAndClaim(q.sql, 'same-worker', 'worker-a');
+		const stale = claimOf(first);
+		expect(await cancelJob(q.sql, first.id)).toBe(true);
+		await q.sql`select retry_job(${first.id})`;
+		const [again] = await claimJobs(q.sql, { workerId: stale.workerId, jobTypes: ['same-worker'] });
+		expect(again!.id).toBe(first.id);
+		expect(again!.attempts).toBe(stale.claimCount); // attempts was reset: it alone cannot tell the claims apart
+		const before = await rowSnapshot(q.sql, first.id);
+		for (const [, callStale] of staleCalls) expect(await callStale(stale)).toBe(false);
+		expect(await rowSnapshot(q.sql, first.id)).toEqual(before);
+		expect(await completeJob(q.sql, claimOf(again!))).toBe(true);
+	});
 });

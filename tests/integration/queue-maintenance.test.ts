@@ -95,7 +95,7 @@ test('a job runs start to finish through the public functions', async () => {
 	const id = await enqueueJob(q.sql, 'e2e', { payload: { prompt: 'a lighthouse' }, priority: 3 });
 	const [job] = await claimJobs(q.sql, { workerId: 'w', leaseSeconds: 10 });
 	expect(job!.id).toBe(id);
-	expect(await completeJob(q.sql, { jobId: id, workerId: 'w', attempt: 1 })).toBe(true);
+	expect(await completeJob(q.sql, { jobId: id, workerId: 'w', claimCount: 1 })).toBe(true);
 	const [done] = await q.sql`select status, attempts, locked_by, completed_at >= started_at as ordered from job_queue where id = ${id}`;
 	expect(done).toEqual({ status: 'completed', attempts: 1, locked_by: null, ordered: true });
 });

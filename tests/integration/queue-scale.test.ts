@@ -105,7 +105,7 @@ test('claim_jobs itself, called repeatedly (custom and generic plans), never seq
 			const jobs = await claimJobs(conn as never, { workerId: 'scale', jobTypes: i % 2 ? ['generate-image'] : null });
 			for (const job of jobs) {
 				claimed.push(job.job_type);
-				expect(await completeJob(conn as never, { jobId: job.id, workerId: 'scale', attempt: job.attempts })).toBe(true);
+				expect(await completeJob(conn as never, { jobId: job.id, workerId: 'scale', claimCount: job.attempts })).toBe(true);
 			}
 		}
 		expect(claimed.sort()).toEqual(['generate-image', 'generate-image', 'upscale']);

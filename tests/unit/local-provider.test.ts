@@ -175,11 +175,33 @@ describe('steps and progress', () => {
 		expect(result.state).toBe('succeeded');
 	});
 
-	test('paces itself to msPerImage', async () => {
-		const started = performance.now();
-		const result = await createLocalProvider({ msPerImage: 150, steps: 5 }).generate(input({ width: 64, height: 64 }), context());
-		expect(performance.now() - started).toBeGreaterThanOrEqual(145);
-		expect(result.state === 'succeeded' && result.image.predictTimeSeconds).toBeGreaterThanOrEqual(0.145);
+	test('paces its steps to msPerImage', async () => {
+		vi.useFakeTimers();
+		const ctx = context();
+		const generating = createLocalProvider({ msPerImage: 1000, steps: 4 }).generate(input({ width: 64, height: 64 }), ctx);
+		await vi.advanceTimersByTimeAsync(249);
+		expect(ctx.progress).toEqual([]);
+		await vi.advanceTimersByTimeAsync(1);
+		expect(ctx.progress).toEqual([25]);
+		await vi.advanceTimersByTimeAsync(500);
+		expect(ctx.progress).toEqual([25, 50, 75]);
+		await vi.advanceTimersByTimeAsync(250);
+		const result = await generating;
+		expect(ctx.progress).toEqual([25, 50, 75, 100]);
+		// The clock is fake too, so the reported time is exactly the pace.
+		expect(result.state === 'succeeded' && result.image.predictTimeSeconds).toBe(1);
+	});
+
+	test('the preview model, with fewer steps, takes less time', async () => {
+		vi.useFakeTimers();
+		const ctx = context();
+		const generating = createLocalProvider({ msPerImage: 2000 }).generate(
+			input({ model: model('local/preview'), width: 64, height: 64 }),
+			ctx
+		);
+		await vi.advanceTimersByTimeAsync(1000);
+		await generating;
+		expect(ctx.progress).toHaveLength(10);
 	});
 
 	test('rejects bad options', () => {
@@ -208,17 +230,17 @@ describe('abort', () => {
 	});
 
 	test('wakes up from a paced wait at once', async () => {
+		vi.useFakeTimers();
 		const controller = new AbortController();
-		const slow = createLocalProvider({ msPerImage: 60_000 });
-		const started = performance.now();
 		const ctx = context({ signal: controller.signal });
-		const generating = slow.generate(input({ width: 64, height: 64 }), ctx);
-		// generate() ran its first step synchronously and is now waiting on its pace.
+		const generating = createLocalProvider({ msPerImage: 60_000 }).generate(input({ width: 64, height: 64 }), ctx);
+		await vi.advanceTimersByTimeAsync(1000);
+		// Mid-wait, and no timer is advanced from here on: only the abort can end the wait.
 		controller.abort();
 		const error = await generating.catch((e: unknown) => e);
 		expect((error as Error).name).toBe('AbortError');
-		expect(performance.now() - started).toBeLessThan(1_000);
 		expect(ctx.progress).toEqual([]);
+		expect(vi.getTimerCount()).toBe(0);
 	});
 
 	test('an already aborted signal renders nothing', async () => {

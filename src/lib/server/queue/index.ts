@@ -36,13 +36,13 @@ export async function completeJobs(sql: Queryable, workerId: string, claims: Cla
 	if (claims.length === 0) return new Set();
 	const rows = await sql<{ id: string }[]>`
 		select id from public.complete_jobs(${claims.map((c) => c.jobId)}::uuid[], ${workerId},
-			${claims.map((c) => c.attempt)}::integer[]) as id`;
+			${claims.map((c) => c.claimCount)}::integer[]) as id`;
 	return new Set(rows.map((row) => row.id));
 }
 
 export async function completeJob(sql: Queryable, claim: Claim): Promise<boolean> {
 	const [row] = await sql<{ ok: boolean }[]>`
-		select public.complete_job(${claim.jobId}, true, null, null, ${claim.workerId}, ${claim.attempt}) as ok`;
+		select public.complete_job(${claim.jobId}, true, null, null, ${claim.workerId}, ${claim.claimCount}) as ok`;
 	return row!.ok;
 }
 
@@ -50,7 +50,7 @@ export async function completeJob(sql: Queryable, claim: Claim): Promise<boolean
 export async function failJob(sql: Queryable, claim: Claim, failure: FailureOptions): Promise<boolean> {
 	const [row] = await sql<{ ok: boolean }[]>`
 		select public.complete_job(${claim.jobId}, false, ${failure.message},
-			${failure.details ? sql.json(failure.details as never) : null}, ${claim.workerId}, ${claim.attempt},
+			${failure.details ? sql.json(failure.details as never) : null}, ${claim.workerId}, ${claim.claimCount},
 			${failure.permanent ?? false}, ${failure.retryAfterSeconds ?? null}) as ok`;
 	return row!.ok;
 }
@@ -59,18 +59,19 @@ export async function failJob(sql: Queryable, claim: Claim, failure: FailureOpti
 export async function heartbeatJobs(
 	sql: Queryable,
 	workerId: string,
-	jobIds: string[],
+	claims: Array<Pick<Claim, 'jobId' | 'claimCount'>>,
 	leaseSeconds: number
 ): Promise<Set<string>> {
-	if (jobIds.length === 0) return new Set();
+	if (claims.length === 0) return new Set();
 	const rows = await sql<{ id: string }[]>`
-		select id from public.heartbeat_jobs(${jobIds}::uuid[], ${workerId}, ${leaseSeconds}) as id`;
+		select id from public.heartbeat_jobs(${claims.map((c) => c.jobId)}::uuid[], ${workerId}, ${leaseSeconds},
+			${claims.map((c) => c.claimCount)}::integer[]) as id`;
 	return new Set(rows.map((row) => row.id));
 }
 
 export async function snoozeJob(sql: Queryable, claim: Claim, delaySeconds: number): Promise<boolean> {
 	const [row] = await sql<{ ok: boolean }[]>`
-		select public.snooze_job(${claim.jobId}, ${claim.workerId}, ${delaySeconds}, ${claim.attempt}) as ok`;
+		select public.snooze_job(${claim.jobId}, ${claim.workerId}, ${delaySeconds}, ${claim.claimCount}) as ok`;
 	return row!.ok;
 }
 

@@ -21,6 +21,7 @@ export interface Job {
 	locked_by: string | null;
 	locked_until: Date | null;
 	dedupe_key: string | null;
+	claim_count: number;
 }
 
 export interface EnqueueOptions {
@@ -36,7 +37,8 @@ export interface EnqueueOptions {
 export interface Claim {
 	jobId: string;
 	workerId: string;
-	attempt: number;
+	/** The job's claim_count when claimed: identifies this claim among all claims of the job. */
+	claimCount: number;
 }
 
 export interface FailureOptions {

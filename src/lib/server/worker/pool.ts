@@ -123,7 +123,7 @@ export class WorkerPool {
 
 	private start(job: Job): void {
 		const controller = new AbortController();
-		const claim: Claim = { jobId: job.id, workerId: this.workerId, attempt: job.attempts };
+		const claim: Claim = { jobId: job.id, workerId: this.workerId, claimCount: job.claim_count };
 		const entry = { job, claim, controller } as Running;
 		this.running.set(job.id, entry);
 		entry.done = this.execute(entry).finally(() => {
@@ -193,7 +193,7 @@ export class WorkerPool {
 			const held = await heartbeatJobs(
 				this.options.sql,
 				this.workerId,
-				entries.map((e) => e.job.id),
+				entries.map((e) => e.claim),
 				this.options.leaseSeconds
 			);
 			for (const entry of entries) {
