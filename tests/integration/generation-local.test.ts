@@ -10,7 +10,7 @@ import { GET as image } from '../../src/routes/api/generations/[id]/image/+serve
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { call, signedInUser } from '../support/routes';
 import { testServices } from '../support/services';
-import { collectSse } from '../support/sse';
+import { collectSse, readSse } from '../support/sse';
 
 let db: TestDatabase;
 let services: Services;
@@ -44,17 +44,24 @@ test('from the request to a stored image, with progress streamed as it happens',
 
 	const stream = await call(events, services, { params: { id }, user: alice.user });
 	expect(stream.headers.get('content-type')).toContain('text/event-stream');
-	const received = collectSse(stream);
+	const reader = readSse(stream);
+	const first = (await reader.next()).value!;
+	// The rest arrives while the worker runs.
+	const rest = (async () => {
+		const events = [];
+		for await (const event of reader) events.push(event);
+		return events;
+	})();
 	const result = await work();
 	expect(result).toMatchObject({ processed: 1, errors: 0 });
 
-	const updates = (await received).map((e) => ({ id: Number(e.id), ...JSON.parse(e.data) }));
+	const updates = [first, ...(await rest)].map((e) => ({ ...JSON.parse(e.data), seq: Number(e.id) }));
 	expect(updates[0]!.status).toBe('queued');
 	expect(updates.at(-1)).toMatchObject({ status: 'completed', progress: 100, image_url: `/api/generations/${id}/image` });
 	const midway = updates.filter((u) => u.status === 'processing' && u.progress > 0 && u.progress < 100);
 	expect(midway.length).toBeGreaterThan(0);
 	for (let i = 1; i < updates.length; i++) {
-		expect(updates[i]!.id).toBeGreaterThan(updates[i - 1]!.id);
+		expect(updates[i]!.seq).toBeGreaterThan(updates[i - 1]!.seq);
 		expect(updates[i]!.progress).toBeGreaterThanOrEqual(updates[i - 1]!.progress);
 	}
 
@@ -83,7 +90,7 @@ test('from the request to a stored image, with progress streamed as it happens',
 	expect((await call(image, services, { params: { id }, path: `/api/generations/${id}/image`, user: null })).status).toBe(401);
 
 	// A reconnect that already saw the last event gets nothing more and the stream ends.
-	const last = updates.at(-1)!.id;
+	const last = updates.at(-1)!.seq;
 	const resumed = await call(events, services, { params: { id }, user: alice.user, headers: { 'last-event-id': String(last) } });
 	expect(await collectSse(resumed)).toEqual([]);
 	// One that saw an earlier event gets the current state.

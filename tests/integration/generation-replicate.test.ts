@@ -26,7 +26,7 @@ beforeAll(async () => {
 		REPLICATE_API_TOKEN: fake.token,
 		REPLICATE_API_BASE_URL: fake.baseUrl,
 		REPLICATE_WEBHOOK_SECRET: fake.webhookSecret,
-		REPLICATE_POLL_INTERVAL_MS: '1',
+		REPLICATE_POLL_INTERVAL_MS: '20',
 		REPLICATE_MAX_WAIT_MS: '300',
 		PUBLIC_BASE_URL: 'https://picture.example'
 	});
@@ -71,7 +71,7 @@ function signedDelivery(predictionId: string, options: { deliveryId?: string; ti
 
 test('a prediction that outlives one job run is resumed, never created twice, and its output stored', async () => {
 	// More processing polls than one run waits for: the first run must snooze the job.
-	fake.scriptNext({ startingPolls: 1, processingPolls: 40_000, steps: 4 });
+	fake.scriptNext({ startingPolls: 1, processingPolls: 100, steps: 20 });
 	const id = await startFlux();
 	expect(await work()).toMatchObject({ processed: 0, errors: 0 });
 	const waiting = await generation(id);
@@ -88,7 +88,7 @@ test('a prediction that outlives one job run is resumed, never created twice, an
 	expect(prediction.webhookEventsFilter).toEqual(['start', 'output', 'logs', 'completed']);
 
 	// The prediction finishes; Replicate's "completed" webhook wakes the job at once.
-	fake.advance(waiting.prediction_id, 40_000);
+	fake.advance(waiting.prediction_id, 200);
 	const delivered = await signedDelivery(waiting.prediction_id);
 	expect(delivered.status).toBe(200);
 	expect((await jobOf(id)).scheduled_at.getTime()).toBeLessThanOrEqual(Date.now());
@@ -163,12 +163,12 @@ test('cancelling a running generation cancels its prediction', async () => {
 });
 
 test('webhooks: only valid, fresh signatures; the same delivery twice changes nothing more', async () => {
-	fake.scriptNext({ startingPolls: 0, processingPolls: 40_000, steps: 10 });
+	fake.scriptNext({ startingPolls: 0, processingPolls: 1000, steps: 10 });
 	const id = await startFlux('a windmill');
 	await work();
 	const { prediction_id } = await generation(id);
 	await db.sql`update image_generations set progress = 1 where id = ${id}`;
-	fake.advance(prediction_id, 3);
+	fake.advance(prediction_id, 500);
 
 	const tampered = JSON.stringify({ ...fake.view(prediction_id), logs: '99%|' });
 	const bad = await signedDelivery(prediction_id, { secret: `whsec_${Buffer.from('wrong').toString('base64')}` });

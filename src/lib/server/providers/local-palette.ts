@@ -29,7 +29,7 @@ export function adjust(color: RGB, hueDegrees: number, saturation = 0, lightness
 	);
 }
 
-function clamp01(value: number): number {
+export function clamp01(value: number): number {
 	return value < 0 ? 0 : value > 1 ? 1 : value;
 }
 

@@ -2,10 +2,11 @@
 // the PNG. Every effect works on one row of floats so the hot loops are plain arithmetic over typed
 // arrays: a 1024x1024 picture takes a small fraction of a second.
 import sharp from 'sharp';
-import { shapeLand, type LandShape } from './local-land';
-import type { RGB } from './local-palette';
+import type { Land } from './local-layers';
+import { shapeLand, type LandShape } from './local-outline';
+import { clamp01, mix, type RGB } from './local-palette';
 import { hash2 } from './local-random';
-import type { Land, Scene } from './local-scene';
+import type { Scene } from './local-scene';
 
 // 4x4 ordered dither, centred on zero: breaks up banding in smooth gradients without the cost (in
 // PNG size) of random noise.
@@ -244,7 +245,9 @@ export class SceneRenderer {
 				const down = y - (buildings.roof[x] ?? 0) - cell;
 				if (down < 0) return false;
 				const across = x - (buildings.left[x] ?? 0) - 1;
-				if (across < 0 || across % cell >= cell - 1 - (cell >> 2) || down % rowCell >= rowCell - (rowCell >> 1)) return false;
+				if (across < 0) return false;
+				// A frame of unlit wall around each window.
+				if (across % cell >= cell - 1 - (cell >> 2) || down % rowCell >= rowCell - (rowCell >> 1)) return false;
 				return hash2(id * 4096 + Math.floor(across / cell), Math.floor(down / rowCell), seed) < threshold;
 			}
 		};
@@ -328,17 +331,9 @@ function area(z: number): number {
 	return z <= 0 ? 0 : z < 1 ? (z * z) / 2 : z - 0.5;
 }
 
-function mix(a: RGB, b: RGB, t: number): RGB {
-	return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
-}
-
 function smooth(t: number): number {
 	const c = clamp01(t);
 	return c * c * (3 - 2 * c);
-}
-
-function clamp01(v: number): number {
-	return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 function screen(base: number, light: number): number {

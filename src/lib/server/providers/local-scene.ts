@@ -2,19 +2,11 @@
 // layers of land, all in fractions of the picture so a scene looks alike at every size. Nothing
 // here touches pixels (local-render.ts does); every choice comes from one hash, so the same
 // inputs always give the same scene.
-import {
-	THEMES,
-	adjust,
-	mix,
-	nightfall,
-	scale,
-	varyPalette,
-	type Palette,
-	type RGB,
-	type ThemeName
-} from './local-palette';
+import { composeLands, type Land } from './local-layers';
+import { THEMES, mix, nightfall, varyPalette, type Palette, type RGB, type ThemeName } from './local-palette';
 import { Random, hashParts } from './local-random';
 import { understand, type LandKind } from './local-words';
+
 
 export type Detail = 'preview' | 'detailed';
 
@@ -57,25 +49,6 @@ export interface Circle {
 	radius: number;
 	color: RGB;
 	alpha: number;
-}
-
-export interface Land {
-	kind: LandKind;
-	/** The lowest line of the ridge (valleys), fraction of height; peaks rise `amplitude` above it. */
-	y: number;
-	amplitude: number;
-	/** Colour at the ridge, and the colour it fades to over `fade` (fraction of height) below it. */
-	top: RGB;
-	bottom: RGB;
-	fade: number;
-	/** How much the sun's glow tints the land under it, 0-1. */
-	sunlit: number;
-	/** A bright rim along the ridge, backlit by the sky, 0-1. */
-	rim: number;
-	/** Features across the width: wave crests, trees, buildings. Larger is busier. */
-	density: number;
-	windows: { color: RGB; lit: number } | null;
-	seed: number;
 }
 
 export interface Scene {
@@ -130,9 +103,8 @@ export function composeScene(input: SceneInput): Scene {
 	const night =
 		meaning.moods.has('night') || (unknown && !meaning.moods.size && paletteRandom.chance(0.15));
 	const fog = meaning.moods.has('fog') || (unknown && paletteRandom.chance(0.2));
-	const theme: ThemeName =
-		named[0] ??
-		(night ? 'night' : paletteRandom.pick(Object.keys(THEMES).filter((t) => t !== 'night') as ThemeName[]));
+	const dayThemes = (Object.keys(THEMES) as ThemeName[]).filter((t) => t !== 'night');
+	const theme: ThemeName = named[0] ?? (night ? 'night' : paletteRandom.pick(dayThemes));
 	// A prompt that names no theme gets a bolder variation, so unknown prompts still differ.
 	let palette = varyPalette(THEMES[theme], paletteRandom, unknown ? 45 : 12);
 	const second = named[1];
@@ -145,10 +117,10 @@ export function composeScene(input: SceneInput): Scene {
 		.slice(0, 2)
 		.sort((a, b) => DEPTH_ORDER.indexOf(a) - DEPTH_ORDER.indexOf(b));
 	const horizon = landRandom.range(0.5, 0.64);
-	const lands = composeLands(kinds, horizon, palette, { detailed, fog, dark: night || theme === 'neon' }, landRandom);
+	const mood = { detailed, fog, dark: night || theme === 'neon' };
+	const lands = composeLands(kinds, horizon, palette, mood, landRandom);
 
 	const sun = composeSun(theme, night, horizon, palette, random.fork('sun'));
-	const hasWater = kinds.includes('waves');
 	const skyRandom = random.fork('sky');
 	return {
 		detail: input.detail,
@@ -156,10 +128,12 @@ export function composeScene(input: SceneInput): Scene {
 		horizon,
 		sun,
 		stars: night ? skyRandom.range(0.0015, 0.004) : 0,
-		clouds: composeClouds(detailed ? skyRandom.int(3, 6) : skyRandom.int(1, 2), horizon, palette, night, skyRandom),
+		clouds: composeClouds(skyRandom.int(detailed ? 3 : 1, detailed ? 6 : 2), horizon, palette, night, skyRandom),
 		circles: detailed ? composeCircles(skyRandom.int(0, 2), horizon, palette, skyRandom) : [],
 		lands,
-		reflection: hasWater ? { strength: theme === 'sunset' ? 0.75 : 0.45, width: sun.radius * 1.3 } : null,
+		reflection: kinds.includes('waves')
+			? { strength: theme === 'sunset' ? 0.75 : 0.45, width: sun.radius * 1.3 }
+			: null,
 		fog: fog ? 0.55 : 0.12,
 		vignette: detailed ? 0.3 : 0.2,
 		noiseSeed: random.uint32()
@@ -233,108 +207,4 @@ function composeCircles(count: number, horizon: number, palette: Palette, random
 		color: random.pick(colors),
 		alpha: random.range(0.04, 0.1)
 	}));
-}
-
-interface Mood {
-	detailed: boolean;
-	fog: boolean;
-	/** Night or neon: lit windows glow. */
-	dark: boolean;
-}
-
-/**
- * Lays the land out in depth. Far layers are paler (air between them and the viewer), near ones
- * darker; valleys fill with mist, thicker when the prompt asks for fog.
- */
-function composeLands(kinds: LandKind[], horizon: number, palette: Palette, mood: Mood, random: Random): Land[] {
-	const [farKind, nearKind] = kinds as [LandKind, LandKind | undefined];
-	const water = nearKind === 'waves' || farKind === 'waves';
-	const plan: { kind: LandKind; y: number; amplitude: number }[] = [];
-	const count = (kind: LandKind): number =>
-		kind === 'waves' ? (mood.detailed ? 7 : 4) : kind === 'city' ? (mood.detailed ? 3 : 2) : mood.detailed ? random.int(4, 5) : 3;
-
-	if (farKind === 'waves') {
-		plan.push(...waveBands(horizon, 0.97, count('waves')));
-	} else if (water) {
-		// Land on the far shore, its foot hidden behind the water.
-		const n = Math.max(2, count(farKind) - 3);
-		for (let i = 0; i < n; i++) {
-			const t = n === 1 ? 1 : i / (n - 1);
-			plan.push({ kind: farKind, y: horizon - 0.01 - (1 - t) * 0.04, amplitude: amplitudeOf(farKind, t) * 0.7 });
-		}
-		plan.push(...waveBands(horizon, 0.97, count('waves')));
-	} else {
-		const n = count(farKind);
-		const split = nearKind ? Math.ceil(n / 2) : n;
-		for (let i = 0; i < n; i++) {
-			const t = i / (n - 1);
-			const kind = i < split ? farKind : (nearKind ?? farKind);
-			plan.push({ kind, y: horizon + t * (0.9 - horizon), amplitude: amplitudeOf(kind, t) });
-		}
-	}
-
-	return plan.map((layer, i) => {
-		const depth = plan.length === 1 ? 1 : i / (plan.length - 1);
-		const air = (1 - depth) * (mood.fog ? 0.6 : 0.35);
-		const base = mix(mix(palette.far, palette.near, Math.pow(depth, 0.85)), palette.haze, air);
-		const next = plan[i + 1];
-		const gap = next ? Math.max(0.02, next.y - layer.y + next.amplitude) : 0.1;
-		const mist = mood.fog ? 0.7 : 0.3;
-		if (layer.kind === 'waves') {
-			// Water: light crests catching the sky, darker troughs.
-			return land(layer, {
-				top: mix(base, palette.skyHorizon, 0.3 + 0.2 * (1 - depth)),
-				bottom: scale(base, 0.88),
-				fade: Math.max(0.01, gap * 0.9),
-				sunlit: 0,
-				rim: 0,
-				density: 1 - depth,
-				windows: null,
-				seed: random.uint32()
-			});
-		}
-		const lit = mood.dark ? random.range(0.18, 0.35) : random.range(0.05, 0.15);
-		return land(layer, {
-			top: layer.kind === 'mountains' && depth < 0.5 ? adjust(base, 0, 0, 0.04) : base,
-			bottom: mix(base, palette.haze, mist * (1 - depth * 0.7)),
-			fade: gap * 1.6,
-			sunlit: layer.kind === 'city' ? 0 : (mood.dark ? 0.12 : 0.3) * (1 - depth * 0.5),
-			rim: mood.detailed && layer.kind !== 'city' ? (mood.dark ? 0.25 : 0.45) : 0,
-			density: mood.detailed ? 1 : 0.6,
-			windows:
-				layer.kind === 'city'
-					? { color: mix(palette.accent, base, (mood.dark ? 0 : 0.6) + (1 - depth) * 0.35), lit }
-					: null,
-			seed: random.uint32()
-		});
-	});
-}
-
-function land(layer: { kind: LandKind; y: number; amplitude: number }, rest: Omit<Land, 'kind' | 'y' | 'amplitude'>): Land {
-	return { kind: layer.kind, y: layer.y, amplitude: layer.amplitude, ...rest };
-}
-
-/** Bands of waves, closer together near the horizon (perspective). */
-function waveBands(from: number, to: number, count: number): { kind: LandKind; y: number; amplitude: number }[] {
-	return Array.from({ length: count }, (_, i) => {
-		const t = i / count;
-		return { kind: 'waves' as const, y: from + (to - from) * Math.pow(t, 1.5) + 0.004, amplitude: 0.004 + 0.05 * t * t };
-	});
-}
-
-function amplitudeOf(kind: LandKind, depth: number): number {
-	switch (kind) {
-		case 'mountains':
-			return 0.26 - depth * 0.14;
-		case 'city':
-			return 0.16 - depth * 0.08;
-		case 'trees':
-			return 0.08 + depth * 0.14;
-		case 'dunes':
-			return 0.09 - depth * 0.03;
-		case 'hills':
-			return 0.1 - depth * 0.03;
-		case 'waves':
-			return 0.02;
-	}
 }

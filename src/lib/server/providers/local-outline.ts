@@ -2,7 +2,7 @@
 // pine forests and city skylines. Shapes are drawn in fractions of the width, so a scene keeps its
 // composition at every size; only the sampling depends on the pixel width.
 import { Random, hashParts } from './local-random';
-import type { Land } from './local-scene';
+import type { Land } from './local-layers';
 
 export interface LandShape {
 	/**
