@@ -49,7 +49,11 @@ export default defineConfig({
 		trace: 'retain-on-failure',
 		launchOptions: chromium
 	},
-	projects: [{ name: 'chromium', use: { ...devices['Desktop Chrome'], launchOptions: chromium } }],
+	projects: [
+		// Creates the administrator first, so no test's user becomes "the first account".
+		{ name: 'setup', testMatch: /accounts\.setup\.ts/, use: { launchOptions: chromium } },
+		{ name: 'chromium', dependencies: ['setup'], use: { ...devices['Desktop Chrome'], launchOptions: chromium } }
+	],
 	webServer: {
 		command: 'node build',
 		url: `${baseURL}/api/health`,
@@ -61,6 +65,8 @@ export default defineConfig({
 			HOST: '127.0.0.1',
 			ORIGIN: baseURL,
 			DATA_DIR: process.env.PICTURE_E2E_DATA_DIR,
+			// The built-in model at a pace where progress is visible but tests stay quick.
+			LOCAL_MODEL_MS_PER_IMAGE: '1500',
 			...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {})
 		}
 	}

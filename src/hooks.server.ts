@@ -1,4 +1,4 @@
-import type { Handle, ServerInit } from '@sveltejs/kit';
+import { error, redirect, type Handle, type ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { getServices } from '$lib/server/app';
 import { resolveUser } from '$lib/server/auth/session';
@@ -16,9 +16,25 @@ const identify: Handle = async ({ event, resolve }) => {
 	// The worker endpoint's Bearer token is the cron secret, not a user's token.
 	event.locals.user = event.url.pathname.startsWith('/api/worker')
 		? null
-		: resolveUser(event.request, event.cookies, event.locals.services.sessionSecret);
+		: resolveUser(event.request, event.cookies, event.locals.services.sessionSecret, event.locals.services.config.adminEmails);
 	return resolve(event);
 };
+
+/** Pages that need a signed-in user, and the operations console, guarded for every method. */
+const guard: Handle = async ({ event, resolve }) => {
+	const path = event.url.pathname;
+	const user = event.locals.user;
+	const isAdminArea = path === '/admin' || path.startsWith('/admin/') || path.startsWith('/api/admin/');
+	const needsUser = isAdminArea || SIGNED_IN_PAGES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+	if (needsUser && !user) {
+		if (path.startsWith('/api/') || event.request.method !== 'GET') error(401, 'Sign in first');
+		redirect(303, `/auth/signin?redirectTo=${encodeURIComponent(path + event.url.search)}`);
+	}
+	if (isAdminArea && !user!.isAdmin) error(403, 'This area is for administrators');
+	return resolve(event);
+};
+
+const SIGNED_IN_PAGES = ['/generate', '/history', '/generations'];
 
 const securityHeaders: Handle = async ({ event, resolve }) => {
 	const response = await resolve(event);
@@ -28,4 +44,4 @@ const securityHeaders: Handle = async ({ event, resolve }) => {
 	return response;
 };
 
-export const handle = sequence(attachServices, identify, securityHeaders);
+export const handle = sequence(attachServices, identify, guard, securityHeaders);

@@ -17,3 +17,27 @@ export async function screenshotAtWidths(page: Page, name: string): Promise<void
 		await page.screenshot({ path: path.join(screenshotDir, `${name}-${label}.png`), fullPage: true });
 	}
 }
+
+export const ADMIN = { email: 'admin@picture.test', password: 'admin-password-123' };
+
+let counter = 0;
+/** A fresh address per call, so tests never share accounts. */
+export function uniqueEmail(prefix = 'user'): string {
+	return `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}@picture.test`;
+}
+
+export async function signUp(page: Page, email: string, password = 'correct-horse-battery'): Promise<void> {
+	await page.goto('/auth/signup');
+	await page.getByLabel('Email').fill(email);
+	await page.getByLabel('Password').fill(password);
+	await page.getByRole('button', { name: 'Create account' }).click();
+	await page.waitForURL((url) => !url.pathname.startsWith('/auth/'));
+}
+
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+	await page.goto('/auth/signin');
+	await page.getByLabel('Email').fill(email);
+	await page.getByLabel('Password').fill(password);
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await page.waitForURL((url) => !url.pathname.startsWith('/auth/'));
+}

@@ -8,6 +8,8 @@ export interface Config {
 	dataDir: string;
 	databasePoolSize: number;
 	cronSecret: string | null;
+	/** Emails that are administrators (besides the first account created). */
+	adminEmails: string[];
 	/** Signs session tokens; generated once and kept in DATA_DIR when unset. */
 	sessionSecret: string | null;
 	/** The app's public address: Replicate webhooks are requested only when it is set. */
@@ -93,6 +95,10 @@ export function loadConfig(env: Env): Config {
 		databasePoolSize: int('DATABASE_POOL_SIZE', 10, 1, 100),
 		cronSecret,
 		sessionSecret,
+		adminEmails: (text('ADMIN_EMAILS') ?? '')
+			.split(',')
+			.map((email) => email.trim().toLowerCase())
+			.filter(Boolean),
 		publicBaseUrl: publicBaseUrl?.replace(/\/+$/, '') ?? null,
 		databaseNotifications: notifications !== 'off',
 		replicate: {

@@ -21,7 +21,9 @@ export const THUMBNAIL_MAX_SIDE = 384;
 
 /** Scales the image to fit in maxSide x maxSide (never enlarging it) and encodes it as WebP. */
 export async function makeThumbnail(image: Buffer, maxSide = THUMBNAIL_MAX_SIDE): Promise<Thumbnail> {
-	if (!Number.isInteger(maxSide) || maxSide < 1) throw new RangeError(`maxSide must be a positive whole number, not ${maxSide}`);
+	if (!Number.isInteger(maxSide) || maxSide < 1) {
+		throw new RangeError(`maxSide must be a positive whole number, not ${maxSide}`);
+	}
 	const { data, info } = await sharp(image)
 		// Camera photos carry their orientation in EXIF; apply it so the thumbnail stands upright.
 		.rotate()

@@ -45,7 +45,13 @@ function layerCount(kind: LandKind, mood: Mood, random: Random): number {
 }
 
 /** Lays out one or two kinds of land (far kind first); water always lies in front. */
-export function composeLands(kinds: LandKind[], horizon: number, palette: Palette, mood: Mood, random: Random): Land[] {
+export function composeLands(
+	kinds: LandKind[],
+	horizon: number,
+	palette: Palette,
+	mood: Mood,
+	random: Random
+): Land[] {
 	const [farKind, nearKind] = kinds as [LandKind, LandKind | undefined];
 	const plan: Placement[] = [];
 	if (farKind === 'waves') {
@@ -68,7 +74,10 @@ export function composeLands(kinds: LandKind[], horizon: number, palette: Palett
 			plan.push({ kind, y: horizon + t * (0.9 - horizon), amplitude: amplitudeOf(kind, t) });
 		}
 	}
-	return plan.map((placement, i) => colour(placement, plan[i + 1], i / (plan.length - 1 || 1), palette, mood, random));
+	return plan.map((placement, i) => {
+		const depth = i / (plan.length - 1 || 1);
+		return colour(placement, plan[i + 1], depth, palette, mood, random);
+	});
 }
 
 function colour(
@@ -109,7 +118,9 @@ function colour(
 		rim: mood.detailed && !city ? (mood.dark ? 0.25 : 0.45) : 0,
 		density: mood.detailed ? 1 : 0.6,
 		// By day, windows barely show; far ones fade into the haze.
-		windows: city ? { color: mix(palette.accent, base, (mood.dark ? 0 : 0.6) + (1 - depth) * 0.35), lit } : null,
+		windows: city
+			? { color: mix(palette.accent, base, (mood.dark ? 0 : 0.6) + (1 - depth) * 0.35), lit }
+			: null,
 		seed: random.uint32()
 	};
 }

@@ -22,8 +22,8 @@ export interface LandShape {
 	top: Float32Array;
 	/** How much sunlight reaches each column, 0-1: most right under the sun. */
 	sunlight: Float32Array;
-	/** For skylines: the building each column belongs to (-1 for none), its left edge and roof. */
-	buildings: { id: Int32Array; left: Int32Array; roof: Float32Array } | null;
+	/** For skylines: the building each column belongs to (-1 for none) and its left edge. */
+	buildings: { id: Int32Array; left: Int32Array } | null;
 }
 
 export function shapeLand(land: Land, width: number, height: number, sunX: number): LandShape {
@@ -69,7 +69,6 @@ export function shapeLand(land: Land, width: number, height: number, sunX: numbe
 		// Buildings have vertical walls: no sloped edge to smooth, and it would smear their roofs.
 		lo.set(top);
 		hi.set(top);
-		for (let x = 0; x < width; x++) buildings.roof[x] = top[x] ?? 0;
 	}
 	// Spiky outlines (pines, wave crests) need a wider blur than a mountain range.
 	const spiky = land.kind === 'trees' || land.kind === 'waves';
@@ -198,7 +197,6 @@ function fillCity(
 	const width = out.length;
 	const id = new Int32Array(width).fill(-1);
 	const left = new Int32Array(width);
-	const roof = new Float32Array(width);
 	let building = 0;
 	for (let u = random.range(-0.03, 0); u < 1; building++) {
 		const w = random.range(0.025, 0.07) * (density >= 1 ? 1 : 1.3);
@@ -217,7 +215,7 @@ function fillCity(
 		if (mast >= 0 && mast < width) out[mast] = h + 0.2 * Math.min(1, aspect);
 		u += w + (random.chance(0.25) ? random.range(0.003, 0.015) : 0);
 	}
-	return { id, left, roof };
+	return { id, left };
 }
 
 /** Scales values to 0..1 in place. */

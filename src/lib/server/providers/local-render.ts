@@ -15,7 +15,7 @@ const BAYER = [0, 8, 2, 10, 12, 4, 14, 6, 3, 11, 1, 9, 15, 7, 13, 5].map((v) => 
 export class SceneRenderer {
 	readonly pixels: Buffer;
 	private readonly row: Float32Array;
-	private readonly lands: { land: Land; shape: LandShape }[];
+	private readonly lands: { land: Land; shape: LandShape; windows: WindowGrid | null }[];
 	private readonly cloudCover: Float32Array[];
 	private readonly horizonY: number;
 
@@ -27,7 +27,11 @@ export class SceneRenderer {
 		this.pixels = Buffer.alloc(width * height * 3);
 		this.row = new Float32Array(width * 3);
 		this.horizonY = scene.horizon * height;
-		this.lands = scene.lands.map((land) => ({ land, shape: shapeLand(land, width, height, scene.sun.x) }));
+		this.lands = scene.lands.map((land) => ({
+			land,
+			shape: shapeLand(land, width, height, scene.sun.x),
+			windows: windowGrid(land, width)
+		}));
 		// How much of each cloud streak shows in each column: patches, not a ruler-straight line.
 		this.cloudCover = scene.clouds.map((cloud) => {
 			const cover = new Float32Array(width);
@@ -50,7 +54,7 @@ export class SceneRenderer {
 			this.circles(y);
 			this.clouds(y);
 			this.sun(y);
-			for (const { land, shape } of this.lands) this.land(y, land, shape);
+			for (const { land, shape, windows } of this.lands) this.land(y, land, shape, windows);
 			if (this.scene.reflection) this.reflection(y);
 			this.fog(y);
 			this.write(y);
@@ -187,7 +191,7 @@ export class SceneRenderer {
 		}
 	}
 
-	private land(y: number, land: Land, shape: LandShape): void {
+	private land(y: number, land: Land, shape: LandShape, windows: WindowGrid | null): void {
 		if (y + 1 <= shape.minTop) return;
 		const { lo, hi, top, ridge, sunlight, buildings } = shape;
 		const fade = Math.max(1, land.fade * this.height);
@@ -198,7 +202,6 @@ export class SceneRenderer {
 		const dr = land.bottom[0] - tr;
 		const dg = land.bottom[1] - tg;
 		const db = land.bottom[2] - tb;
-		const windows = land.windows && buildings ? this.windowRow(y, land) : null;
 		const row = this.row;
 		for (let x = 0; x < this.width; x++) {
 			const cover = coverage(y, lo[x] ?? 0, hi[x] ?? 0);
@@ -216,41 +219,16 @@ export class SceneRenderer {
 				g += (gg - g) * s;
 				b += (gb - b) * s;
 			}
-			if (windows && buildings && windows.lit(x, buildings)) {
-				const w = windows.color;
-				r = w[0];
-				g = w[1];
-				b = w[2];
+			if (windows && buildings && isLitWindow(windows, buildings, top, x, y)) {
+				r = windows.color[0];
+				g = windows.color[1];
+				b = windows.color[2];
 			}
 			const i = x * 3;
 			row[i] = (row[i] ?? 0) + (r - (row[i] ?? 0)) * cover;
 			row[i + 1] = (row[i + 1] ?? 0) + (g - (row[i + 1] ?? 0)) * cover;
 			row[i + 2] = (row[i + 2] ?? 0) + (b - (row[i + 2] ?? 0)) * cover;
 		}
-	}
-
-	/** Windows are cells of a grid per building; a hash decides which ones are lit. */
-	private windowRow(y: number, land: Land) {
-		const { windows } = land;
-		if (!windows) return null;
-		const cell = Math.max(4, Math.round(this.width * 0.008 * (0.6 + land.amplitude * 3)));
-		const rowCell = Math.round(cell * 1.4);
-		const threshold = windows.lit * 4294967296;
-		const seed = land.seed;
-		return {
-			color: windows.color,
-			lit: (x: number, buildings: NonNullable<LandShape['buildings']>): boolean => {
-				const id = buildings.id[x] ?? -1;
-				if (id < 0) return false;
-				const down = y - (buildings.roof[x] ?? 0) - cell;
-				if (down < 0) return false;
-				const across = x - (buildings.left[x] ?? 0) - 1;
-				if (across < 0) return false;
-				// A frame of unlit wall around each window.
-				if (across % cell >= cell - 1 - (cell >> 2) || down % rowCell >= rowCell - (rowCell >> 1)) return false;
-				return hash2(id * 4096 + Math.floor(across / cell), Math.floor(down / rowCell), seed) < threshold;
-			}
-		};
 	}
 
 	/** The sun's glitter on water: a column of broken light widening towards the viewer. */
@@ -313,6 +291,47 @@ export class SceneRenderer {
 			out[offset + i + 2] = byte((row[i + 2] ?? 0) * v + noise);
 		}
 	}
+}
+
+/** Windows are cells of a grid on each building; a hash of the cell decides which are lit. */
+interface WindowGrid {
+	color: RGB;
+	/** Cell size in pixels: nearer (taller) skylines have bigger windows. */
+	across: number;
+	down: number;
+	threshold: number;
+	seed: number;
+}
+
+function windowGrid(land: Land, width: number): WindowGrid | null {
+	if (!land.windows) return null;
+	const across = Math.max(4, Math.round(width * 0.008 * (0.6 + land.amplitude * 3)));
+	return {
+		color: land.windows.color,
+		across,
+		down: Math.round(across * 1.4),
+		threshold: land.windows.lit * 4294967296,
+		seed: land.seed
+	};
+}
+
+function isLitWindow(
+	grid: WindowGrid,
+	buildings: NonNullable<LandShape['buildings']>,
+	roof: Float32Array,
+	x: number,
+	y: number
+): boolean {
+	const id = buildings.id[x] ?? -1;
+	if (id < 0) return false;
+	// Below a blank band under the roof, and right of the wall's first pixel.
+	const down = y - (roof[x] ?? 0) - grid.across;
+	const across = x - (buildings.left[x] ?? 0) - 1;
+	if (down < 0 || across < 0) return false;
+	// A frame of unlit wall around each window.
+	if (across % grid.across >= grid.across - 1 - (grid.across >> 2)) return false;
+	if (down % grid.down >= grid.down - (grid.down >> 1)) return false;
+	return hash2(id * 4096 + Math.floor(across / grid.across), Math.floor(down / grid.down), grid.seed) < grid.threshold;
 }
 
 /** Fraction of pixel row [y, y + 1] lying below an edge that crosses the column from lo to hi. */

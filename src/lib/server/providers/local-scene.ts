@@ -7,7 +7,6 @@ import { THEMES, mix, nightfall, varyPalette, type Palette, type RGB, type Theme
 import { Random, hashParts } from './local-random';
 import { understand, type LandKind } from './local-words';
 
-
 export type Detail = 'preview' | 'detailed';
 
 export interface SceneInput {
@@ -129,7 +128,8 @@ export function composeScene(input: SceneInput): Scene {
 		sun,
 		stars: night ? skyRandom.range(0.0015, 0.004) : 0,
 		clouds: composeClouds(skyRandom.int(detailed ? 3 : 1, detailed ? 6 : 2), horizon, palette, night, skyRandom),
-		circles: detailed ? composeCircles(skyRandom.int(0, 2), horizon, palette, skyRandom) : [],
+		// Not at night: a pale disc in a dark sky reads as a second moon.
+		circles: detailed && !night ? composeCircles(skyRandom.int(0, 2), horizon, palette, skyRandom) : [],
 		lands,
 		reflection: kinds.includes('waves')
 			? { strength: theme === 'sunset' ? 0.75 : 0.45, width: sun.radius * 1.3 }

@@ -9,25 +9,29 @@ type Tag = `theme:${ThemeName}` | `land:${LandKind}` | `mood:${Mood}`;
 
 // Stems: a word matches when it starts with the stem ("mountains", "mountainous" -> "mountain").
 // Short stems match whole words only, so "sun" does not catch "sunday".
-const VOCABULARY: Record<Tag, string[]> = {
-	'theme:sunset': ['sunset', 'sunrise', 'dusk', 'dawn', 'autumn', 'fire', 'flame', 'warm', 'orange', 'red', 'golden', 'gold', 'evening', 'volcan', 'lava', 'amber', 'sun'],
-	'theme:ocean': ['ocean', 'sea', 'seas', 'wave', 'water', 'beach', 'coast', 'lake', 'river', 'blue', 'underwater', 'rain', 'harbo', 'bay', 'island', 'aqua', 'surf'],
-	'theme:forest': ['forest', 'tree', 'wood', 'jungle', 'green', 'moss', 'leaf', 'leaves', 'garden', 'grass', 'fern', 'pine', 'emerald', 'nature'],
-	'theme:night': ['night', 'midnight', 'dark', 'moon', 'star', 'stars', 'galax', 'space', 'cosmic', 'nebula'],
-	'theme:neon': ['neon', 'cyber', 'synth', 'retro', 'vapor', 'laser', 'electric', 'arcade', 'purple', 'magenta', 'futur'],
-	'theme:desert': ['desert', 'dune', 'sand', 'canyon', 'sahara', 'arid', 'mesa', 'cactus'],
-	'theme:winter': ['winter', 'snow', 'ice', 'icy', 'frozen', 'glacier', 'arctic', 'frost', 'cold', 'polar'],
-	'theme:pastel': ['pastel', 'pink', 'flower', 'blossom', 'spring', 'candy', 'dream', 'soft', 'cherry', 'lavender', 'rose', 'peach'],
-	'land:mountains': ['mountain', 'peak', 'alps', 'ridge', 'cliff', 'summit', 'volcan', 'range', 'canyon', 'himalaya', 'rock'],
-	'land:waves': ['ocean', 'sea', 'seas', 'wave', 'water', 'beach', 'coast', 'lake', 'river', 'underwater', 'surf', 'harbo', 'bay', 'shore'],
-	'land:trees': ['forest', 'tree', 'wood', 'jungle', 'pine', 'fir'],
-	'land:city': ['city', 'urban', 'street', 'skyline', 'building', 'tower', 'town', 'downtown', 'cyber', 'metropol', 'skyscraper'],
-	'land:hills': ['hill', 'meadow', 'field', 'valley', 'farm', 'countryside', 'garden', 'grass', 'prairie', 'pasture'],
-	'land:dunes': ['desert', 'dune', 'sand', 'sahara'],
-	'mood:night': ['night', 'midnight', 'dark', 'moon', 'star', 'stars', 'galax', 'space', 'nebula'],
-	'mood:fog': ['fog', 'mist', 'haze', 'hazy', 'smoke', 'ethereal', 'cloud']
+const VOCABULARY: Record<Tag, string> = {
+	'theme:sunset':
+		'sunset sunrise dusk dawn autumn fire flame warm orange red golden gold evening volcan lava amber sun',
+	'theme:ocean':
+		'ocean sea wave water beach coast lake river blue underwater rain harbo bay island aqua surf',
+	'theme:forest':
+		'forest tree wood jungle green moss leaf leaves garden grass fern pine emerald nature',
+	'theme:night': 'night midnight dark moon star galax space cosmic nebula',
+	'theme:neon': 'neon cyber synth retro vapor laser electric arcade purple magenta futur',
+	'theme:desert': 'desert dune sand canyon sahara arid mesa cactus',
+	'theme:winter': 'winter snow ice icy frozen glacier arctic frost cold polar',
+	'theme:pastel': 'pastel pink flower blossom spring candy dream soft cherry lavender rose peach',
+	'land:mountains': 'mountain peak alps ridge cliff summit volcan range canyon himalaya rock',
+	'land:waves': 'ocean sea wave water beach coast lake river underwater surf harbo bay shore',
+	'land:trees': 'forest tree wood jungle pine fir',
+	'land:city': 'city urban street skyline building tower town downtown cyber metropol skyscraper',
+	'land:hills': 'hill meadow field valley farm countryside garden grass prairie pasture',
+	'land:dunes': 'desert dune sand sahara',
+	'mood:night': 'night midnight dark moon star galax space nebula',
+	'mood:fog': 'fog mist haze hazy smoke ethereal cloud'
 };
 
+const STEMS = Object.entries(VOCABULARY).map(([tag, list]) => [tag as Tag, list.split(' ')] as const);
 const SHORT_STEM = 4;
 
 // Light and mood outweigh places: "a lake at sunset" is painted in sunset colours, with water.
@@ -53,7 +57,7 @@ export function understand(prompt: string, negativePrompt: string | null): Under
 	const negative = words(negativePrompt);
 	const scores = new Map<Tag, { count: number; first: number }>();
 	positive.forEach((word, index) => {
-		for (const [tag, stems] of Object.entries(VOCABULARY) as [Tag, string[]][]) {
+		for (const [tag, stems] of STEMS) {
 			if (!stems.some((stem) => matches(word, stem))) continue;
 			const score = scores.get(tag) ?? { count: 0, first: index };
 			score.count += WEIGHTS[tag] ?? 1;
@@ -61,7 +65,7 @@ export function understand(prompt: string, negativePrompt: string | null): Under
 		}
 	});
 	for (const word of negative) {
-		for (const [tag, stems] of Object.entries(VOCABULARY) as [Tag, string[]][]) {
+		for (const [tag, stems] of STEMS) {
 			if (stems.some((stem) => matches(word, stem))) scores.delete(tag);
 		}
 	}

@@ -3,7 +3,14 @@
 // and paces itself so progress is visible in the app; tests set the pace to 0 and get it at once.
 import { composeScene, type Detail } from './local-scene';
 import { SceneRenderer } from './local-render';
-import { ProviderError, type GenerationInput, type ImageProvider, type ModelInfo, type ProviderContext, type ProviderResult } from './types';
+import {
+	ProviderError,
+	type GenerationInput,
+	type ImageProvider,
+	type ModelInfo,
+	type ProviderContext,
+	type ProviderResult
+} from './types';
 
 export interface LocalProviderOptions {
 	/** Wall-clock time for one image at the default number of steps; 0 renders without any timer. */
@@ -82,9 +89,8 @@ export function detailOf(model: ModelInfo): Detail {
 
 function stepsOf(model: ModelInfo, detail: Detail, baseSteps: number): number {
 	const configured = model.defaults.steps;
-	if (typeof configured === 'number' && Number.isInteger(configured) && configured >= 1 && configured <= MAX_STEPS) {
-		return configured;
-	}
+	const valid = typeof configured === 'number' && Number.isInteger(configured) && configured >= 1;
+	if (valid && configured <= MAX_STEPS) return configured;
 	return detail === 'preview' ? Math.max(1, Math.ceil(baseSteps / 2)) : baseSteps;
 }
 

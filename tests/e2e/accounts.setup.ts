@@ -1,0 +1,7 @@
+import { expect, test as setup } from '@playwright/test';
+import { ADMIN, signUp } from './support';
+
+setup('the first account is the administrator', async ({ page }) => {
+	await signUp(page, ADMIN.email, ADMIN.password);
+	await expect(page.getByRole('link', { name: 'Admin' })).toBeVisible();
+});
