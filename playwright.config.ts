@@ -55,7 +55,7 @@ export default defineConfig({
 		{ name: 'chromium', dependencies: ['setup'], use: { ...devices['Desktop Chrome'], launchOptions: chromium } }
 	],
 	webServer: {
-		command: 'node build',
+		command: `node ${process.env.BUILD_DIR ?? 'build'}`,
 		url: `${baseURL}/api/health`,
 		timeout: 120_000,
 		reuseExistingServer: false,

@@ -6,7 +6,9 @@ const config = {
 	preprocess: vitePreprocess(),
 	compilerOptions: { runes: true },
 	kit: {
-		adapter: adapter()
+		// BUILD_DIR / SVELTEKIT_OUT_DIR let parallel builds (e.g. several test runs) stay apart.
+		adapter: adapter({ out: process.env.BUILD_DIR ?? 'build' }),
+		outDir: process.env.SVELTEKIT_OUT_DIR ?? '.svelte-kit'
 	}
 };
 

@@ -21,7 +21,7 @@ async function startApp(dataDir: string) {
 	const port = await freePort();
 	const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, IN_PROCESS_WORKER: 'off' };
 	delete env.DATABASE_URL;
-	const child = spawn(process.execPath, ['build'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+	const child = spawn(process.execPath, [process.env.BUILD_DIR ?? 'build'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 	let output = '';
 	child.stdout!.on('data', (chunk) => (output += chunk));
 	child.stderr!.on('data', (chunk) => (output += chunk));
