@@ -14,9 +14,10 @@ const attachServices: Handle = async ({ event, resolve }) => {
 
 const identify: Handle = async ({ event, resolve }) => {
 	// The worker endpoint's Bearer token is the cron secret, not a user's token.
+	const { sessionSecret, config, supabaseAuth } = event.locals.services;
 	event.locals.user = event.url.pathname.startsWith('/api/worker')
 		? null
-		: resolveUser(event.request, event.cookies, event.locals.services.sessionSecret, event.locals.services.config.adminEmails);
+		: await resolveUser(event.request, event.cookies, sessionSecret, config.adminEmails, supabaseAuth);
 	return resolve(event);
 };
 

@@ -1,10 +1,7 @@
-import { queueSummary } from '$lib/server/queue/summary';
+import { redirect } from '@sveltejs/kit';
 import type { PageServerLoad } from './$types';
 
+/** The landing page is for visitors; signed-in people came to make pictures. */
 export const load: PageServerLoad = async ({ locals }) => {
-	const { services } = locals;
-	return {
-		queue: services.migrationError ? null : await queueSummary(services.sql),
-		worker: services.worker ? 'in-process' : services.config.cronSecret ? 'cron' : 'none'
-	};
+	if (locals.user) redirect(303, '/generate');
 };

@@ -1,13 +1,27 @@
 import { expect, test } from '@playwright/test';
-import { screenshotAtWidths } from './support';
+import { screenshotAtWidths, signUp, uniqueEmail } from './support';
 
-test('the home page shows the live queue and the worker mode', async ({ page }) => {
+test('visitors get a landing page that leads to sign up and sign in; queue internals stay private', async ({ page }) => {
 	await page.goto('/');
 	await expect(page.getByRole('heading', { level: 1 })).toContainText('Prompts in, pictures out');
-	const summary = page.getByTestId('queue-summary');
-	await expect(summary).toContainText('Waiting');
-	await expect(page.getByText('Worker: running inside this app')).toBeVisible();
+	await expect(page.getByRole('heading', { name: 'How it works' })).toBeVisible();
+	// Queue counts are for operators (/admin), not the public.
+	await expect(page.getByTestId('queue-summary')).toHaveCount(0);
+	await expect(page.getByText(/Worker:/)).toHaveCount(0);
 	await screenshotAtWidths(page, 'home');
+
+	await page.getByRole('link', { name: 'Create a free account' }).click();
+	await expect(page).toHaveURL(/\/auth\/signup$/);
+	await page.goBack();
+	await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
+	await expect(page).toHaveURL(/\/auth\/signin$/);
+});
+
+test('signed-in people go straight from the home page to Generate', async ({ page }) => {
+	await signUp(page, uniqueEmail('home'));
+	await page.goto('/');
+	await expect(page).toHaveURL(/\/generate$/);
+	await expect(page.getByRole('heading', { level: 1, name: 'Generate' })).toBeVisible();
 });
 
 test('health reports the database and current migrations', async ({ request }) => {

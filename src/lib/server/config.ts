@@ -26,11 +26,31 @@ export interface Config {
 		maxWaitMs: number;
 	};
 	localModel: { msPerImage: number };
+	/** Supabase Auth accounts instead of local ones: PUBLIC_SUPABASE_URL + PUBLIC_SUPABASE_ANON_KEY. */
+	supabaseAuth: {
+		url: string;
+		anonKey: string;
+		/** Legacy projects' HS256 secret; projects with signing keys are verified against their JWKS. */
+		jwtSecret: string | null;
+	} | null;
 	storage: {
 		dir: string;
 		supabaseUrl: string | null;
 		serviceRoleKey: string | null;
 		bucket: string;
+	};
+	/** Bearer token that lets a scraper read GET /api/metrics (admins can read it with their session). */
+	metricsToken: string | null;
+	alerts: {
+		/** Slack-compatible incoming webhook: one { text } message when an alert starts and when it clears. */
+		webhookUrl: string | null;
+		pendingMax: number;
+		/** Fraction (0-1) of the last hour's jobs that failed. */
+		failureRate: number;
+		noCompletionSeconds: number;
+		noWorkerSeconds: number;
+		/** How often each app process evaluates the alerts. */
+		checkSeconds: number;
 	};
 	worker: {
 		budgetSeconds: number;
@@ -66,6 +86,17 @@ export function loadConfig(env: Env): Config {
 		return value;
 	};
 
+	const fraction = (name: string, fallback: number): number => {
+		const raw = text(name);
+		if (raw === null) return fallback;
+		const value = Number(raw);
+		if (!Number.isFinite(value) || value < 0 || value > 1) {
+			problems.push(`${name} must be a fraction from 0 to 1 (0.1 is 10%), not "${raw}"`);
+			return fallback;
+		}
+		return value;
+	};
+
 	const databaseUrl = text('DATABASE_URL');
 	if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
 		problems.push('DATABASE_URL must start with postgres:// or postgresql://');
@@ -88,6 +119,19 @@ export function loadConfig(env: Env): Config {
 	const notifications = (text('DATABASE_NOTIFICATIONS') ?? 'on').toLowerCase();
 	if (!['on', 'off'].includes(notifications)) problems.push(`DATABASE_NOTIFICATIONS must be on or off, not "${notifications}"`);
 	const dataDir = text('DATA_DIR') ?? '.data';
+	const metricsToken = text('METRICS_TOKEN');
+	if (metricsToken && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters long');
+	const alertWebhookUrl = text('ALERT_WEBHOOK_URL');
+	if (alertWebhookUrl && !/^https?:\/\//.test(alertWebhookUrl)) problems.push('ALERT_WEBHOOK_URL must start with http:// or https://');
+	const supabaseUrl = text('PUBLIC_SUPABASE_URL')?.replace(/\/+$/, '') ?? null;
+	if (supabaseUrl && !/^https?:\/\/[^/]/.test(supabaseUrl)) problems.push('PUBLIC_SUPABASE_URL must start with http:// or https://');
+	// Supabase's newer "publishable" key is accepted under its own name too.
+	const supabaseAnonKey = text('PUBLIC_SUPABASE_ANON_KEY') ?? text('PUBLIC_SUPABASE_PUBLISHABLE_KEY');
+	const supabaseJwtSecret = text('SUPABASE_JWT_SECRET');
+	if (supabaseAnonKey && !supabaseUrl) problems.push('PUBLIC_SUPABASE_ANON_KEY needs PUBLIC_SUPABASE_URL');
+	if (supabaseJwtSecret && !(supabaseUrl && supabaseAnonKey)) {
+		problems.push('SUPABASE_JWT_SECRET needs PUBLIC_SUPABASE_URL and PUBLIC_SUPABASE_ANON_KEY (Supabase Auth)');
+	}
 
 	const config: Config = {
 		databaseUrl,
@@ -109,11 +153,21 @@ export function loadConfig(env: Env): Config {
 			maxWaitMs: int('REPLICATE_MAX_WAIT_MS', 8000, 0, 600_000)
 		},
 		localModel: { msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000) },
+		supabaseAuth: supabaseUrl && supabaseAnonKey ? { url: supabaseUrl, anonKey: supabaseAnonKey, jwtSecret: supabaseJwtSecret } : null,
 		storage: {
 			dir: text('IMAGE_DIR') ?? `${dataDir}/images`,
 			supabaseUrl: text('PUBLIC_SUPABASE_URL'),
 			serviceRoleKey: text('SUPABASE_SERVICE_ROLE_KEY'),
 			bucket: text('SUPABASE_STORAGE_BUCKET') ?? 'generations'
+		},
+		metricsToken,
+		alerts: {
+			webhookUrl: alertWebhookUrl,
+			pendingMax: int('ALERT_PENDING_MAX', 100, 0, 10_000_000),
+			failureRate: fraction('ALERT_FAILURE_RATE', 0.1),
+			noCompletionSeconds: int('ALERT_NO_COMPLETION_SECONDS', 300, 10, 86_400),
+			noWorkerSeconds: int('ALERT_NO_WORKER_SECONDS', 120, 10, 86_400),
+			checkSeconds: int('ALERT_CHECK_SECONDS', 30, 1, 3600)
 		},
 		worker: {
 			budgetSeconds: int('WORKER_BUDGET_SECONDS', 50, 1, 900),

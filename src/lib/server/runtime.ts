@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { SupabaseAuth } from './auth/supabase';
 import type { Config } from './config';
 import { createSql, redactUrl, type Sql } from './db/client';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
@@ -14,6 +15,7 @@ import { GenerationEvents } from './events';
 import { createProviders, type Providers } from './providers';
 import { createStorage, type ImageStorage } from './storage';
 import { ContinuousWorker } from './worker/continuous';
+import { startAlertMonitor } from './admin/alerts';
 import type { JobHandlers } from './worker/types';
 
 export interface Services {
@@ -29,6 +31,8 @@ export interface Services {
 	storage: ImageStorage;
 	events: GenerationEvents;
 	sessionSecret: string;
+	/** Set in Supabase accounts mode: verifies Supabase access tokens and signs in through Supabase Auth. */
+	supabaseAuth?: SupabaseAuth | null;
 	close(): Promise<void>;
 }
 
@@ -85,6 +89,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
 	const handlers = createJobHandlers({ providers, storage });
 	const events = new GenerationEvents(sql, { listen: config.databaseNotifications, log });
 	const sessionSecret = await resolveSessionSecret(config);
+	// Loaded only in Supabase mode, so local mode never pulls in supabase-js.
+	const supabaseAuth = config.supabaseAuth
+		? new (await import('./auth/supabase')).SupabaseAuth({ ...config.supabaseAuth, adminEmails: config.adminEmails, sql, log })
+		: null;
+	if (supabaseAuth) log(`accounts: Supabase Auth at ${supabaseAuth.url}`);
 	let worker: ContinuousWorker | null = null;
 	if ((options.worker ?? config.worker.inProcess) && !migrationError) {
 		worker = new ContinuousWorker({
@@ -101,6 +110,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		log(`in-process worker ${worker.workerId} started (${config.worker.concurrency} at a time)`);
 	}
 
+	// Every process watches the alerts (alert_state makes sure each change is announced once).
+	const alertMonitor = migrationError ? null : startAlertMonitor(sql, config, log);
+
 	let closing: Promise<void> | null = null;
 	return {
 		config,
@@ -114,9 +126,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		storage,
 		events,
 		sessionSecret,
+		supabaseAuth,
 		close() {
 			closing ??= (async () => {
 				await worker?.stop(10_000).catch(() => {});
+				await alertMonitor?.stop().catch(() => {});
 				await events.close();
 				await sql.end({ timeout: 5 }).catch(() => {});
 				await embedded?.stop().catch(() => {});

@@ -1,5 +1,6 @@
 // Resolves the caller from a session cookie or an Authorization: Bearer token (API clients).
 import type { Cookies } from '@sveltejs/kit';
+import type { SupabaseAuth } from './supabase';
 import { signAccessToken, verifyAccessToken } from './tokens';
 import type { AppUser } from './user';
 
@@ -22,8 +23,18 @@ export function userFromToken(token: string | null | undefined, secret: string, 
 	};
 }
 
-/** The bearer token wins over the cookie, so an API client never acts as a browser session. */
-export function resolveUser(request: Request, cookies: Cookies, secret: string, adminEmails: string[] = []): AppUser | null {
+/**
+ * The bearer token wins over the cookie, so an API client never acts as a browser session. In
+ * Supabase mode only Supabase's tokens count (verified against the project's keys), never ours.
+ */
+export async function resolveUser(
+	request: Request,
+	cookies: Cookies,
+	secret: string,
+	adminEmails: string[] = [],
+	supabaseAuth: SupabaseAuth | null = null
+): Promise<AppUser | null> {
+	if (supabaseAuth) return supabaseAuth.resolve(request, cookies);
 	const bearer = bearerToken(request.headers.get('authorization'));
 	if (bearer) return userFromToken(bearer, secret, adminEmails);
 	return userFromToken(cookies.get(SESSION_COOKIE), secret, adminEmails);

@@ -1,0 +1,100 @@
+// The failures page: the last day's failures grouped by message, as the seed's "group failures by
+// error type" and "identify failure patterns" queries, with example jobs, and retrying a group.
+import type { Queryable, Sql } from '../db/client';
+import type { AppUser } from '../auth/user';
+import { ValidationError } from '../errors';
+import { recordAudit } from './audit';
+
+/** The page shows the largest groups; messages that embed ids can make thousands of tiny ones. */
+export const GROUP_LIMIT = 100;
+const EXAMPLES_PER_GROUP = 5;
+
+export interface FailureExample {
+	id: string;
+	job_type: string;
+	model_id: string | null;
+	user_email: string | null;
+	attempts: number;
+	max_attempts: number;
+	created_at: Date;
+	completed_at: Date;
+}
+
+export interface FailureGroup {
+	/** The error message; '' stands for failures without one. */
+	message: string;
+	count: number;
+	affected_models: number;
+	models: string[];
+	affected_users: number;
+	first_seen: Date;
+	last_seen: Date;
+	examples: FailureExample[];
+}
+
+export async function listFailureGroups(sql: Queryable): Promise<{ groups: FailureGroup[]; total: number }> {
+	const groups = await sql<Omit<FailureGroup, 'examples'>[]>`
+		select coalesce(error_message, '') as message,
+		       count(*)::int as count,
+		       count(distinct payload ->> 'model_id')::int as affected_models,
+		       coalesce(array_agg(distinct payload ->> 'model_id') filter (where payload ->> 'model_id' is not null), '{}') as models,
+		       count(distinct created_by)::int as affected_users,
+		       min(completed_at) as first_seen,
+		       max(completed_at) as last_seen
+		from public.failed_jobs_recent
+		group by 1
+		order by count desc, last_seen desc
+		limit ${GROUP_LIMIT}`;
+	const [counted] = await sql<{ total: number }[]>`select count(*)::int as total from public.failed_jobs_recent`;
+	const total = counted!.total;
+	if (groups.length === 0) return { groups: [], total };
+	const examples = await sql<(FailureExample & { message: string })[]>`
+		select f.*, u.email as user_email
+		from (
+			select id, job_type, payload ->> 'model_id' as model_id, attempts, max_attempts, created_by, created_at, completed_at,
+			       coalesce(error_message, '') as message,
+			       row_number() over (partition by coalesce(error_message, '') order by completed_at desc, id) as rank
+			from public.failed_jobs_recent
+			where coalesce(error_message, '') = any(${groups.map((g) => g.message)}::text[])
+		) f
+		left join auth.users u on u.id = f.created_by
+		where f.rank <= ${EXAMPLES_PER_GROUP}
+		order by f.completed_at desc`;
+	return {
+		total,
+		groups: groups.map((group) => ({ ...group, examples: examples.filter((e) => e.message === group.message) }))
+	};
+}
+
+/** The group a form names: its message ('' for failures without one). */
+export function parseGroupMessage(fields: { get(name: string): unknown }): string {
+	const message = fields.get('message');
+	if (typeof message !== 'string') throw new ValidationError('message', 'Choose a failure group to retry');
+	if (message.length > 20_000) throw new ValidationError('message', 'That error message is too long to be a group');
+	return message;
+}
+
+/** How many of the group's jobs a retry would put back now, and the moment counted. */
+export async function countFailureGroup(sql: Queryable, message: string): Promise<{ count: number; asOf: string }> {
+	const [row] = await sql<{ count: number; as_of: string }[]>`
+		select count(*)::int as count, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
+		from public.failed_jobs_recent where coalesce(error_message, '') = ${message}`;
+	return { count: row!.count, asOf: row!.as_of };
+}
+
+/** Retries the group's jobs that had failed by the confirmation (asOf), in one statement; audited. */
+export async function retryFailureGroup(sql: Sql, actor: AppUser, message: string, confirmed: { count: number; asOf: string }): Promise<number> {
+	if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(confirmed.asOf)) throw new ValidationError('as_of', 'The confirmation is not valid; ask again');
+	return sql.begin(async (tx) => {
+		const [row] = await tx<{ n: number }[]>`
+			select count(*)::int as n from public.retry_jobs(array(
+				select id from public.failed_jobs_recent
+				where coalesce(error_message, '') = ${message} and completed_at <= ${confirmed.asOf}::timestamptz))`;
+		await recordAudit(tx, actor, 'failures.retry_group', {
+			target: message.slice(0, 200) || '(no message)',
+			details: { message, confirmed_count: confirmed.count, as_of: confirmed.asOf },
+			affectedRows: row!.n
+		});
+		return row!.n;
+	});
+}

@@ -1,0 +1,256 @@
+// The console overview's numbers. The overview refreshes every few seconds, so every query here is
+// bounded: live jobs through the partial indexes of pending and processing rows, history through a
+// time range of an index (completed_at: job_queue_finished_at_idx, created_at: job_queue_created_at_id_idx).
+// None of them walks the whole history the way `select * from queue_health` would. Durations use
+// date_part (float8), which aggregates and sorts far faster than extract()'s numeric.
+import type { Config } from '../config';
+import type { Queryable } from '../db/client';
+import type { JobStatus } from '../queue/types';
+import { evaluateAlerts, type AlertThresholds } from './alerts';
+
+/** One row per job type and status, in queue_health's shape; finished statuses count the last 24 hours. */
+export interface TypeStatusCount {
+	job_type: string;
+	status: JobStatus;
+	count: number;
+	avg_duration_seconds: number | null;
+	oldest_created_at: Date | null;
+	newest_created_at: Date | null;
+}
+
+export interface QueueNow {
+	pending: number;
+	processing: number;
+	/** Seconds the longest-waiting due pending job has waited (since its scheduled_at); null when none wait. */
+	oldest_pending_seconds: number | null;
+	/** Completed in the last 24 hours, and their run time (completed_at - started_at). */
+	completed_24h: number;
+	failed_24h: number;
+	avg_duration_seconds: number | null;
+	p95_duration_seconds: number | null;
+}
+
+export interface HourlyPoint {
+	hour: Date;
+	/** Jobs created in that hour, and how many of those have completed or failed (the seed's 6.5). */
+	total: number;
+	completed: number;
+	failed: number;
+	/** Run time of the jobs that completed in that hour. */
+	avg_duration_seconds: number | null;
+	p95_duration_seconds: number | null;
+}
+
+export interface ModelTime {
+	model: string;
+	total_generations: number;
+	avg_time_seconds: number;
+	min_time_seconds: number;
+	max_time_seconds: number;
+}
+
+export interface LastWorkerRun {
+	id: number;
+	worker_id: string;
+	trigger: string;
+	started_at: Date;
+	last_seen_at: Date;
+	finished_at: Date | null;
+	processed: number;
+	errors: number;
+	/** now() - last_seen_at, measured by the database's clock. */
+	seen_seconds_ago: number;
+}
+
+export interface Overview {
+	generatedAt: Date;
+	now: QueueNow;
+	counts: TypeStatusCount[];
+	hourly: HourlyPoint[];
+	models: ModelTime[];
+	lastWorkerRun: LastWorkerRun | null;
+}
+
+export async function queueCounts(sql: Queryable): Promise<TypeStatusCount[]> {
+	// Three branches, not one OR: each is served by its own partial index (an OR would scan the table).
+	return sql<TypeStatusCount[]>`
+		with live as (
+			select job_type, status, completed_at, started_at, created_at from public.job_queue where status = 'pending'
+			union all
+			select job_type, status, completed_at, started_at, created_at from public.job_queue where status = 'processing'
+			union all
+			select job_type, status, completed_at, started_at, created_at from public.job_queue
+			where status in ('completed', 'failed', 'cancelled') and completed_at > now() - interval '24 hours'
+		)
+		select job_type, status, count(*)::int as count,
+		       round(avg(date_part('epoch', completed_at - started_at))::numeric, 3)::float8 as avg_duration_seconds,
+		       min(created_at) as oldest_created_at, max(created_at) as newest_created_at
+		from live
+		group by job_type, status
+		order by job_type, status`;
+}
+
+export async function queueNow(sql: Queryable): Promise<QueueNow> {
+	const [row] = await sql<QueueNow[]>`
+		select
+			(select count(*)::int from public.job_queue where status = 'pending') as pending,
+			(select count(*)::int from public.job_queue where status = 'processing') as processing,
+			(select date_part('epoch', now() - min(scheduled_at)) from public.job_queue
+			  where status = 'pending' and scheduled_at <= now()) as oldest_pending_seconds,
+			d.completed_24h, d.failed_24h, d.avg_duration_seconds, d.p95_duration_seconds
+		from (
+			select count(*) filter (where status = 'completed')::int as completed_24h,
+			       count(*) filter (where status = 'failed')::int as failed_24h,
+			       avg(run_seconds) filter (where status = 'completed')::float8 as avg_duration_seconds,
+			       (percentile_cont(0.95) within group (order by run_seconds) filter (where status = 'completed'))::float8
+			         as p95_duration_seconds
+			from (
+				select status, date_part('epoch', completed_at - started_at) as run_seconds
+				from public.job_queue
+				where status in ('completed', 'failed', 'cancelled') and completed_at > now() - interval '24 hours'
+			) finished
+		) d`;
+	return row!;
+}
+
+/** The last 24 hours hour by hour (UTC hours, the current one included), empty hours as zeros. */
+export async function hourlyStats(sql: Queryable): Promise<HourlyPoint[]> {
+	// The window's start is written out in each branch (not taken from a CTE) so the planner sees
+	// how narrow the range is. Listing every status (all there are) lets the created-at branch read
+	// job_queue_status_created_at_idx (0011) alone, one short range per status, without the heap.
+	return sql<HourlyPoint[]>`
+		with hours as (
+			select generate_series(date_trunc('hour', now(), 'UTC') - interval '23 hours',
+			                       date_trunc('hour', now(), 'UTC'), interval '1 hour') as hour
+		),
+		created as (
+			select date_trunc('hour', created_at, 'UTC') as hour, count(*)::int as total,
+			       count(*) filter (where status = 'completed')::int as completed,
+			       count(*) filter (where status = 'failed')::int as failed
+			from public.job_queue
+			where status in ('pending', 'processing', 'completed', 'failed', 'cancelled')
+			  and created_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
+			group by 1
+		),
+		durations as (
+			select date_trunc('hour', completed_at, 'UTC') as hour,
+			       avg(run_seconds)::float8 as avg_duration_seconds,
+			       (percentile_cont(0.95) within group (order by run_seconds))::float8 as p95_duration_seconds
+			from (
+				select completed_at, date_part('epoch', completed_at - started_at) as run_seconds
+				from public.job_queue
+				where status = 'completed' and completed_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
+			) done
+			group by 1
+		)
+		select h.hour, coalesce(c.total, 0) as total, coalesce(c.completed, 0) as completed,
+		       coalesce(c.failed, 0) as failed, d.avg_duration_seconds, d.p95_duration_seconds
+		from hours h
+		left join created c on c.hour = h.hour
+		left join durations d on d.hour = h.hour
+		order by h.hour`;
+}
+
+/** The seed's 6.4 "average generation time by model" (request to done), over the last `days` days. */
+export async function modelTimes(sql: Queryable, days = 7): Promise<ModelTime[]> {
+	return sql<ModelTime[]>`
+		select coalesce(payload->>'model_id', '(none)') as model,
+		       count(*)::int as total_generations,
+		       avg(date_part('epoch', completed_at - created_at))::float8 as avg_time_seconds,
+		       min(date_part('epoch', completed_at - created_at))::float8 as min_time_seconds,
+		       max(date_part('epoch', completed_at - created_at))::float8 as max_time_seconds
+		from public.job_queue
+		where job_type = 'generate-image'
+		  and status = 'completed'
+		  and created_at > now() - make_interval(days => ${days})
+		group by payload->>'model_id'
+		order by avg_time_seconds desc`;
+}
+
+export async function lastWorkerRun(sql: Queryable): Promise<LastWorkerRun | null> {
+	const [row] = await sql<LastWorkerRun[]>`
+		select id::int as id, worker_id, trigger, started_at, last_seen_at, finished_at, processed, errors,
+		       date_part('epoch', now() - last_seen_at) as seen_seconds_ago
+		from public.worker_runs
+		order by last_seen_at desc
+		limit 1`;
+	return row ?? null;
+}
+
+// A week of completed jobs is the one range that grows large (every completion of 7 days, with a
+// heap visit each for its model), and its averages barely move between two refreshes: it is served
+// from memory and recomputed in the background once it is older than this.
+const MODEL_TIMES_MAX_AGE_MS = 60_000;
+const modelTimesCache = new WeakMap<object, { at: number; value: Promise<ModelTime[]> }>();
+
+export function cachedModelTimes(sql: Queryable, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
+	const cached = modelTimesCache.get(sql);
+	if (cached && Date.now() - cached.at < maxAgeMs) return cached.value;
+	const fresh = modelTimes(sql);
+	const entry = { at: Date.now(), value: fresh };
+	// Stale-while-revalidate: a stale answer is served while the new one is computed, so only the
+	// very first load waits for the week's scan. A failed recomputation is forgotten, not served.
+	fresh.catch(() => {
+		if (modelTimesCache.get(sql) === entry) modelTimesCache.delete(sql);
+	});
+	if (cached) {
+		void fresh.then(() => modelTimesCache.set(sql, entry)).catch(() => {});
+		cached.at = Date.now();
+		return cached.value;
+	}
+	modelTimesCache.set(sql, entry);
+	return fresh;
+}
+
+/** Everything the overview shows, read in parallel (each query on its own pooled connection). */
+export async function loadOverview(sql: Queryable, options: { modelTimesMaxAgeMs?: number } = {}): Promise<Overview> {
+	const [now, counts, hourly, models, worker] = await Promise.all([
+		queueNow(sql),
+		queueCounts(sql),
+		hourlyStats(sql),
+		cachedModelTimes(sql, options.modelTimesMaxAgeMs),
+		lastWorkerRun(sql)
+	]);
+	return { generatedAt: new Date(), now, counts, hourly, models, lastWorkerRun: worker };
+}
+
+/** What the console's overview page shows, as plain JSON (the page's load and its live refresh share it). */
+export interface ConsoleOverview {
+	generatedAt: string;
+	now: QueueNow;
+	counts: { job_type: string; status: JobStatus; count: number; avg_duration_seconds: number | null }[];
+	hourly: (Omit<HourlyPoint, 'hour'> & { hour: string })[];
+	models: ModelTime[];
+	worker: { trigger: string; seen_seconds_ago: number; running: boolean; processed: number; errors: number } | null;
+	alerts: { key: string; title: string; detail: string; href: string; since: string; active_seconds: number }[];
+	thresholds: AlertThresholds;
+}
+
+/** Reads the overview and evaluates the alerts (announcing any change in the background). */
+export async function consoleOverview(
+	sql: Queryable,
+	config: Pick<Config, 'alerts' | 'publicBaseUrl'>,
+	log?: (message: string) => void
+): Promise<ConsoleOverview> {
+	const [overview, alerts] = await Promise.all([loadOverview(sql), evaluateAlerts(sql, config, { log })]);
+	const run = overview.lastWorkerRun;
+	const { pendingMax, failureRate, noCompletionSeconds, noWorkerSeconds } = config.alerts;
+	return {
+		generatedAt: overview.generatedAt.toISOString(),
+		now: overview.now,
+		counts: overview.counts.map(({ job_type, status, count, avg_duration_seconds }) => ({ job_type, status, count, avg_duration_seconds })),
+		hourly: overview.hourly.map((point) => ({ ...point, hour: point.hour.toISOString() })),
+		models: overview.models,
+		worker: run && {
+			trigger: run.trigger,
+			seen_seconds_ago: run.seen_seconds_ago,
+			running: run.finished_at === null,
+			processed: run.processed,
+			errors: run.errors
+		},
+		alerts: alerts.active.map(({ key, title, detail, href, since, active_seconds }) => ({
+			key, title, detail, href, since: since.toISOString(), active_seconds
+		})),
+		thresholds: { pendingMax, failureRate, noCompletionSeconds, noWorkerSeconds }
+	};
+}

@@ -1,0 +1,292 @@
+// The console's worker page: the history of worker runs, running the worker by hand, pausing job
+// types, and the seed's two bulk operations (cancel everything waiting, purge old finished jobs).
+// Every action records an audit entry in the same transaction as its change where it can.
+import type { AppUser } from '../auth/user';
+import type { Config } from '../config';
+import type { Queryable, Sql } from '../db/client';
+import { ValidationError } from '../errors';
+import { pauseJobType, purgeFinishedJobs, resumeJobType } from '../queue';
+import { runWorkerForBudget } from '../worker/budgeted';
+import type { WorkerTrigger } from '../worker/runs';
+import type { JobHandlers } from '../worker/types';
+import { recordAudit } from './audit';
+
+export const WORKER_TRIGGERS = ['cron', 'continuous', 'manual'] as const;
+/** A hand-started run works this long unless asked otherwise: long enough to drain a small queue. */
+export const DEFAULT_RUN_BUDGET_SECONDS = 10;
+/** A hand-started run holds the admin's request open, so it is shorter than a cron call may be. */
+const MAX_RUN_BUDGET_SECONDS = 60;
+
+/** The operator confirmed fewer rows than now match: nothing was changed; confirm again. */
+export class ConfirmationError extends Error {
+	constructor(public readonly matched: number, confirmed: number) {
+		super(`${matched} jobs match now, more than the ${confirmed} you confirmed. Nothing was changed; review the new count.`);
+		this.name = 'ConfirmationError';
+	}
+}
+
+/** A whole number from a form field within [min, max], or a ValidationError naming the field. */
+export function wholeNumber(field: string, label: string, raw: unknown, min: number, max: number): number {
+	const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+	const value = /^\d+$/.test(text) ? Number(text) : NaN;
+	if (!Number.isSafeInteger(value) || value < min || value > max) {
+		throw new ValidationError(field, `${label} must be a whole number from ${min} to ${max}`);
+	}
+	return value;
+}
+
+export interface WorkerRun {
+	id: number;
+	worker_id: string;
+	trigger: WorkerTrigger;
+	started_at: Date;
+	last_seen_at: Date;
+	finished_at: Date | null;
+	processed: number;
+	errors: number;
+	reaped: number;
+	message: string | null;
+	duration_seconds: number;
+}
+
+export interface WorkerRunPage {
+	runs: WorkerRun[];
+	/** Keyset cursors: pass as `before` for older runs, `after` for newer ones; null at either end. */
+	olderCursor: number | null;
+	newerCursor: number | null;
+}
+
+function parseTrigger(raw: string | null): WorkerTrigger | null {
+	if (!raw) return null;
+	if (!(WORKER_TRIGGERS as readonly string[]).includes(raw)) {
+		throw new ValidationError('trigger', `Trigger must be one of ${WORKER_TRIGGERS.join(', ')}`);
+	}
+	return raw as WorkerTrigger;
+}
+
+function parseCursor(raw: string | null): number | null {
+	return raw && /^\d{1,18}$/.test(raw) ? Number(raw) : null;
+}
+
+/** Newest first, keyset paged by id (either direction), optionally of one trigger. */
+export async function listWorkerRuns(
+	sql: Queryable,
+	options: { trigger?: string | null; before?: string | null; after?: string | null; limit?: number } = {}
+): Promise<WorkerRunPage> {
+	const limit = Math.min(Math.max(options.limit ?? 25, 1), 200);
+	const trigger = parseTrigger(options.trigger ?? null);
+	const before = parseCursor(options.before ?? null);
+	const after = before === null ? parseCursor(options.after ?? null) : null;
+	const rows = await sql<(WorkerRun & { id: string })[]>`
+		select id, worker_id, trigger, started_at, last_seen_at, finished_at, processed, errors, reaped, message,
+		       extract(epoch from coalesce(finished_at, last_seen_at) - started_at)::float8 as duration_seconds
+		from public.worker_runs
+		where true
+			${trigger ? sql`and trigger = ${trigger}` : sql``}
+			${before !== null ? sql`and id < ${before}` : sql``}
+			${after !== null ? sql`and id > ${after}` : sql``}
+		order by id ${after !== null ? sql`asc` : sql`desc`}
+		limit ${limit + 1}`;
+	const more = rows.length > limit;
+	const page = rows.slice(0, limit).map((row) => ({ ...row, id: Number(row.id) }));
+	if (after !== null) page.reverse();
+	const first = page[0]?.id ?? null;
+	const last = page.at(-1)?.id ?? null;
+	return {
+		runs: page,
+		olderCursor: (after !== null || more) && last !== null ? last : null,
+		newerCursor: (before !== null || (after !== null && more)) && first !== null ? first : null
+	};
+}
+
+export interface LastRun {
+	trigger: WorkerTrigger;
+	started_at: Date;
+	last_seen_at: Date;
+	finished_at: Date | null;
+}
+
+/** The latest run of each trigger (one index probe each), so the page can say whether cron calls. */
+export async function lastRunByTrigger(sql: Queryable): Promise<LastRun[]> {
+	return sql<LastRun[]>`
+		select r.trigger, r.started_at, r.last_seen_at, r.finished_at
+		from unnest(${[...WORKER_TRIGGERS]}::text[]) as t(trigger)
+		cross join lateral (
+			select * from public.worker_runs w where w.trigger = t.trigger order by w.id desc limit 1
+		) r`;
+}
+
+export interface JobTypeState {
+	job_type: string;
+	registered: boolean;
+	paused: boolean;
+	paused_at: Date | null;
+	paused_by_email: string | null;
+	reason: string | null;
+	pending: number;
+	processing: number;
+}
+
+/** Every job type queued so far, registered with a handler, or paused, with its live counts. */
+export async function listJobTypes(sql: Queryable, registered: string[]): Promise<JobTypeState[]> {
+	// The recursive part is a skip scan over job_queue_type_status_idx: one probe per distinct type.
+	return sql<JobTypeState[]>`
+		with recursive seen as (
+			(select job_type from public.job_queue order by job_type limit 1)
+			union all
+			select (select j.job_type from public.job_queue j where j.job_type > s.job_type order by j.job_type limit 1)
+			from seen s where s.job_type is not null
+		), types as (
+			select job_type from seen where job_type is not null
+			union select unnest(${registered}::text[])
+			union select job_type from public.job_queue_paused_types
+		)
+		select t.job_type, t.job_type = any (${registered}::text[]) as registered,
+		       p.job_type is not null as paused, p.paused_at, u.email as paused_by_email, p.reason,
+		       (select count(*) from public.job_queue j where j.job_type = t.job_type and j.status = 'pending')::int as pending,
+		       (select count(*) from public.job_queue j where j.job_type = t.job_type and j.status = 'processing')::int as processing
+		from types t
+		left join public.job_queue_paused_types p on p.job_type = t.job_type
+		left join auth.users u on u.id = p.paused_by
+		order by t.job_type`;
+}
+
+function jobTypeField(raw: unknown): string {
+	const jobType = typeof raw === 'string' ? raw.trim() : '';
+	if (jobType.length < 1 || jobType.length > 128) throw new ValidationError('job_type', 'Name a job type (1-128 characters)');
+	return jobType;
+}
+
+/** Pauses a job type: workers stop claiming it until resumed. Returns false if it was paused already. */
+export async function pauseType(sql: Sql, actor: AppUser, rawType: unknown, rawReason: unknown): Promise<boolean> {
+	const jobType = jobTypeField(rawType);
+	const reason = typeof rawReason === 'string' && rawReason.trim() ? rawReason.trim().slice(0, 500) : undefined;
+	return sql.begin(async (tx) => {
+		const [before] = await tx<{ paused: boolean }[]>`
+			select exists (select 1 from public.job_queue_paused_types where job_type = ${jobType}) as paused`;
+		await pauseJobType(tx, jobType, actor.id, reason);
+		const changed = !before!.paused;
+		await recordAudit(tx, actor, 'queue.pause', { target: jobType, details: { reason: reason ?? null }, affectedRows: changed ? 1 : 0 });
+		return changed;
+	});
+}
+
+/** Resumes a paused job type and wakes the workers. Returns false if it was not paused. */
+export async function resumeType(sql: Sql, actor: AppUser, rawType: unknown): Promise<boolean> {
+	const jobType = jobTypeField(rawType);
+	return sql.begin(async (tx) => {
+		const [before] = await tx<{ paused: boolean }[]>`
+			select exists (select 1 from public.job_queue_paused_types where job_type = ${jobType}) as paused`;
+		await resumeJobType(tx, jobType);
+		await recordAudit(tx, actor, 'queue.resume', { target: jobType, affectedRows: before!.paused ? 1 : 0 });
+		return before!.paused;
+	});
+}
+
+export interface RunNowResult {
+	runId: number;
+	workerId: string;
+	budgetSeconds: number;
+	processed: number;
+	errors: number;
+	reaped: number;
+	returned: number;
+	durationMs: number;
+}
+
+/** "Run the worker now": one budgeted pass, recorded as a manual worker run, as a cron call would. */
+export async function runWorkerNow(
+	services: { sql: Sql; handlers: JobHandlers; config: Pick<Config, 'worker'> },
+	actor: AppUser,
+	rawBudget: unknown
+): Promise<RunNowResult> {
+	const { sql, handlers, config } = services;
+	const maxBudget = Math.min(config.worker.budgetSeconds, MAX_RUN_BUDGET_SECONDS);
+	const budgetSeconds = wholeNumber('budget_seconds', 'The time budget', rawBudget ?? DEFAULT_RUN_BUDGET_SECONDS, 1, maxBudget);
+	const result = await runWorkerForBudget({
+		sql,
+		handlers,
+		trigger: 'manual',
+		budgetMs: budgetSeconds * 1000,
+		concurrency: config.worker.concurrency,
+		batchSize: config.worker.batchSize,
+		leaseSeconds: config.worker.leaseSeconds
+	});
+	const { runId, workerId, processed, errors, reaped, returned, durationMs } = result;
+	await recordAudit(sql, actor, 'worker.run', {
+		target: `worker_run:${runId}`,
+		details: { budget_seconds: budgetSeconds, worker_id: workerId, processed, errors, reaped, returned, duration_ms: durationMs },
+		affectedRows: processed
+	});
+	return { runId, workerId, budgetSeconds, processed, errors, reaped, returned, durationMs };
+}
+
+export interface CancelPreview {
+	count: number;
+	/** The database's time of the count; the cancel then covers only jobs created up to it. */
+	asOf: string;
+	includeProcessing: boolean;
+}
+
+export async function previewCancelAll(sql: Queryable, includeProcessing: boolean): Promise<CancelPreview> {
+	const statuses = includeProcessing ? ['pending', 'processing'] : ['pending'];
+	const [row] = await sql<{ count: number; as_of: string }[]>`
+		select count(*)::int as count, to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
+		from public.job_queue where status = any (${statuses}::text[])`;
+	return { count: row!.count, asOf: row!.as_of, includeProcessing };
+}
+
+/** The seed's rollback step, bounded by what the operator confirmed (see cancel_all_pending_jobs). */
+export async function cancelAllPending(
+	sql: Sql,
+	actor: AppUser,
+	input: { asOf: unknown; includeProcessing: boolean; confirmedCount: unknown }
+): Promise<number> {
+	// Kept as text to the microsecond: a Date would round it and the cancel would cover a different set.
+	const asOf = typeof input.asOf === 'string' && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(input.asOf) ? input.asOf : null;
+	if (asOf === null || Number.isNaN(Date.parse(asOf))) {
+		throw new ValidationError('as_of', 'Count the jobs to cancel first, then confirm');
+	}
+	const confirmed = wholeNumber('confirm_count', 'The confirmed count', input.confirmedCount, 0, 2 ** 31 - 1);
+	const reason = 'Cancelled by an administrator (cancel all pending)';
+	return sql.begin(async (tx) => {
+		const [row] = await tx<{ cancelled: number; matched: number }[]>`
+			select * from public.cancel_all_pending_jobs(${asOf}::timestamptz, ${input.includeProcessing}, ${confirmed}, ${reason})`;
+		if (row!.matched > confirmed) throw new ConfirmationError(row!.matched, confirmed);
+		await recordAudit(tx, actor, 'queue.cancel_all', {
+			details: { include_processing: input.includeProcessing, as_of: asOf, confirmed },
+			affectedRows: row!.cancelled
+		});
+		return row!.cancelled;
+	});
+}
+
+const MAX_RETENTION_DAYS = 3650;
+
+export async function previewPurge(sql: Queryable, rawDays: unknown): Promise<{ days: number; count: number }> {
+	const days = wholeNumber('days', 'Days', rawDays, 1, MAX_RETENTION_DAYS);
+	const [row] = await sql<{ count: number }[]>`
+		select count(*)::int as count from public.job_queue
+		where status in ('completed', 'failed', 'cancelled') and completed_at < now() - make_interval(days => ${days})`;
+	return { days, count: row!.count };
+}
+
+/** Deletes finished jobs older than N days in batches (purgeFinishedJobs); returns how many. */
+export async function purgeFinished(sql: Sql, actor: AppUser, rawDays: unknown, rawConfirmed: unknown): Promise<number> {
+	const days = wholeNumber('days', 'Days', rawDays, 1, MAX_RETENTION_DAYS);
+	const confirmed = wholeNumber('confirm_count', 'The confirmed count', rawConfirmed, 0, 2 ** 31 - 1);
+	// Batches commit one by one (short locks on the hot table), so the audit follows the last batch.
+	const deleted = await purgeFinishedJobs(sql, { olderThanDays: days });
+	await recordAudit(sql, actor, 'queue.purge', { details: { older_than_days: days, confirmed }, affectedRows: deleted });
+	return deleted;
+}
+
+/** What the "set up the cron" panel shows: this deployment's endpoint, never the secret itself. */
+export function cronSetup(config: Pick<Config, 'publicBaseUrl' | 'cronSecret' | 'worker'>, origin: string, inProcessWorker: boolean) {
+	return {
+		endpoint: `${config.publicBaseUrl ?? origin}/api/worker`,
+		secretConfigured: config.cronSecret !== null,
+		budgetSeconds: config.worker.budgetSeconds,
+		inProcessWorker
+	};
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { redirect } from '@sveltejs/kit';
+import { parseGenerationRequest } from '$lib/schemas';
+import type { GenerateFormValues } from '$lib/components/generate/form';
+import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/components/generate/form';
+import type { Generation, ModelOption, Usage } from '$lib/client/types';
+import { actionFailure, formFailure } from '$lib/server/forms';
+import { listModels } from '$lib/server/generations/models';
+import { listGenerations } from '$lib/server/generations/read';
+import { getUserLimits, startGeneration } from '$lib/server/generations/start';
+import { toView } from '$lib/server/generations/types';
+import { requireUser } from '$lib/server/http';
+import type { Actions, PageServerLoad } from './$types';
+
+const RECENT = 8;
+
+/** What the form starts with: "reuse settings" links fill it from the query string. */
+function prefill(query: URLSearchParams, models: ModelOption[]): GenerateFormValues {
+	const asked = query.get('model');
+	const model = models.find((m) => m.id === asked && m.available) ?? models.find((m) => m.available) ?? models[0];
+	const width = query.get('width') ?? '512';
+	const height = query.get('height') ?? '512';
+	const preset = SIZE_PRESETS.find((p) => String(p.width) === width && String(p.height) === height);
+	const seed = query.get('seed') ?? '';
+	return {
+		prompt: query.get('prompt') ?? '',
+		model_id: model?.id ?? '',
+		size: preset?.id ?? 'custom',
+		width,
+		height,
+		seed_mode: seed ? 'fixed' : 'random',
+		seed,
+		negative_prompt: query.get('negative_prompt') ?? '',
+		idempotency_key: ''
+	};
+}
+
+export const load: PageServerLoad = async ({ locals, url }) => {
+	const user = requireUser(locals.user);
+	const { sql, providers } = locals.services;
+	const [catalogue, limits, recent] = await Promise.all([
+		listModels(sql, { replicateConfigured: providers.replicate !== null }),
+		getUserLimits(sql, user.id),
+		listGenerations(sql, user, { limit: RECENT })
+	]);
+	const models: ModelOption[] = catalogue.map((m) => ({
+		id: m.id,
+		display_name: m.display_name,
+		description: m.description,
+		min_size: m.min_size,
+		max_size: m.max_size,
+		size_step: m.size_step,
+		available: m.available,
+		unavailable_reason: m.unavailable_reason
+	}));
+	const usage: Usage = limits;
+	const generations: Generation[] = recent.items.map(toView);
+	return {
+		models,
+		usage,
+		recent: generations,
+		prefill: prefill(url.searchParams, models),
+		// Fallback for browsers without JavaScript; with it, the page makes a new key after each submission.
+		idempotencyKey: randomUUID()
+	};
+};
+
+export const actions: Actions = {
+	generate: async ({ request, locals }) => {
+		const user = requireUser(locals.user);
+		const values = readGenerateForm(await request.formData());
+		const body = toGenerationBody(values);
+		const parsed = body.ok ? parseGenerationRequest(body.value) : body;
+		if (!parsed.ok) return formFailure(400, { field: parsed.field, error: parsed.error, values, limit: null });
+		let generationId: string;
+		try {
+			const started = await startGeneration(locals.services.sql, user.id, parsed.value, {
+				replicateConfigured: locals.services.providers.replicate !== null
+			});
+			generationId = started.generation_id;
+		} catch (err) {
+			return actionFailure(err, values);
+		}
+		redirect(303, `/generations/${generationId}`);
+	}
+};

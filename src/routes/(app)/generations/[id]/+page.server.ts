@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { error, redirect } from '@sveltejs/kit';
+import type { Generation } from '$lib/client/types';
+import type { AppUser } from '$lib/server/auth/user';
+import { actionFailure } from '$lib/server/forms';
+import { cancelGeneration } from '$lib/server/generations/cancel';
+import { deleteGeneration, providerForModel } from '$lib/server/generations/delete';
+import { getModel } from '$lib/server/generations/models';
+import { getGeneration } from '$lib/server/generations/read';
+import { startGeneration } from '$lib/server/generations/start';
+import { toView } from '$lib/server/generations/types';
+import { requireUser } from '$lib/server/http';
+import type { Actions, PageServerLoad } from './$types';
+
+/** The user's own generation, or 404: someone else's is indistinguishable from none at all. */
+async function ownGeneration(locals: App.Locals, user: AppUser, id: string) {
+	const row = await getGeneration(locals.services.sql, user, id);
+	if (!row || row.user_id !== user.id) error(404, 'No such generation');
+	return row;
+}
+
+export const load: PageServerLoad = async ({ locals, params }) => {
+	const user = requireUser(locals.user);
+	const row = await ownGeneration(locals, user, params.id);
+	const model = await getModel(locals.services.sql, row.model_id);
+	const generation: Generation = toView(row);
+	return {
+		generation,
+		modelName: model?.display_name ?? row.model_id,
+		// For "vary the seed": one key per page view, so a double click starts one generation.
+		idempotencyKey: randomUUID()
+	};
+};
+
+export const actions: Actions = {
+	cancel: async ({ locals, params }) => {
+		const user = requireUser(locals.user);
+		await ownGeneration(locals, user, params.id);
+		const { sql, providers } = locals.services;
+		await cancelGeneration(sql, user, params.id, providerForModel(sql, providers));
+		redirect(303, `/generations/${params.id}`);
+	},
+
+	delete: async ({ locals, params }) => {
+		const user = requireUser(locals.user);
+		try {
+			await deleteGeneration(locals.services.sql, user, params.id, locals.services);
+		} catch (err) {
+			return actionFailure(err, null);
+		}
+		redirect(303, '/history');
+	},
+
+	/** The same settings with a new random seed, as a new generation. */
+	vary: async ({ locals, params, request }) => {
+		const user = requireUser(locals.user);
+		const row = await ownGeneration(locals, user, params.id);
+		const key = (await request.formData()).get('idempotency_key');
+		const { sql, providers } = locals.services;
+		let newId: string;
+		try {
+			const started = await startGeneration(
+				sql,
+				user.id,
+				{
+					prompt: row.prompt,
+					model_id: row.model_id,
+					width: row.width,
+					height: row.height,
+					seed: null,
+					negative_prompt: row.negative_prompt,
+					idempotency_key: typeof key === 'string' && /^[\w.:-]{1,255}$/.test(key) ? key : null
+				},
+				{ replicateConfigured: providers.replicate !== null }
+			);
+			newId = started.generation_id;
+		} catch (err) {
+			return actionFailure(err, null);
+		}
+		redirect(303, `/generations/${newId}`);
+	}
+};

@@ -1,0 +1,116 @@
+-- 0012 console operations: the seed's rollback (cancel everything waiting) as a guarded function,
+-- per-model generation statistics, and the indexes the worker, models and users pages read through.
+
+-- The seed's step 7.3 ("mark all pending jobs as cancelled"), made safe to run from a button: only
+-- jobs created up to p_as_of (when the operator saw the count), and nothing at all when more rows
+-- match than the operator confirmed (p_max_rows), so a confirmation never covers more than it said.
+-- p_include_processing adds running jobs, as the seed's statement does; their handlers learn it at
+-- the next heartbeat. Returns how many were cancelled and how many matched.
+create function public.cancel_all_pending_jobs(
+  p_as_of              timestamptz default now(),
+  p_include_processing boolean default false,
+  p_max_rows           integer default null,
+  p_reason             text default null
+) returns table (cancelled integer, matched integer)
+language plpgsql volatile set search_path = public, pg_temp as $$
+declare
+  v_statuses text[] := case when coalesce(p_include_processing, false)
+                            then array['pending', 'processing'] else array['pending'] end;
+  v_ids uuid[];
+begin
+  if p_as_of is null then
+    raise exception 'cancel_all_pending_jobs: as_of must not be null' using errcode = '22023';
+  end if;
+  if p_max_rows is not null and p_max_rows < 0 then
+    raise exception 'cancel_all_pending_jobs: max_rows must not be negative' using errcode = '22023';
+  end if;
+
+  -- Lock the matching rows first: the count and the update then see the same set. Claimers skip
+  -- locked rows, so they carry on with anything newer meanwhile.
+  select coalesce(array_agg(s.id), '{}') into v_ids
+  from (
+    select j.id from job_queue j
+    where j.status = any (v_statuses) and j.created_at <= p_as_of
+    for update
+  ) s;
+
+  matched := cardinality(v_ids);
+  if p_max_rows is not null and matched > p_max_rows then
+    cancelled := 0;
+    return next;
+    return;
+  end if;
+
+  update job_queue j
+  set status = 'cancelled', completed_at = now(), locked_by = null, locked_until = null,
+      error_message = coalesce(p_reason, j.error_message), updated_at = now()
+  where j.id = any (v_ids);
+  get diagnostics cancelled = row_count;
+  return next;
+end;
+$$;
+
+revoke execute on function public.cancel_all_pending_jobs(timestamptz, boolean, integer, text) from public, anon, authenticated;
+grant execute on function public.cancel_all_pending_jobs(timestamptz, boolean, integer, text) to service_role;
+
+-- Per model: generations in the last p_days and in all, success rate, run time (started to
+-- completed) average and p95, and cost where the catalogue knows a per-second price.
+-- The seed's 6.4 "average generation time by model", kept callable from psql.
+create function public.model_generation_stats(p_days integer default 7)
+returns table (
+  model_id           text,
+  generations_recent bigint,
+  generations_total  bigint,
+  completed_recent   bigint,
+  failed_recent      bigint,
+  success_rate       numeric,
+  avg_seconds        numeric,
+  p95_seconds        numeric,
+  predict_seconds    numeric,
+  cost               numeric,
+  running            bigint
+)
+language sql stable set search_path = public, pg_temp as $$
+  select
+    m.id,
+    coalesce(r.generations, 0),
+    coalesce(t.generations, 0),
+    coalesce(r.completed, 0),
+    coalesce(r.failed, 0),
+    case when coalesce(r.completed, 0) + coalesce(r.failed, 0) > 0
+         then round(r.completed::numeric / (r.completed + r.failed), 4) end,
+    round(r.avg_seconds::numeric, 3),
+    round(r.p95_seconds::numeric, 3),
+    r.predict_seconds,
+    round(r.predict_seconds * m.cost_per_second, 4),
+    (select count(*) from image_generations g where g.model_id = m.id and g.status = 'processing')
+  from models m
+  left join lateral (
+    select count(*) as generations,
+           count(*) filter (where g.status = 'completed') as completed,
+           count(*) filter (where g.status = 'failed') as failed,
+           avg(extract(epoch from g.completed_at - g.started_at)) filter (where g.status = 'completed') as avg_seconds,
+           percentile_cont(0.95) within group (order by extract(epoch from g.completed_at - g.started_at))
+             filter (where g.status = 'completed') as p95_seconds,
+           sum(g.predict_time_seconds) as predict_seconds
+    from image_generations g
+    where g.model_id = m.id and g.created_at > now() - make_interval(days => greatest(coalesce(p_days, 7), 1))
+  ) r on true
+  left join lateral (
+    select count(*) as generations from image_generations g where g.model_id = m.id
+  ) t on true
+  order by m.sort_order, m.id;
+$$;
+
+revoke execute on function public.model_generation_stats(integer) from public, anon, authenticated;
+grant execute on function public.model_generation_stats(integer) to service_role;
+
+-- Per-model statistics read one model's generations by time, and count all of them from the index.
+create index image_generations_model_created_idx on public.image_generations (model_id, created_at);
+
+-- The worker page lists every job type ever queued: a skip scan over this index visits one entry
+-- per type instead of the whole table, and per-type counts by status read it without the heap.
+create index job_queue_type_status_idx on public.job_queue (job_type, status);
+
+-- The worker history filtered by trigger, newest first (manual runs are rare among cron runs).
+create index worker_runs_trigger_id_idx on public.worker_runs (trigger, id desc);

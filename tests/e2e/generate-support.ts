@@ -1,0 +1,34 @@
+// Helpers shared by the generate, history and generation-page end-to-end tests.
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
+
+export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Starts a generation through the JSON API with the page's session cookie; returns its id. */
+export async function startViaApi(request: APIRequestContext, body: Record<string, unknown> = {}): Promise<string> {
+	const response = await request.post('/api/generations', {
+		data: { prompt: 'a small red boat on a calm lake', model_id: 'local/preview', width: 256, height: 256, ...body }
+	});
+	expect(response.status(), await response.text()).toBe(201);
+	return (await response.json()).generation_id;
+}
+
+/** Waits (by polling the API, bounded) until the generation reaches one of the statuses; returns its JSON. */
+export async function waitForStatus(request: APIRequestContext, id: string, statuses: string[], timeout = 30_000) {
+	let last: { status: string } & Record<string, unknown> = { status: 'unknown' };
+	await expect
+		.poll(
+			async () => {
+				last = await (await request.get(`/api/generations/${id}`)).json();
+				return statuses.includes(last.status);
+			},
+			{ timeout, intervals: [250] }
+		)
+		.toBe(true);
+	return last;
+}
+
+/** Fills the generate form's prompt and picks a model by its display name. */
+export async function fillGenerateForm(page: Page, prompt: string, model = 'Local preview') {
+	await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+	await page.getByRole('radio', { name: new RegExp(`^${model}`) }).check();
+}

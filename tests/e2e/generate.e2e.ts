@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { expect, test } from '@playwright/test';
+import { fillGenerateForm, PNG_SIGNATURE, startViaApi, waitForStatus } from './generate-support';
+import { screenshotAtWidths, signUp, uniqueEmail } from './support';
+
+test('generate: the progress bar moves, the image shows, it is in the history, the download is a PNG', async ({ page }) => {
+	await signUp(page, uniqueEmail('painter'));
+	await expect(page).toHaveURL(/\/generate$/);
+	await expect(page.getByTestId('usage')).toContainText('0 of 20');
+	await screenshotAtWidths(page, 'generate-empty');
+
+	// An example fills the prompt; the count follows.
+	await page.getByRole('link', { name: /Misty pine forest/ }).click();
+	await expect(page.getByLabel('Prompt', { exact: true })).toHaveValue(/^Misty pine forest/);
+	await expect(page.getByTestId('prompt-count')).toContainText('/ 2000');
+	// The slower model, so the progress bar has time to show a value between 0 and 100.
+	await fillGenerateForm(page, 'A lighthouse on a cliff in a storm, warm light in the window', 'Local detailed');
+	await page.getByRole('button', { name: 'Generate' }).click();
+
+	const card = page.getByTestId('generation-card').first();
+	await expect(card).toBeVisible();
+	await expect(page).toHaveURL(/\/generate$/); // stays on the page, the card is live
+	const id = (await card.getAttribute('data-id'))!;
+	await page.waitForFunction(
+		(cardId) => {
+			const bar = document.querySelector(`[data-id="${cardId}"] [role=progressbar]`);
+			const value = Number(bar?.getAttribute('aria-valuenow'));
+			return value > 0 && value < 100;
+		},
+		id,
+		{ polling: 'raf', timeout: 20_000 }
+	);
+	await expect(card.getByTestId('status')).toHaveAttribute('data-status', 'completed', { timeout: 20_000 });
+	await expect(card.getByRole('img')).toBeVisible();
+	await expect(card.getByRole('img')).toHaveJSProperty('complete', true);
+	await expect(page.getByTestId('usage')).toContainText('1 of 20');
+	await screenshotAtWidths(page, 'generate-completed');
+
+	await page.getByRole('link', { name: 'History', exact: true }).click();
+	const inHistory = page.locator(`[data-testid=history] [data-id="${id}"]`);
+	await expect(inHistory).toBeVisible();
+	await expect(inHistory.getByTestId('status')).toHaveAttribute('data-status', 'completed');
+	await screenshotAtWidths(page, 'history');
+
+	await inHistory.getByRole('link').first().click();
+	await expect(page).toHaveURL(new RegExp(`/generations/${id}$`));
+	await expect(page.getByTestId('image')).toBeVisible();
+	await expect(page.getByTestId('settings')).toContainText('Local detailed');
+	await expect(page.getByTestId('status-history')).toContainText('Completed');
+	await screenshotAtWidths(page, 'generation-completed');
+
+	const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()]);
+	expect(download.suggestedFilename()).toBe(`picture-${id}.png`);
+	const bytes = await readFile((await download.path())!);
+	expect([...bytes.subarray(0, 8)]).toEqual(PNG_SIGNATURE);
+});
+
+test('a queued generation can be cancelled from its card and never completes', async ({ page }) => {
+	await signUp(page, uniqueEmail('canceller'));
+	// local/detailed runs two at a time: the last of several waits in the queue.
+	const cards = page.getByTestId('generation-card');
+	for (let i = 1; i <= 6; i++) {
+		await fillGenerateForm(page, `A paper lantern number ${i} floating over a river`, 'Local detailed');
+		await page.getByRole('button', { name: 'Generate' }).click();
+		await expect(cards).toHaveCount(i);
+	}
+	const last = cards.first();
+	const id = (await last.getAttribute('data-id'))!;
+	await expect(last.getByTestId('status')).toHaveAttribute('data-status', /queued|processing/);
+	await last.getByRole('button', { name: 'Cancel' }).click();
+	await expect(last.getByTestId('status')).toHaveAttribute('data-status', 'cancelled');
+	await expect(last.getByRole('button', { name: 'Cancel' })).toHaveCount(0);
+
+	// The others finish; the cancelled one stays cancelled, without an image.
+	for (const other of await cards.all()) {
+		if ((await other.getAttribute('data-id')) === id) continue;
+		await expect(other.getByTestId('status')).toHaveAttribute('data-status', 'completed', { timeout: 30_000 });
+	}
+	const after = await waitForStatus(page.request, id, ['cancelled', 'completed']);
+	expect(after).toMatchObject({ status: 'cancelled', image_url: null });
+	expect((after.history as Array<{ status: string }>).map((h) => h.status)).not.toContain('completed');
+});
+
+test('over the hourly limit, the form says so and when it resets', async ({ page }) => {
+	await signUp(page, uniqueEmail('busy'));
+	// There is no UI to lower a limit: use up the default 20 an hour through the JSON API.
+	const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => startViaApi(page.request, { prompt: `quick sketch ${i}` })));
+	// Cancel them again so they do not keep the shared worker busy for later tests (they still count).
+	await Promise.all(ids.map((id) => page.request.delete(`/api/generations/${id}`)));
+
+	await fillGenerateForm(page, 'One more, please');
+	await page.getByRole('button', { name: 'Generate' }).click();
+	const alert = page.getByRole('alert');
+	await expect(alert).toContainText('You have used all 20 generations for this hour');
+	await expect(alert).toContainText(/resets in (59|60) minutes/);
+	await expect(page.getByTestId('generation-card').filter({ hasText: 'One more, please' })).toHaveCount(0);
+	await screenshotAtWidths(page, 'generate-over-limit');
+});
+
+test('the form checks the prompt and the size before posting', async ({ page }) => {
+	await signUp(page, uniqueEmail('careful'));
+	await page.getByLabel('Prompt', { exact: true }).fill('   ');
+	await page.getByRole('button', { name: 'Generate' }).click();
+	await expect(page.getByRole('alert')).toHaveText('Write a prompt describing the image.');
+	await page.getByLabel('Prompt', { exact: true }).fill('a tiny house');
+	await page.getByText('Custom', { exact: true }).click();
+	await page.getByLabel('Width').fill('500');
+	await page.getByRole('button', { name: 'Generate' }).click();
+	await expect(page.getByRole('alert')).toHaveText('Width must be a multiple of 8.');
+	await expect(page.getByTestId('generation-card')).toHaveCount(0);
+	// Replicate models show why they cannot be chosen.
+	await expect(page.getByRole('radio', { name: /FLUX\.1 \[schnell\]/ })).toBeDisabled();
+	await expect(page.getByText(/Unavailable: Replicate models need REPLICATE_API_TOKEN/).first()).toBeVisible();
+});
