@@ -73,7 +73,16 @@ create function public.claim_jobs(
   p_lease_seconds integer default 30,
   p_job_types     text[] default null
 ) returns setof public.job_queue
-language plpgsql volatile set search_path = public, pg_temp as $$
+language plpgsql volatile set search_path = public, pg_temp
+-- The hottest query in the system: plan it once per session (planning it on every call cost more
+-- than running it), and make that one plan the ordered walk of the pending index whatever the
+-- table looked like when it was made (never a scan of the history, never a sort).
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_sort = off
+set enable_incremental_sort = off
+as $$
 declare
   v_paused text[];
 begin
@@ -172,7 +181,16 @@ create function public.complete_jobs(
   p_worker_id text,
   p_claim_counts integer[] default null
 ) returns setof uuid
-language sql volatile set search_path = public, pg_temp as $$
+language plpgsql volatile set search_path = public, pg_temp
+-- plpgsql, not sql: a sql function is parsed and planned on every call; this plan is made once per
+-- session, and it is always a primary-key probe per id (never a scan of the table).
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
+as $$
+begin
+  return query
   update job_queue j
   set status = 'completed', completed_at = now(), locked_by = null, locked_until = null, updated_at = now()
   from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
@@ -182,6 +200,7 @@ language sql volatile set search_path = public, pg_temp as $$
     and j.locked_by = p_worker_id
     and (t.claim_count is null or j.claim_count = t.claim_count)
   returning j.id;
+end;
 $$;
 
 -- Extend the leases of jobs a worker still runs; returns those it still holds (a missing id: stop work).

@@ -137,9 +137,9 @@ export function checkAlerts(inputs: AlertInputs, t: AlertThresholds): AlertCheck
 export async function recordAlertStates(sql: Queryable, checks: AlertCheck[]): Promise<AlertEvaluation['changes']> {
 	const rows = await sql<{ key: AlertKey; change: 'started' | 'cleared' }[]>`
 		with input as (
-			select * from unnest(${checks.map((c) => c.key)}::text[], ${checks.map((c) => c.firing)}::boolean[],
-			                     ${checks.map((c) => c.title)}::text[], ${checks.map((c) => c.detail)}::text[])
-			  as i(alert_key, firing, title, detail)
+			select alert_key, alert_key = any(${checks.filter((c) => c.firing).map((c) => c.key)}::text[]) as firing, title, detail
+			from unnest(${checks.map((c) => c.key)}::text[], ${checks.map((c) => c.title)}::text[], ${checks.map((c) => c.detail)}::text[])
+			  as i(alert_key, title, detail)
 		),
 		started as (
 			insert into public.alert_state as a (alert_key, active, title, detail, started_at, changed_at)

@@ -168,7 +168,7 @@ export class SupabaseAuth {
 			cookies: {
 				getAll: () => cookies.getAll(),
 				setAll: (list) => {
-					for (const { name, value, options } of list) cookies.set(name, value, { ...options, path: options.path ?? '/' } as never);
+					for (const { name, value, options } of list) cookies.set(name, value, { ...options, path: options.path ?? '/' });
 				}
 			},
 			// No browser client reads the session, so the cookie can be HttpOnly (out of reach of scripts).

@@ -1,7 +1,5 @@
 // What the overview's charts share: colours for light and dark (the app follows the system's
 // colour scheme, see app.css), and a hook that repaints a chart when the scheme changes.
-import type { Chart, ChartType } from 'chart.js';
-
 export interface ChartPalette {
 	text: string;
 	grid: string;
@@ -37,16 +35,24 @@ export function chartPalette(dark: boolean): ChartPalette {
 			};
 }
 
+interface Colorable {
+	color?: unknown;
+}
+/** The parts of a chart's options that carry colours, whatever its type. */
+interface PaintableOptions {
+	scales?: Record<string, { ticks?: Colorable; grid?: Colorable; title?: Colorable } | undefined>;
+	plugins?: { legend?: { labels?: Colorable } };
+}
+
 /** Axis text, grid lines and legend in the palette's colours. */
-export function paintAxes<T extends ChartType>(chart: Chart<T>, colors: ChartPalette): void {
-	for (const scale of Object.values(chart.options.scales ?? {})) {
-		if (!scale) continue;
-		if (scale.ticks) scale.ticks.color = colors.text;
-		if (scale.grid) scale.grid.color = colors.grid;
-		if ('title' in scale && scale.title) scale.title.color = colors.text;
+export function paintAxes(options: PaintableOptions, colors: ChartPalette): void {
+	for (const scale of Object.values(options.scales ?? {})) {
+		if (scale?.ticks) scale.ticks.color = colors.text;
+		if (scale?.grid) scale.grid.color = colors.grid;
+		if (scale?.title) scale.title.color = colors.text;
 	}
-	const legend = chart.options.plugins?.legend;
-	if (legend?.labels) legend.labels.color = colors.text;
+	const labels = options.plugins?.legend?.labels;
+	if (labels) labels.color = colors.text;
 }
 
 /** Calls paint now and whenever the system switches between light and dark; returns the unsubscribe. */

@@ -1,0 +1,98 @@
+// The worker, models, users and export pages of the console, driven in Chromium as an administrator.
+import { readFile } from 'node:fs/promises';
+import { expect, test, type Page } from '@playwright/test';
+import { ADMIN, screenshotAtWidths, signIn } from './support';
+
+test.beforeEach(async ({ page }) => {
+	await signIn(page, ADMIN.email, ADMIN.password);
+});
+
+const jobTypeRow = (page: Page, type: string) => page.getByTestId('job-types').locator(`tr[data-job-type="${type}"]`);
+
+test('pause and resume a job type, run the worker now, count before cancelling or purging', async ({ page }) => {
+	await page.goto('/admin/worker');
+	await expect(page.getByRole('heading', { level: 1, name: 'Worker' })).toBeVisible();
+
+	const row = jobTypeRow(page, 'generate-image');
+	await expect(row).toContainText('Active');
+	await page.getByRole('button', { name: 'Pause generate-image' }).click();
+	await expect(row).toContainText('Paused');
+	await expect(row).toContainText(`by ${ADMIN.email}`);
+	await expect(page.getByText('Paused generate-image: workers no longer claim it.')).toBeVisible();
+	await page.getByRole('button', { name: 'Resume generate-image' }).click();
+	await expect(row).toContainText('Active');
+	await expect(page.getByText('Resumed generate-image.')).toBeVisible();
+
+	await page.getByLabel('Budget (seconds)').fill('3');
+	await page.getByRole('button', { name: 'Run now' }).click();
+	await expect(page.getByTestId('run-result')).toContainText(/Processed \d+ jobs? with 0 errors/);
+	await expect(page.getByTestId('worker-runs').locator('tbody tr').first()).toContainText('manual');
+
+	// Keyboard: the confirmation takes focus, so Enter-driven users land on the question.
+	await page.getByRole('button', { name: 'Count jobs to cancel…' }).click();
+	const cancel = page.getByTestId('cancel-confirmation');
+	await expect(cancel).toContainText(/No pending jobs: nothing to cancel|Cancel \d+ pending jobs?\?/);
+	await expect(cancel.locator('#cancel-confirm-text')).toBeFocused();
+	await cancel.getByRole('button', { name: /Close|Keep them/ }).click();
+	await expect(cancel).toBeHidden();
+
+	await page.getByLabel('Older than (days)').fill('30');
+	await page.getByRole('button', { name: 'Count jobs to purge…' }).click();
+	const purge = page.getByTestId('purge-confirmation');
+	await expect(purge).toContainText(/nothing to purge|Delete \d+ finished jobs?/);
+	await purge.getByRole('button', { name: /Close|Keep them/ }).click();
+
+	await expect(page.getByTestId('cron-setup')).toContainText('/api/worker');
+	await expect(page.getByTestId('cron-setup')).toContainText('Authorization: Bearer $CRON_SECRET');
+	await page.getByText('Supabase pg_cron + pg_net').click();
+	await expect(page.getByTestId('cron-setup')).toContainText("cron.schedule(");
+	await page.getByText('Supabase pg_cron + pg_net').click();
+
+	await page.getByRole('link', { name: 'Manual', exact: true }).click();
+	await expect(page).toHaveURL(/trigger=manual/);
+	await expect(page.getByTestId('worker-runs').locator('tbody tr').first()).toContainText('manual');
+	await page.goto('/admin/worker');
+	await screenshotAtWidths(page, 'admin-worker');
+});
+
+test('models: statistics per model and a concurrency change', async ({ page }) => {
+	await page.goto('/admin/models');
+	const models = page.getByTestId('models');
+	await expect(models.locator('tr[data-model="local/preview"]')).toContainText('Local preview');
+	const sdxl = models.locator('tr[data-model="stability-ai/sdxl"]');
+	const input = sdxl.getByLabel('Max concurrency for Stable Diffusion XL');
+	const before = await input.inputValue();
+	await input.fill('7');
+	await sdxl.getByRole('button', { name: 'Save' }).click();
+	await expect(page.getByText('stability-ai/sdxl now runs at most 7 at once.')).toBeVisible();
+	await expect(input).toHaveValue('7');
+	await input.fill(before);
+	await sdxl.getByRole('button', { name: 'Save' }).click();
+	await expect(page.getByText(`stability-ai/sdxl now runs at most ${before} at once.`)).toBeVisible();
+	await screenshotAtWidths(page, 'admin-models');
+});
+
+test('users: usage against limits, search', async ({ page }) => {
+	await page.goto('/admin/users');
+	await expect(page.getByTestId('users')).toContainText(ADMIN.email);
+	await page.getByLabel('Search by email').fill('admin@');
+	await page.getByRole('button', { name: 'Search' }).click();
+	await expect(page).toHaveURL(/q=admin%40/);
+	await expect(page.getByTestId('users').locator('tbody tr')).toHaveCount(1);
+	await page.getByLabel('Search by email').fill('nobody-matches-this');
+	await page.getByRole('button', { name: 'Search' }).click();
+	await expect(page.getByText('No users found.')).toBeVisible();
+	await page.goto('/admin/users');
+	await screenshotAtWidths(page, 'admin-users');
+});
+
+test('export: download the failed jobs CSV', async ({ page }) => {
+	await page.goto('/admin/export');
+	const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Failed jobs/ }).click()]);
+	expect(download.suggestedFilename()).toMatch(/^failed_jobs-\d{8}T\d{4}Z\.csv$/);
+	const text = await readFile((await download.path())!, 'utf8');
+	expect(text.split('\r\n')[0]).toBe(
+		'id,job_type,payload,status,error_message,error_details,attempts,max_attempts,created_by,created_at,started_at,completed_at'
+	);
+	await screenshotAtWidths(page, 'admin-export');
+});

@@ -1,0 +1,111 @@
+// The job list's query plans on a big table: every page (first or deep, any allowed sort, a status
+// filter) is an index range scan that reads about one page of rows, never a scan or a sort of the
+// table. 100,000 rows here; ADMIN_JOBS_ROWS=1000000 for the measurement quoted in the notes.
+import postgres from 'postgres';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { filterQuery, listJobs, parseCursor, parseJobFilter, parseJobSort } from '../../src/lib/server/admin/jobs';
+import type { Sql } from '../../src/lib/server/db/client';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+const ROWS = Number(process.env.ADMIN_JOBS_ROWS ?? 100_000);
+let db: TestDatabase;
+let traced: Sql;
+let captured: { query: string; params: unknown[] } | null = null;
+
+beforeAll(async () => {
+	db = await createTestDatabase();
+	await db.sql`
+		insert into job_queue (job_type, payload, status, attempts, priority, created_at, scheduled_at, completed_at, error_message)
+		select case when i % 50 = 0 then 'cleanup' else 'generate-image' end,
+		       jsonb_build_object('model_id', (array['local/preview', 'local/detailed', 'stability-ai/sdxl'])[1 + i % 3], 'generation_id', gen_random_uuid()),
+		       s.status, i % 4, i % 5 - 2, t, t + make_interval(secs => i % 7), case when s.status = 'pending' then null else t + interval '5 seconds' end,
+		       case when s.status = 'failed' then 'error ' || (i % 7) end
+		from generate_series(1, ${ROWS}) as i,
+		     lateral (select now() - make_interval(secs => (i / 3) * 10) as t) as c,
+		     lateral (select case when i % 100 < 90 then 'completed' when i % 100 < 95 then 'failed' when i % 100 < 99 then 'cancelled' else 'pending' end as status) as s`;
+	await db.sql`analyze job_queue`;
+	// A second client that records the exact SQL and parameters listJobs sends.
+	traced = postgres(db.url, { max: 1, onnotice: () => {}, debug: (_c, query, params) => (captured = { query, params: params as unknown[] }) }) as unknown as Sql;
+}, 600_000);
+afterAll(async () => {
+	await traced?.end();
+	await db.drop();
+});
+
+interface PlanNode {
+	'Node Type': string;
+	'Relation Name'?: string;
+	'Index Name'?: string;
+	'Actual Rows': number;
+	'Actual Loops': number;
+	Plans?: PlanNode[];
+}
+const walk = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(walk)];
+
+/** Runs the list query as the page would, then EXPLAIN ANALYZE of exactly that SQL. */
+async function explainList(query: string) {
+	const params = new URLSearchParams(query);
+	const sort = parseJobSort(params);
+	captured = null;
+	const page = await listJobs(traced, parseJobFilter(params), sort, parseCursor(params.get('cursor'), sort));
+	const { query: text, params: values } = captured!;
+	const [row] = await db.sql.unsafe(`explain (analyze, buffers, format json) ${text}`, values as never[]);
+	const plan = (row!['QUERY PLAN'] as { Plan: PlanNode; 'Execution Time': number }[])[0]!;
+	return { page, plan: plan.Plan, ms: plan['Execution Time'] };
+}
+
+/** The innermost Limit: what the table scan feeds. Nothing under it may sort or scan the table. */
+function checkPlan(root: PlanNode) {
+	const nodes = walk(root);
+	expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'job_queue')).toEqual([]);
+	const limits = nodes.filter((n) => n['Node Type'] === 'Limit');
+	const inner = walk(limits.at(-1)!);
+	expect(inner.map((n) => n['Node Type'])).not.toContain('Sort');
+	const scan = inner.find((n) => n['Relation Name'] === 'job_queue')!;
+	expect(scan['Node Type']).toMatch(/^Index (Only )?Scan/);
+	// About one page read, however big the table and however deep the page.
+	expect(scan['Actual Rows']).toBeLessThanOrEqual(51);
+	return scan['Index Name'];
+}
+
+const deepCursor = async (query: string) => {
+	// Walk a few pages in, then jump to a cursor from the middle of the table.
+	let { page } = await explainList(query);
+	for (let i = 0; i < 3; i++) page = (await explainList(`${query}&cursor=${page.next}`)).page;
+	return page.next!;
+};
+
+test.each([
+	['', 'job_queue_created_at_id_idx'],
+	['sort=created_at&dir=asc', 'job_queue_created_at_id_idx'],
+	['sort=scheduled_at&dir=desc', 'job_queue_scheduled_at_id_idx'],
+	['sort=priority&dir=desc', 'job_queue_priority_id_idx'],
+	['sort=attempts&dir=asc', 'job_queue_attempts_id_idx'],
+	['status=failed', 'job_queue_status_created_at_idx'],
+	['status=pending&sort=created_at&dir=asc', 'job_queue_status_created_at_idx']
+])(`list "%s" on ${ROWS} rows: first and deep pages use %s and sort nothing`, async (query, index) => {
+	const first = await explainList(query);
+	expect(checkPlan(first.plan)).toBe(index);
+	expect(first.page.jobs).toHaveLength(50);
+	const cursor = await deepCursor(query);
+	const deep = await explainList(`${query}${query ? '&' : ''}cursor=${cursor}`);
+	expect(checkPlan(deep.plan)).toBe(index);
+	expect(deep.page.jobs).toHaveLength(50);
+	console.log(`[admin-jobs-scale] ${ROWS} rows, "${query || 'no filter'}": first page ${first.ms.toFixed(2)} ms, deep page ${deep.ms.toFixed(2)} ms (${index})`);
+}, 120_000);
+
+test(`the other filters on ${ROWS} rows (measured, for the notes)`, async () => {
+	for (const query of ['type=cleanup', 'model=stability-ai%2Fsdxl', 'q=error%205', 'from=2020-01-01&to=2020-01-02']) {
+		const { ms, page } = await explainList(query);
+		console.log(`[admin-jobs-scale] ${ROWS} rows, "${query}": ${ms.toFixed(2)} ms, ${page.jobs.length} rows`);
+	}
+	const timed = async (label: string, text: string) => {
+		const [row] = await db.sql.unsafe(`explain (analyze, format json) ${text}`);
+		console.log(`[admin-jobs-scale] ${ROWS} rows, ${label}: ${(row!['QUERY PLAN'] as { 'Execution Time': number }[])[0]!['Execution Time'].toFixed(2)} ms`);
+	};
+	await db.sql`update job_queue set completed_at = now() - interval '1 hour' where status = 'failed'`;
+	await timed('failures grouped (24 h)', `select coalesce(error_message, '') m, count(*), count(distinct payload->>'model_id'), count(distinct created_by), max(completed_at) from failed_jobs_recent group by 1 order by 2 desc limit 100`);
+	await timed('stuck_jobs', 'select * from stuck_jobs limit 500');
+	await timed('reaped recently', `select id from job_queue where error_details->>'reason' = 'lease_expired' and updated_at > now() - interval '24 hours' order by updated_at desc limit 20`);
+	expect(filterQuery(parseJobFilter(new URLSearchParams('status=failed'))).toString()).toBe('status=failed');
+}, 120_000);
