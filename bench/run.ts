@@ -3,12 +3,13 @@
 //   BENCH_QUICK=1       small workloads, for a smoke run
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
 // A filter selects the measurements whose result names contain it, e.g. `queue.pickup`.
+import { fsync } from './machine';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { batched, enqueue, single } from './queue-throughput';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
 
-const MEASUREMENTS: Measurement[] = [single, batched, enqueue, pickup, claim];
+const MEASUREMENTS: Measurement[] = [fsync, single, batched, enqueue, pickup, claim];
 /** The whole run is killed after this long, so it never hangs a CI job. */
 const WATCHDOG_MS = 10 * 60_000;
 

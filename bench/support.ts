@@ -1,8 +1,10 @@
 // Shared pieces of the benchmark: a throwaway Postgres (or BENCH_DATABASE_URL), a fresh migrated
 // database per measurement, the JSON result lines on stdout and progress on stderr.
 import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { createSql, redactUrl, type Sql } from '../src/lib/server/db/client';
 import { startEmbeddedPostgres } from '../src/lib/server/db/embedded';
@@ -22,9 +24,13 @@ export interface Result {
 	[detail: string]: unknown;
 }
 
-/** One JSON object per line on stdout, and nothing else goes there. */
+/**
+ * One JSON object per line on stdout, and nothing else goes there. Every line carries the machine's
+ * load when it was taken: on a shared 2-core machine other work moves these numbers a lot.
+ */
 export function emit(result: Result): void {
-	process.stdout.write(`${JSON.stringify(result)}\n`);
+	const line = { ...result, load_avg_1m: round(loadavg()[0]!, 2) };
+	process.stdout.write(`${JSON.stringify(line)}\n`);
 	log(`${result.name} = ${result.value} ${result.unit}`);
 }
 
@@ -55,6 +61,26 @@ export async function until(check: () => boolean, timeoutMs: number, what: strin
 	}
 }
 
+/** Latency of one 8 kB write + fdatasync in dir: what every synchronous commit waits for at least. */
+export function probeFsync(dir: string, samples: number): number[] {
+	const file = path.join(dir, `fsync-probe-${process.pid}`);
+	const fd = openSync(file, 'w');
+	const block = Buffer.alloc(8192, 1);
+	const times: number[] = [];
+	try {
+		for (let i = 0; i < samples; i++) {
+			const started = performance.now();
+			writeSync(fd, block, 0, block.length, (i % 16) * block.length);
+			fdatasyncSync(fd);
+			times.push(performance.now() - started);
+		}
+	} finally {
+		closeSync(fd);
+		unlinkSync(file);
+	}
+	return times.sort((a, b) => a - b);
+}
+
 export interface BenchDatabase {
 	name: string;
 	url: string;
@@ -67,6 +93,8 @@ export interface BenchDatabase {
 export interface BenchServer {
 	/** Server settings that matter for the numbers, attached to every result line. */
 	settings: Record<string, string>;
+	/** A folder on the server's disk (the embedded cluster's parent), or the temp folder. */
+	diskDir: string;
 	/** A new database cloned from the migrated template. */
 	freshDatabase(label: string, options?: { max?: number }): Promise<BenchDatabase>;
 	stop(): Promise<void>;
@@ -105,6 +133,7 @@ export async function startBenchServer(): Promise<BenchServer> {
 	const cleanups: Array<() => Promise<void>> = [];
 	let adminUrl = process.env.BENCH_DATABASE_URL;
 	let source: string;
+	let diskDir = tmpdir();
 	if (adminUrl) {
 		source = `BENCH_DATABASE_URL (${redactUrl(adminUrl)})`;
 		if (process.env.BENCH_PG_SETTINGS) log('BENCH_PG_SETTINGS is ignored with BENCH_DATABASE_URL');
@@ -124,6 +153,7 @@ export async function startBenchServer(): Promise<BenchServer> {
 		);
 		cleanups.unshift(() => server.stop());
 		adminUrl = server.url;
+		diskDir = dir;
 		source = `embedded Postgres in ${dir} (${Date.now() - started} ms to start)`;
 	}
 	log(`server: ${source}`);
@@ -159,6 +189,7 @@ export async function startBenchServer(): Promise<BenchServer> {
 	let stopped = false;
 	return {
 		settings,
+		diskDir,
 		async freshDatabase(label, options = {}) {
 			const name = `${prefix}_${++counter}_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`.slice(0, 63);
 			await admin.unsafe(`create database "${name}" template "${template}"`);

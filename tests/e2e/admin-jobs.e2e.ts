@@ -54,6 +54,8 @@ test('filter jobs, open one and cancel it, then bulk-cancel the rest after a con
 	await page.getByTestId('job-row').getByRole('link').click();
 	await expect(page.getByText('a lighthouse the console can find')).toBeVisible();
 	await expect(page.getByTestId('attempts')).toHaveText('1 of 3');
+	await screenshotAtWidths(page, 'admin-job-generation');
+	await page.setViewportSize({ width: 1280, height: 800 });
 
 	await page.goto('/admin/jobs');
 	await page.getByLabel('Job type').fill(type);
@@ -111,7 +113,7 @@ test('stuck: reset the selected job to pending without spending its attempt', as
 	await page.goto('/admin/stuck');
 	const row = page.locator(`tr[data-job-id="${stuckId}"]`);
 	await expect(row).toContainText('e2e-worker-asleep');
-	await expect(row).toContainText('live');
+	await expect(row).toContainText('valid');
 	await screenshotAtWidths(page, 'admin-stuck');
 	await page.setViewportSize({ width: 1280, height: 800 });
 	await row.getByRole('checkbox').check();

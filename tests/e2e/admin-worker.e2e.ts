@@ -1,15 +1,25 @@
 // The worker, models, users and export pages of the console, driven in Chromium as an administrator.
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
-import { ADMIN, screenshotAtWidths, signIn } from './support';
+import { ADMIN, screenshotAtWidths, signIn, viewports } from './support';
 
 test.beforeEach(async ({ page }) => {
 	await signIn(page, ADMIN.email, ADMIN.password);
 });
 
+/** Screenshots in light and dark; at phone width nothing may push the page sideways. */
+async function screenshots(page: Page, name: string) {
+	await screenshotAtWidths(page, name);
+	expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewports.phone.width);
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await screenshotAtWidths(page, `${name}-dark`);
+	await page.emulateMedia({ colorScheme: null });
+}
+
 const jobTypeRow = (page: Page, type: string) => page.getByTestId('job-types').locator(`tr[data-job-type="${type}"]`);
 
-test('pause and resume a job type, run the worker now, count before cancelling or purging', async ({ page }) => {
+test('pause and resume a job type: a paused type waits, a resumed one is worked', async ({ page }) => {
+	test.slow(); // waits on the app's own worker to take the job once resumed
 	await page.goto('/admin/worker');
 	await expect(page.getByRole('heading', { level: 1, name: 'Worker' })).toBeVisible();
 
@@ -19,10 +29,28 @@ test('pause and resume a job type, run the worker now, count before cancelling o
 	await expect(row).toContainText('Paused');
 	await expect(row).toContainText(`by ${ADMIN.email}`);
 	await expect(page.getByText('Paused generate-image: workers no longer claim it.')).toBeVisible();
+
+	// While paused, a new generation's job waits: the app's own worker does not claim it.
+	const created = await page.request.post('/api/generations', {
+		data: { prompt: 'a lighthouse at dusk', model_id: 'local/preview', width: 256, height: 256 }
+	});
+	expect(created.status()).toBe(201);
+	await page.reload();
+	await expect(row.locator('td').first()).toHaveText('1');
+	await expect(row).toContainText('Paused');
 	await page.getByRole('button', { name: 'Resume generate-image' }).click();
 	await expect(row).toContainText('Active');
 	await expect(page.getByText('Resumed generate-image.')).toBeVisible();
+	// Resumed: the waiting job is claimed and done.
+	await expect(async () => {
+		await page.reload();
+		await expect(row.locator('td').first()).toHaveText('0', { timeout: 1000 });
+	}).toPass({ timeout: 20_000 });
+});
 
+test('run the worker now, count before cancelling or purging, the cron set-up', async ({ page }) => {
+	test.slow(); // a long page, shot four times (two widths, light and dark)
+	await page.goto('/admin/worker');
 	await page.getByLabel('Budget (seconds)').fill('3');
 	await page.getByRole('button', { name: 'Run now' }).click();
 	await expect(page.getByTestId('run-result')).toContainText(/Processed \d+ jobs? with 0 errors/);
@@ -52,7 +80,7 @@ test('pause and resume a job type, run the worker now, count before cancelling o
 	await expect(page).toHaveURL(/trigger=manual/);
 	await expect(page.getByTestId('worker-runs').locator('tbody tr').first()).toContainText('manual');
 	await page.goto('/admin/worker');
-	await screenshotAtWidths(page, 'admin-worker');
+	await screenshots(page, 'admin-worker');
 });
 
 test('models: statistics per model and a concurrency change', async ({ page }) => {
@@ -69,7 +97,7 @@ test('models: statistics per model and a concurrency change', async ({ page }) =
 	await input.fill(before);
 	await sdxl.getByRole('button', { name: 'Save' }).click();
 	await expect(page.getByText(`stability-ai/sdxl now runs at most ${before} at once.`)).toBeVisible();
-	await screenshotAtWidths(page, 'admin-models');
+	await screenshots(page, 'admin-models');
 });
 
 test('users: usage against limits, search', async ({ page }) => {
@@ -83,7 +111,7 @@ test('users: usage against limits, search', async ({ page }) => {
 	await page.getByRole('button', { name: 'Search' }).click();
 	await expect(page.getByText('No users found.')).toBeVisible();
 	await page.goto('/admin/users');
-	await screenshotAtWidths(page, 'admin-users');
+	await screenshots(page, 'admin-users');
 });
 
 test('export: download the failed jobs CSV', async ({ page }) => {
@@ -94,5 +122,5 @@ test('export: download the failed jobs CSV', async ({ page }) => {
 	expect(text.split('\r\n')[0]).toBe(
 		'id,job_type,payload,status,error_message,error_details,attempts,max_attempts,created_by,created_at,started_at,completed_at'
 	);
-	await screenshotAtWidths(page, 'admin-export');
+	await screenshots(page, 'admin-export');
 });

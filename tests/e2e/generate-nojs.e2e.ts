@@ -22,6 +22,7 @@ test('without JavaScript the form posts, lands on the generation page, and a rel
 	// A mistake comes back as a message, with what was typed kept.
 	await page.goto('/generate');
 	await page.getByLabel('Prompt', { exact: true }).fill('   ');
+	await page.locator('summary', { hasText: 'Negative prompt' }).click();
 	await page.getByLabel('Negative prompt').fill('no fog');
 	await page.getByRole('button', { name: 'Generate' }).click();
 	await expect(page).toHaveURL(/\/generate\?\/generate$/);

@@ -44,7 +44,7 @@ test('live progress on the page, then vary the seed, reuse the settings, and del
 	await expect(page.getByRole('radio', { name: /^Local detailed/ })).toBeChecked();
 	await expect(page.getByLabel('Seed number')).toHaveValue('1234');
 	await expect(page.getByLabel('Negative prompt')).toHaveValue('fog');
-	await expect(page.getByLabel('Width')).toHaveValue('512');
+	await expect(page.getByRole('spinbutton', { name: 'Width' })).toHaveValue('512');
 	await page.goBack();
 
 	await page.getByRole('button', { name: 'Vary seed' }).click();

@@ -112,7 +112,7 @@ describe('bulk', () => {
 		expect((await statusOf(done))!.status).toBe('completed');
 		expect(await audit()).toEqual([
 			expect.objectContaining({
-				action: 'jobs.bulk_cancel', actor_email: admin.email, affected_rows: 2346,
+				action: 'jobs.bulk_cancel', actor_email: admin.email, target: 'type=thumbnail', affected_rows: 2346,
 				details: expect.objectContaining({ filter: { type: 'thumbnail' }, confirmed_count: 2346 })
 			})
 		]);

@@ -15,7 +15,7 @@ export interface ActionResult<T = Record<string, any>> {
 
 /** The action's answer: { status: 200, data } on success, the fail() status and data otherwise. */
 export async function postForm<T = Record<string, any>>(
-	action: AnyAction,
+	action: AnyAction | undefined,
 	services: Services,
 	user: AppUser,
 	fields: Fields,
@@ -27,6 +27,7 @@ export async function postForm<T = Record<string, any>>(
 	}
 	const url = new URL(`http://localhost${options.path ?? '/admin/jobs'}`);
 	const request = new Request(url, { method: 'POST', body: form });
+	if (!action) throw new Error('no such action');
 	const result = await action({ request, url, params: options.params ?? {}, locals: { services, user } } as never);
 	if (isActionFailure(result)) return { status: result.status, data: result.data as T };
 	return { status: 200, data: result as T };

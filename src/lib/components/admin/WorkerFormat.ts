@@ -47,7 +47,7 @@ export function formatMoney(value: number | null | undefined): string {
 export const ui = {
 	card: 'rounded-xl border border-stone-200 bg-white p-5 dark:border-stone-800 dark:bg-stone-900',
 	cardTitle: 'text-sm font-semibold uppercase tracking-wide text-stone-500 dark:text-stone-400',
-	tableWrap: 'overflow-x-auto rounded-xl border border-stone-200 bg-white dark:border-stone-800 dark:bg-stone-900',
+	tableWrap: 'relative overflow-x-auto rounded-xl border border-stone-200 bg-white dark:border-stone-800 dark:bg-stone-900',
 	table: 'w-full text-left text-sm',
 	thead: 'bg-stone-50 dark:bg-stone-950/40',
 	th: 'px-3 py-2 text-xs font-semibold uppercase tracking-wide text-stone-500 dark:text-stone-400',

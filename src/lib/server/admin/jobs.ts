@@ -283,7 +283,7 @@ export async function runBulk(sql: Sql, actor: AppUser, filter: JobFilter, op: B
 		if (batch.length < BATCH) break;
 	}
 	await recordAudit(sql, actor, `jobs.bulk_${op}`, {
-		target: 'filter',
+		target: filterQuery(filter).toString() || 'every job',
 		details: { filter: Object.fromEntries(filterQuery(filter)), confirmed_count: confirmed.count, as_of: confirmed.asOf },
 		affectedRows: total
 	});

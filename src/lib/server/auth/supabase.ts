@@ -168,7 +168,13 @@ export class SupabaseAuth {
 			cookies: {
 				getAll: () => cookies.getAll(),
 				setAll: (list) => {
-					for (const { name, value, options } of list) cookies.set(name, value, { ...options, path: options.path ?? '/' });
+					// A late write (a background refresh finishing after the response went out) cannot
+					// reach the browser; SvelteKit throws then, and auth-js would rethrow it unhandled.
+					try {
+						for (const { name, value, options } of list) cookies.set(name, value, { ...options, path: options.path ?? '/' });
+					} catch (error) {
+						(this.options.log ?? console.warn)(`[picture] Supabase session cookie not written: ${(error as Error).message}`);
+					}
 				}
 			},
 			// No browser client reads the session, so the cookie can be HttpOnly (out of reach of scripts).

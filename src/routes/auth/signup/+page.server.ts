@@ -23,7 +23,7 @@ export const actions: Actions = {
 				// The confirmation email links back to sign-in, which exchanges the link's code.
 				const confirmUrl = `${url.origin}/auth/signin?redirectTo=${encodeURIComponent(redirectTo)}`;
 				const { user } = await supabaseAuth.signUp(cookies, secure, email, form.get('password'), confirmUrl);
-				if (!user) return { email, error: `Almost there: confirm your address with the link we sent to ${email}.`, field: null };
+				if (!user) return { email, notice: `Almost there: confirm your address with the link we sent to ${email}.` };
 			} else {
 				const account = await signUp(sql, email, form.get('password'), config.adminEmails);
 				startSession(cookies, account, sessionSecret, secure);

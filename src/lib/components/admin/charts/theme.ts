@@ -64,6 +64,17 @@ export function followColorScheme(paint: (colors: ChartPalette) => void): () => 
 	return () => scheme.removeEventListener('change', onChange);
 }
 
+/**
+ * Resizes the chart in the same frame its box changes. chart.js's own observer waits a frame, and
+ * until then its canvas keeps the old pixel width, which for one frame widens the whole page on a
+ * phone (or in a screenshot taken right after a resize).
+ */
+export function fitToBox(chart: { resize(): void }, box: HTMLElement): () => void {
+	const observer = new ResizeObserver(() => chart.resize());
+	observer.observe(box);
+	return () => observer.disconnect();
+}
+
 const hourFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
 /** "14:00" in the viewer's time zone. */

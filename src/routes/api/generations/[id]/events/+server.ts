@@ -19,11 +19,13 @@ export const GET: RequestHandler = async ({ params, locals, request }) => {
 	const resumeFrom = Number(request.headers.get('last-event-id') ?? 0) || 0;
 	const encoder = new TextEncoder();
 	let cleanup = () => {};
+	// Set when the browser goes away too: enqueueing after that throws, and from a timer it would
+	// crash the process.
+	let closed = false;
 
 	const stream = new ReadableStream<Uint8Array>({
 		async start(controller) {
 			let lastSent = resumeFrom;
-			let closed = false;
 			const close = () => {
 				if (closed) return;
 				closed = true;
@@ -39,6 +41,8 @@ export const GET: RequestHandler = async ({ params, locals, request }) => {
 			};
 			// Subscribe before reading the current state, so no change can fall between the two.
 			const unsubscribe = await events.subscribe(params.id, send);
+			// The browser may have left while we subscribed (cancel() ran before cleanup was set).
+			if (closed) return unsubscribe();
 			const heartbeat = setInterval(() => {
 				if (!closed) controller.enqueue(encoder.encode(': heartbeat\n\n'));
 			}, HEARTBEAT_MS);
@@ -54,6 +58,7 @@ export const GET: RequestHandler = async ({ params, locals, request }) => {
 			if (TERMINAL_STATUSES.includes(current.status)) close();
 		},
 		cancel() {
+			closed = true;
 			cleanup();
 		}
 	});
