@@ -31,6 +31,11 @@ test.beforeAll(async () => {
 		const [stuck] = await sql`insert into job_queue (job_type, status, attempts, claim_count, started_at, locked_by, locked_until)
 			values (${type}, 'processing', 1, 1, now() - interval '20 minutes', 'e2e-worker-asleep', now() + interval '1 hour') returning id`;
 		stuckId = stuck!.id;
+		// What the reaper leaves behind: a job it returned (run again since), and the run that reaped it.
+		await sql`insert into job_queue (job_type, status, attempts, completed_at, error_message, error_details)
+			values (${type}, 'completed', 2, now(), 'lease expired: worker e2e-worker-crashed stopped responding',
+			        '{"reason": "lease_expired", "locked_by": "e2e-worker-crashed", "attempt": 1}'::jsonb)`;
+		await sql`insert into worker_runs (worker_id, trigger, finished_at, processed, reaped) values ('e2e-cron-run', 'cron', now(), 3, 1)`;
 	} finally {
 		await sql.end();
 	}
@@ -114,6 +119,8 @@ test('stuck: reset the selected job to pending without spending its attempt', as
 	const row = page.locator(`tr[data-job-id="${stuckId}"]`);
 	await expect(row).toContainText('e2e-worker-asleep');
 	await expect(row).toContainText('valid');
+	await expect(page.getByTestId('reaped-jobs')).toContainText('e2e-worker-crashed');
+	await expect(page.getByTestId('reaper-runs')).toContainText('e2e-cron-run');
 	await screenshotAtWidths(page, 'admin-stuck');
 	await page.setViewportSize({ width: 1280, height: 800 });
 	await row.getByRole('checkbox').check();

@@ -1,43 +1,11 @@
 // The zero-setup path: no DATABASE_URL, so the app starts its own Postgres under DATA_DIR and
 // finds the same data when started again.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import postgres from 'postgres';
-
-async function freePort(): Promise<number> {
-	const server = createServer().listen(0, '127.0.0.1');
-	await once(server, 'listening');
-	const port = (server.address() as { port: number }).port;
-	server.close();
-	return port;
-}
-
-async function startApp(dataDir: string) {
-	const port = await freePort();
-	const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, IN_PROCESS_WORKER: 'off' };
-	delete env.DATABASE_URL;
-	const child = spawn(process.execPath, [process.env.BUILD_DIR ?? 'build'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-	let output = '';
-	child.stdout!.on('data', (chunk) => (output += chunk));
-	child.stderr!.on('data', (chunk) => (output += chunk));
-	const url = `http://127.0.0.1:${port}/api/health`;
-	// Wait for the server to answer: the health endpoint is the readiness signal.
-	await expect
-		.poll(async () => (await fetch(url).catch(() => null))?.status ?? 0, { timeout: 60_000, intervals: [100] })
-		.toBe(200);
-	return { child, url, output: () => output };
-}
-
-async function stopApp(child: ChildProcess) {
-	const exited = once(child, 'exit');
-	child.kill('SIGTERM');
-	await exited;
-}
+import { startApp } from './app-process';
 
 /** The embedded server's address, from the files it keeps in DATA_DIR. */
 async function connect(dataDir: string) {
@@ -51,8 +19,8 @@ test('starts its own Postgres in DATA_DIR, and finds the same data on a second s
 	const dataDir = await mkdtemp(path.join(tmpdir(), 'picture-embedded-'));
 	await chmod(dataDir, 0o755);
 	try {
-		const first = await startApp(dataDir);
-		const health = await (await fetch(first.url)).json();
+		const first = await startApp({ DATA_DIR: dataDir }, { embedded: true });
+		const health = await (await fetch(`${first.origin}/api/health`)).json();
 		expect(health).toMatchObject({ status: 'ok', migrations: { current: true } });
 		expect(first.output()).toContain('creating a new cluster');
 
@@ -60,16 +28,16 @@ test('starts its own Postgres in DATA_DIR, and finds the same data on a second s
 		const [marker] = await sql`select enqueue_job('marker', '{"kept": true}'::jsonb) as id`;
 		const id = marker!.id as string;
 		await sql.end();
-		await stopApp(first.child);
+		await first.stop();
 
-		const second = await startApp(dataDir);
+		const second = await startApp({ DATA_DIR: dataDir }, { embedded: true });
 		expect(second.output()).not.toContain('creating a new cluster');
 		expect(second.output()).toContain('migrations current');
 		sql = await connect(dataDir);
 		const rows = await sql`select payload from job_queue where id = ${id}`;
 		await sql.end();
 		expect(rows[0]?.payload).toEqual({ kept: true });
-		await stopApp(second.child);
+		await second.stop();
 	} finally {
 		await rm(dataDir, { recursive: true, force: true });
 	}

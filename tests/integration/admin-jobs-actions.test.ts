@@ -104,7 +104,7 @@ describe('bulk', () => {
 		const { count, asOf } = ask.data.confirm;
 		const result = await bulk({ op: 'cancel', type: 'thumbnail', confirm: '1', count: String(count), as_of: asOf });
 		expect(result.data.done).toMatchObject({ op: 'cancel', affected: 2346 });
-		const [{ n }] = await db.sql`select count(*)::int as n from job_queue where status = 'cancelled'`;
+		const n = (await db.sql`select count(*)::int as n from job_queue where status = 'cancelled'`)[0]!.n;
 		expect(n).toBe(2346);
 		expect((await statusOf(running))!.status).toBe('cancelled');
 		expect((await statusOf(late))!.status).toBe('pending');

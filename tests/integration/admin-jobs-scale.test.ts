@@ -104,12 +104,12 @@ test(`the other filters on ${ROWS} rows (measured, for the notes)`, async () => 
 		console.log(`[admin-jobs-scale] ${ROWS} rows, ${label}: ${(row!['QUERY PLAN'] as { 'Execution Time': number }[])[0]!['Execution Time'].toFixed(2)} ms`);
 	};
 	const grouped = `select coalesce(error_message, '') m, count(*), count(distinct payload->>'model_id'), count(distinct created_by), max(completed_at) from failed_jobs_recent group by 1 order by 2 desc limit 100`;
-	const [{ n }] = await db.sql`select count(*)::int as n from failed_jobs_recent`;
+	const n = (await db.sql`select count(*)::int as n from failed_jobs_recent`)[0]!.n;
 	await timed(`failures grouped, ${n} failures in 24 h`, grouped);
 	// An incident: every failure in the table happened in the last hour.
 	await db.sql`update job_queue set completed_at = now() - interval '1 hour' where status = 'failed'`;
 	await db.sql`vacuum analyze job_queue`;
-	const [{ m }] = await db.sql`select count(*)::int as m from failed_jobs_recent`;
+	const m = (await db.sql`select count(*)::int as m from failed_jobs_recent`)[0]!.m;
 	await timed(`failures grouped, ${m} failures in 24 h`, grouped);
 	await timed('stuck_jobs', 'select * from stuck_jobs limit 500');
 	await timed('reaped recently', `select id from job_queue where error_details->>'reason' = 'lease_expired' and updated_at > now() - interval '24 hours' order by updated_at desc limit 20`);

@@ -105,7 +105,7 @@ describe('sort', () => {
 		expect(problem).toBeNull();
 		expect(sort).toEqual({ key: 'created_at', dir: 'desc' });
 		expect(page.jobs).toHaveLength(12);
-		const [{ count }] = await db.sql`select count(*)::int as count from job_queue`;
+		const count = (await db.sql`select count(*)::int as count from job_queue`)[0]!.count;
 		expect(count).toBe(12);
 	});
 });
@@ -134,7 +134,7 @@ describe('keyset paging', () => {
 		expect(pages.map((p) => p.length)).toEqual([50, 50, 37]);
 		const seen = pages.flat();
 		expect(new Set(seen).size).toBe(137);
-		const [{ count }] = await db.sql`select count(*)::int as count from job_queue`;
+		const count = (await db.sql`select count(*)::int as count from job_queue`)[0]!.count;
 		expect(seen).toHaveLength(count);
 
 		const back = await list(`sort=${key}&dir=${dir}&cursor=${last.page.prev}`);

@@ -94,7 +94,7 @@ test.each([
 });
 
 test("the reaper's recent work: runs that reaped, and the jobs it marked", async () => {
-	const [{ reaped }] = await db.sql`select public.reap_expired_jobs() as reaped`;
+	const reaped = (await db.sql`select public.reap_expired_jobs() as reaped`)[0]!.reaped;
 	expect(reaped).toBe(1);
 	await db.sql`insert into worker_runs (worker_id, trigger, reaped, processed) values ('cron-1', 'cron', 1, 4), ('cron-2', 'cron', 0, 9)`;
 	const { reaper, total } = await page();

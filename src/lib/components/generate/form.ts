@@ -25,7 +25,7 @@ export interface SizePreset {
 
 export const SIZE_PRESETS: SizePreset[] = [
 	{ id: '512x512', label: 'Square', width: 512, height: 512 },
-	{ id: '1024x1024', label: 'Square, large', width: 1024, height: 1024 },
+	{ id: '1024x1024', label: 'Large square', width: 1024, height: 1024 },
 	{ id: '1024x768', label: 'Landscape 4:3', width: 1024, height: 768 },
 	{ id: '768x1024', label: 'Portrait 3:4', width: 768, height: 1024 },
 	{ id: '1024x576', label: 'Wide 16:9', width: 1024, height: 576 },
