@@ -46,6 +46,7 @@ test.beforeEach(async ({ page }) => {
 });
 
 test('filter jobs, open one and cancel it, then bulk-cancel the rest after a confirmation', async ({ page }) => {
+	test.setTimeout(180_000); // a generation runs first, and ten screenshots are taken
 	const generationId = await startViaApi(page.request, { prompt: 'a lighthouse the console can find' });
 	await waitForStatus(page.request, generationId, ['completed']);
 

@@ -72,9 +72,11 @@ test('run the worker now, count before cancelling or purging, the cron set-up', 
 
 	await expect(page.getByTestId('cron-setup')).toContainText('/api/worker');
 	await expect(page.getByTestId('cron-setup')).toContainText('Authorization: Bearer $CRON_SECRET');
-	await page.getByText('Supabase pg_cron + pg_net').click();
-	await expect(page.getByTestId('cron-setup')).toContainText("cron.schedule(");
-	await page.getByText('Supabase pg_cron + pg_net').click();
+	const pgCron = page.getByTestId('cron-setup').locator('details', { hasText: 'Supabase pg_cron + pg_net' });
+	await pgCron.locator('summary').click();
+	await expect(pgCron.locator('pre')).toBeVisible();
+	await expect(pgCron.locator('pre')).toContainText("select cron.schedule(\n  'process-job-queue',");
+	await pgCron.locator('summary').click();
 
 	await page.getByRole('link', { name: 'Manual', exact: true }).click();
 	await expect(page).toHaveURL(/trigger=manual/);

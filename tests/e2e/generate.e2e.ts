@@ -35,6 +35,9 @@ test('generate: the progress bar moves, the image shows, it is in the history, t
 	await expect(card.getByRole('img')).toHaveJSProperty('complete', true);
 	await expect(page.getByTestId('usage')).toContainText('1 of 20');
 	await screenshotAtWidths(page, 'generate-completed');
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await screenshotAtWidths(page, 'generate-completed-dark');
+	await page.emulateMedia({ colorScheme: 'light' });
 
 	await page.getByRole('link', { name: 'History', exact: true }).click();
 	const inHistory = page.locator(`[data-testid=history] [data-id="${id}"]`);
@@ -48,6 +51,9 @@ test('generate: the progress bar moves, the image shows, it is in the history, t
 	await expect(page.getByTestId('settings')).toContainText('Local detailed');
 	await expect(page.getByTestId('status-history')).toContainText('Completed');
 	await screenshotAtWidths(page, 'generation-completed');
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await screenshotAtWidths(page, 'generation-completed-dark');
+	await page.emulateMedia({ colorScheme: 'light' });
 
 	const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()]);
 	expect(download.suggestedFilename()).toBe(`picture-${id}.png`);

@@ -153,7 +153,10 @@ describe('bad input is reported, not run', () => {
 		['from=2024-13-45', 'from'],
 		['to=yesterday', 'to'],
 		[`from=2025-02-02&to=2025-01-01`, 'to'],
+		['from=2025-02-31', 'from'],
 		['cursor=bm9wZQ', 'cursor'],
+		[`sort=priority&cursor=${Buffer.from(JSON.stringify(['n', '99999999999', '00000000-0000-4000-8000-000000000000'])).toString('base64url')}`, 'cursor'],
+		[`cursor=${Buffer.from(JSON.stringify(['n', '2025-13-01T00:00:00Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')}`, 'cursor'],
 		[`q=${'x'.repeat(201)}`, 'q']
 	])('%s', async (query, field) => {
 		await insertJob(db.sql);

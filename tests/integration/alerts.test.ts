@@ -195,3 +195,20 @@ describe('announcements to ALERT_WEBHOOK_URL', () => {
 		await hook.close();
 	});
 });
+
+describe('configuration', () => {
+	test('defaults are the seed thresholds; bad values are reported', () => {
+		expect(loadConfig({}).alerts).toEqual({
+			webhookUrl: null,
+			pendingMax: 100,
+			failureRate: 0.1,
+			noCompletionSeconds: 300,
+			noWorkerSeconds: 120,
+			checkSeconds: 30
+		});
+		const bad = () => loadConfig({ ALERT_FAILURE_RATE: '10', ALERT_WEBHOOK_URL: 'slack.example', METRICS_TOKEN: 'short' });
+		expect(bad).toThrow(/ALERT_FAILURE_RATE must be a fraction from 0 to 1 \(0\.1 is 10%\), not "10"/);
+		expect(bad).toThrow(/ALERT_WEBHOOK_URL must start with http:\/\/ or https:\/\//);
+		expect(bad).toThrow(/METRICS_TOKEN must be at least 16 characters long/);
+	});
+});

@@ -11,7 +11,6 @@ import { recordAudit } from './audit';
 export const PAGE_SIZE = 50;
 export const SORT_KEYS = ['created_at', 'scheduled_at', 'priority', 'attempts'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
-export type SortDir = 'asc' | 'desc';
 export type BulkOp = 'retry' | 'cancel';
 /** The statuses each action can change; anything else is left alone. */
 export const ELIGIBLE: Record<BulkOp, JobStatus[]> = { retry: ['failed', 'cancelled'], cancel: ['pending', 'processing'] };
@@ -30,13 +29,10 @@ export interface JobFilter {
 export const FILTER_FIELDS = ['status', 'type', 'user', 'model', 'from', 'to', 'q'] as const;
 export interface JobSort {
 	key: SortKey;
-	dir: SortDir;
+	dir: 'asc' | 'desc';
 }
-interface Cursor {
-	back: boolean;
-	value: string;
-	id: string;
-}
+/** A page boundary: the (sort value, id) of the row to continue after, and which way. */
+type Cursor = { back: boolean; value: string; id: string };
 type Fields = { get(name: string): unknown };
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -60,7 +56,9 @@ export function parseUuid(raw: unknown, field = 'id'): string {
 function parseDate(value: string, field: string, end = false): Date {
 	const m = DATE_RE.exec(value);
 	const at = m ? new Date(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? ''}${m[4] ?? 'Z'}`) : null;
-	if (!m || !at || Number.isNaN(at.getTime())) throw new ValidationError(field, `"${value}" is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)`);
+	// Date rolls 2025-02-31 over into March; a day the month lacks is refused instead.
+	const day = m ? new Date(`${m[1]}T00:00Z`) : null;
+	if (!m || !at || Number.isNaN(at.getTime()) || day!.toISOString().slice(0, 10) !== m[1]) throw new ValidationError(field, `"${value}" is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)`);
 	if (!end) return at;
 	const step = !m[2] ? 86_400_000 : !m[3] ? 60_000 : m[3].includes('.') ? 1 : 1000;
 	return new Date(at.getTime() + step);
@@ -110,8 +108,8 @@ export function parseCursor(raw: unknown, sort: JobSort): Cursor | null {
 	if (raw === null || raw === undefined || raw === '') return null;
 	try {
 		const [dir, value, id] = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8'));
-		const valueOk = isTimeKey(sort.key) ? DATE_RE.test(value) : /^-?\d{1,10}$/.test(value);
-		if ((dir === 'n' || dir === 'p') && valueOk && UUID_RE.test(id)) return { back: dir === 'p', value, id };
+		const valueOk = typeof value === 'string' && (isTimeKey(sort.key) ? !!parseDate(value, 'cursor') : /^-?\d{1,6}$/.test(value));
+		if ((dir === 'n' || dir === 'p') && valueOk && typeof id === 'string' && UUID_RE.test(id)) return { back: dir === 'p', value, id };
 	} catch {
 		// fall through: a malformed cursor is reported like any other bad field
 	}
