@@ -52,15 +52,6 @@ export function median(values: number[]): number {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Resolves when check() holds, polling every intervalMs; rejects after timeoutMs. */
-export async function until(check: () => boolean, timeoutMs: number, what: string, intervalMs = 1): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-		await sleep(intervalMs);
-	}
-}
-
 /** Latency of one 8 kB write + fdatasync in dir: what every synchronous commit waits for at least. */
 export function probeFsync(dir: string, samples: number): number[] {
 	const file = path.join(dir, `fsync-probe-${process.pid}`);

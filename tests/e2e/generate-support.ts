@@ -1,5 +1,6 @@
 // Helpers shared by the generate, history and generation-page end-to-end tests.
-import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import { ADMIN, signIn } from './support';
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -31,4 +32,30 @@ export async function waitForStatus(request: APIRequestContext, id: string, stat
 export async function fillGenerateForm(page: Page, prompt: string, model = 'Local preview') {
 	await page.getByLabel('Prompt', { exact: true }).fill(prompt);
 	await page.getByRole('radio', { name: new RegExp(`^${model}`) }).check();
+}
+
+/**
+ * Runs fn with the generate-image job type paused by the administrator (the console's Worker page
+ * action), so a new generation stays queued exactly as long as the test needs, whatever the
+ * machine's speed. Resumed afterwards even when fn fails.
+ */
+export async function whilePaused(browser: Browser, fn: () => Promise<void>): Promise<void> {
+	const context = await browser.newContext();
+	const admin = await context.newPage();
+	await signIn(admin, ADMIN.email, ADMIN.password);
+	const origin = new URL(admin.url()).origin;
+	const set = async (action: 'pause' | 'resume') => {
+		const response = await admin.request.post(`/admin/worker?/${action}`, {
+			form: { job_type: 'generate-image', reason: 'end-to-end test: hold generations in the queue' },
+			headers: { origin }
+		});
+		expect(response.status()).toBe(200);
+	};
+	await set('pause');
+	try {
+		await fn();
+	} finally {
+		await set('resume');
+		await context.close();
+	}
 }

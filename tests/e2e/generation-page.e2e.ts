@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { startViaApi, waitForStatus } from './generate-support';
+import { startViaApi, waitForStatus, whilePaused } from './generate-support';
 import { screenshotAtWidths, signUp, uniqueEmail } from './support';
 
 test("another user gets 404 for someone's generation page and image", async ({ page, browser }) => {
@@ -21,17 +21,28 @@ test("another user gets 404 for someone's generation page and image", async ({ p
 	expect((await page.request.get(`/api/generations/${id}`)).status()).toBe(200);
 });
 
-test('live progress on the page, then vary the seed, reuse the settings, and delete', async ({ page }) => {
+test('live progress on the page, then vary the seed, reuse the settings, and delete', async ({ page, browser }) => {
 	await signUp(page, uniqueEmail('varier'));
-	// Two ahead of it fill local/detailed's two slots, so this one is seen waiting, then running.
-	await startViaApi(page.request, { model_id: 'local/detailed' });
-	await startViaApi(page.request, { model_id: 'local/detailed' });
-	const id = await startViaApi(page.request, { model_id: 'local/detailed', seed: 1234, negative_prompt: 'fog', width: 512, height: 384 });
-	await page.goto(`/generations/${id}`);
-	await expect(page.getByRole('heading', { level: 1 })).toHaveText('a small red boat on a calm lake');
-	await expect(page.getByRole('progressbar')).toBeVisible();
+	let id = '';
+	await whilePaused(browser, async () => {
+		id = await startViaApi(page.request, { model_id: 'local/detailed', seed: 1234, negative_prompt: 'fog', width: 512, height: 384 });
+		await page.goto(`/generations/${id}`);
+		await expect(page.getByRole('heading', { level: 1 })).toHaveText('a small red boat on a calm lake');
+		await expect(page.getByTestId('status')).toHaveAttribute('data-status', 'queued');
+		await expect(page.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '0');
+		await screenshotAtWidths(page, 'generation-queued');
+	});
+	// Once the queue runs again, progress and then the image arrive without a reload.
+	await page.waitForFunction(
+		() => {
+			const value = Number(document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow'));
+			return value > 0 && value < 100;
+		},
+		null,
+		{ polling: 'raf', timeout: 20_000 }
+	);
 	await screenshotAtWidths(page, 'generation-running');
-	await expect(page.getByTestId('image')).toBeVisible({ timeout: 20_000 }); // appears without a reload
+	await expect(page.getByTestId('image')).toBeVisible({ timeout: 20_000 });
 	await expect(page.getByTestId('status')).toHaveAttribute('data-status', 'completed');
 	await expect(page.getByTestId('settings')).toContainText('1234');
 	await expect(page.getByTestId('settings')).toContainText('512 × 384');

@@ -44,7 +44,7 @@ async function post(action: (event: never) => unknown, user: AppUser, fields: Re
 	const event = { request: new Request(url, { method: 'POST', body }), url, params, locals: { services, user } };
 	try {
 		const result = await action(event as never);
-		if (isActionFailure(result)) return { failure: { status: result.status, data: result.data as Record<string, any> } };
+		if (isActionFailure(result)) return { failure: { status: result.status, data: result.data as unknown as Record<string, any> } };
 		throw new Error(`the action answered without a redirect: ${JSON.stringify(result)}`);
 	} catch (thrown) {
 		if (isRedirect(thrown)) return { redirect: { status: thrown.status, location: thrown.location } };
@@ -63,21 +63,21 @@ const work = () => runWorkerForBudget({ sql: db.sql, handlers: services.handlers
 
 describe('the generate action', () => {
 	test('starts a generation from the form and redirects 303 to its page', async () => {
-		const outcome = await post(generateActions.generate, alice.user, { ...form, size: '1024x576', seed_mode: 'fixed', seed: '42', negative_prompt: ' fog ', idempotency_key: 'k1' });
+		const outcome = await post(generateActions.generate!, alice.user, { ...form, size: '1024x576', seed_mode: 'fixed', seed: '42', negative_prompt: ' fog ', idempotency_key: 'k1' });
 		expect(outcome.redirect?.status).toBe(303);
 		const [row] = await db.sql`select * from image_generations where id = ${generationIdOf(outcome)}`;
 		expect(row).toMatchObject({ user_id: alice.id, width: 1024, height: 576, seed: '42', negative_prompt: 'fog', idempotency_key: 'k1', status: 'queued' });
 	});
 
 	test('the same idempotency key twice (a double click) makes one generation', async () => {
-		const first = await post(generateActions.generate, alice.user, { ...form, idempotency_key: 'click' });
-		const again = await post(generateActions.generate, alice.user, { ...form, idempotency_key: 'click' });
+		const first = await post(generateActions.generate!, alice.user, { ...form, idempotency_key: 'click' });
+		const again = await post(generateActions.generate!, alice.user, { ...form, idempotency_key: 'click' });
 		expect(generationIdOf(again)).toBe(generationIdOf(first));
 		expect(await counts()).toEqual({ generations: 1, jobs: 1 });
 	});
 
 	test('"random" ignores a typed seed; "custom" takes the width and height fields', async () => {
-		const outcome = await post(generateActions.generate, alice.user, { ...form, seed: '7', size: 'custom', width: '640', height: '320' });
+		const outcome = await post(generateActions.generate!, alice.user, { ...form, seed: '7', size: 'custom', width: '640', height: '320' });
 		const [row] = await db.sql`select width, height, seed from image_generations where id = ${generationIdOf(outcome)}`;
 		expect(row).toMatchObject({ width: 640, height: 320 });
 	});
@@ -93,7 +93,7 @@ describe('the generate action', () => {
 		['an unknown model', { model_id: 'nope/never' }, 'model_id', /no model called/]
 	];
 	test.each(invalid)('fail(400) for %s: names the field, keeps the values, writes nothing', async (_name, change, field, message) => {
-		const outcome = await post(generateActions.generate, alice.user, { ...form, ...change });
+		const outcome = await post(generateActions.generate!, alice.user, { ...form, ...change });
 		expect(outcome.failure?.status).toBe(400);
 		expect(outcome.failure?.data).toMatchObject({ field, limit: null, values: { ...form, ...change } });
 		expect(outcome.failure?.data.error).toMatch(message);
@@ -102,8 +102,8 @@ describe('the generate action', () => {
 
 	test('over the limit: fail(429) saying when it resets, writing nothing', async () => {
 		await db.sql`insert into user_limits (user_id, hourly_limit) values (${alice.id}, 1)`;
-		expect((await post(generateActions.generate, alice.user, form)).redirect?.status).toBe(303);
-		const outcome = await post(generateActions.generate, alice.user, { ...form, prompt: 'one more' });
+		expect((await post(generateActions.generate!, alice.user, form)).redirect?.status).toBe(303);
+		const outcome = await post(generateActions.generate!, alice.user, { ...form, prompt: 'one more' });
 		expect(outcome.failure?.status).toBe(429);
 		const data = outcome.failure!.data;
 		expect(data.error).toMatch(/all 1 generations for this hour/);
@@ -117,7 +117,7 @@ describe('the generate action', () => {
 	});
 
 	test('the page loads models, usage, recent generations and the reuse prefill', async () => {
-		await post(generateActions.generate, alice.user, form);
+		await post(generateActions.generate!, alice.user, form);
 		const url = new URL('http://localhost/generate?prompt=again&model=local/detailed&width=768&height=1024&seed=9');
 		const data = (await generateLoad({ locals: { services, user: alice.user }, url } as never)) as Record<string, any>;
 		expect(data.usage).toMatchObject({ hourly_used: 1, hourly_limit: 20, daily_used: 1, can_generate: true });
@@ -130,7 +130,7 @@ describe('the generate action', () => {
 
 describe("a generation's page", () => {
 	async function completed(user = alice.user) {
-		const id = generationIdOf(await post(generateActions.generate, user, { ...form, size: 'custom', width: '256', height: '256' }));
+		const id = generationIdOf(await post(generateActions.generate!, user, { ...form, size: 'custom', width: '256', height: '256' }));
 		await work();
 		const [row] = await db.sql`select status, image_path, thumbnail_path from image_generations where id = ${id}`;
 		expect(row!.status).toBe('completed');
@@ -140,7 +140,7 @@ describe("a generation's page", () => {
 	test('delete removes the row and its image and thumbnail, then goes to the history', async () => {
 		const { id, image, thumb } = await completed();
 		expect(await services.storage.get(image)).not.toBeNull();
-		const outcome = await post(pageActions.delete, alice.user, {}, { id });
+		const outcome = await post(pageActions.delete!, alice.user, {}, { id });
 		expect(outcome.redirect).toEqual({ status: 303, location: '/history' });
 		expect((await db.sql`select id from image_generations where id = ${id}`).length).toBe(0);
 		expect(await services.storage.get(image)).toBeNull();
@@ -150,31 +150,31 @@ describe("a generation's page", () => {
 	test('only the owner: another user gets 404 for the page and every action, and nothing changes', async () => {
 		const { id, image } = await completed();
 		await expect(pageLoad({ locals: { services, user: bob.user }, params: { id } } as never)).rejects.toMatchObject({ status: 404 });
-		for (const action of [pageActions.delete, pageActions.cancel, pageActions.vary]) {
+		for (const action of [pageActions.delete!, pageActions.cancel!, pageActions.vary!]) {
 			expect(await post(action, bob.user, {}, { id })).toEqual({ httpStatus: 404 });
 		}
-		expect(await post(pageActions.delete, alice.user, {}, { id: 'not-a-uuid' })).toEqual({ httpStatus: 404 });
+		expect(await post(pageActions.delete!, alice.user, {}, { id: 'not-a-uuid' })).toEqual({ httpStatus: 404 });
 		expect((await db.sql`select status from image_generations where id = ${id}`)[0]!.status).toBe('completed');
 		expect(await services.storage.get(image)).not.toBeNull();
 		expect(await counts()).toEqual({ generations: 1, jobs: 1 });
 		// Even an administrator's view is not ownership.
 		const admin = await signedInUser(services, { admin: true });
-		expect(await post(pageActions.delete, admin.user, {}, { id })).toEqual({ httpStatus: 404 });
+		expect(await post(pageActions.delete!, admin.user, {}, { id })).toEqual({ httpStatus: 404 });
 	});
 
 	test('deleting a queued generation cancels its job first, so it never runs', async () => {
-		const outcome = await post(generateActions.generate, alice.user, form);
+		const outcome = await post(generateActions.generate!, alice.user, form);
 		const id = generationIdOf(outcome);
 		const [{ job_id }] = (await db.sql`select job_id from image_generations where id = ${id}`) as unknown as [{ job_id: string }];
-		expect((await post(pageActions.delete, alice.user, {}, { id })).redirect?.location).toBe('/history');
+		expect((await post(pageActions.delete!, alice.user, {}, { id })).redirect?.location).toBe('/history');
 		const [job] = await db.sql`select status from job_queue where id = ${job_id}`;
 		expect(job!.status).toBe('cancelled');
 		expect((await work()).processed).toBe(0);
 	});
 
 	test('cancel stops a queued generation and comes back to its page', async () => {
-		const id = generationIdOf(await post(generateActions.generate, alice.user, form));
-		expect(await post(pageActions.cancel, alice.user, {}, { id })).toEqual({ redirect: { status: 303, location: `/generations/${id}` } });
+		const id = generationIdOf(await post(generateActions.generate!, alice.user, form));
+		expect(await post(pageActions.cancel!, alice.user, {}, { id })).toEqual({ redirect: { status: 303, location: `/generations/${id}` } });
 		const data = (await pageLoad({ locals: { services, user: alice.user }, params: { id } } as never)) as Record<string, any>;
 		expect(data.generation).toMatchObject({ id, status: 'cancelled', image_url: null });
 	});
@@ -182,8 +182,8 @@ describe("a generation's page", () => {
 	test('vary starts the same settings with a new seed; its key makes a double click one generation', async () => {
 		const { id } = await completed();
 		await db.sql`update image_generations set negative_prompt = 'fog', seed = 5 where id = ${id}`;
-		const first = await post(pageActions.vary, alice.user, { idempotency_key: 'vary-1' }, { id });
-		const again = await post(pageActions.vary, alice.user, { idempotency_key: 'vary-1' }, { id });
+		const first = await post(pageActions.vary!, alice.user, { idempotency_key: 'vary-1' }, { id });
+		const again = await post(pageActions.vary!, alice.user, { idempotency_key: 'vary-1' }, { id });
 		expect(generationIdOf(again)).toBe(generationIdOf(first));
 		const [row] = await db.sql`select * from image_generations where id = ${generationIdOf(first)}`;
 		expect(row).toMatchObject({ prompt: form.prompt, model_id: 'local/preview', width: 256, height: 256, negative_prompt: 'fog' });
@@ -214,7 +214,7 @@ describe('the history', () => {
 });
 
 test('a browser that leaves while its event stream starts leaves no subscriber behind', async () => {
-	const id = generationIdOf(await post(generateActions.generate, alice.user, form));
+	const id = generationIdOf(await post(generateActions.generate!, alice.user, form));
 	const response = await call(events, services, { params: { id }, user: alice.user });
 	await response.body!.cancel(); // before the stream's start has finished subscribing
 	await eventually(async () => services.events.subscriberCount === 0);

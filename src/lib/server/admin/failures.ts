@@ -33,21 +33,21 @@ export interface FailureGroup {
 }
 
 export async function listFailureGroups(sql: Queryable): Promise<{ groups: FailureGroup[]; total: number }> {
-	const groups = await sql<Omit<FailureGroup, 'examples'>[]>`
+	// The window sums every group before the limit: the page's total without a second scan.
+	const groups = await sql<(Omit<FailureGroup, 'examples'> & { total: number })[]>`
 		select coalesce(error_message, '') as message,
 		       count(*)::int as count,
 		       count(distinct payload ->> 'model_id')::int as affected_models,
 		       coalesce(array_agg(distinct payload ->> 'model_id') filter (where payload ->> 'model_id' is not null), '{}') as models,
 		       count(distinct created_by)::int as affected_users,
 		       min(completed_at) as first_seen,
-		       max(completed_at) as last_seen
+		       max(completed_at) as last_seen,
+		       (sum(count(*)) over ())::int as total
 		from public.failed_jobs_recent
 		group by 1
 		order by count desc, last_seen desc
 		limit ${GROUP_LIMIT}`;
-	const [counted] = await sql<{ total: number }[]>`select count(*)::int as total from public.failed_jobs_recent`;
-	const total = counted!.total;
-	if (groups.length === 0) return { groups: [], total };
+	if (groups.length === 0) return { groups: [], total: 0 };
 	const examples = await sql<(FailureExample & { message: string })[]>`
 		select f.*, u.email as user_email
 		from (
@@ -61,8 +61,8 @@ export async function listFailureGroups(sql: Queryable): Promise<{ groups: Failu
 		where f.rank <= ${EXAMPLES_PER_GROUP}
 		order by f.completed_at desc`;
 	return {
-		total,
-		groups: groups.map((group) => ({ ...group, examples: examples.filter((e) => e.message === group.message) }))
+		total: groups[0]!.total,
+		groups: groups.map(({ total: _total, ...group }) => ({ ...group, examples: examples.filter((e) => e.message === group.message) }))
 	};
 }
 
