@@ -9,12 +9,17 @@ import { lastRunByTrigger, listJobTypes, listWorkerRuns, previewCancelAll, previ
 import { listModelStats } from './src/lib/server/admin/models';
 import { listUsers } from './src/lib/server/admin/users';
 
-const dir = await mkdtemp(path.join(tmpdir(), 'perf-admin-'));
+import { existsSync } from 'node:fs';
+const dir = '/tmp/perf-admin/data';
+const fresh = !existsSync(path.join(dir, 'postgres'));
+await (await import('node:fs/promises')).mkdir(dir, { recursive: true });
+await chmod('/tmp/perf-admin', 0o755);
 await chmod(dir, 0o755);
 const server = await startEmbeddedPostgres({ dataDir: dir, database: 'postgres', settings: { fsync: 'off', synchronous_commit: 'off' } });
 const sql = createSql(server.url, { max: 4 });
 try {
 	await migrate(sql, await readMigrations(path.resolve('supabase/migrations')));
+	if (fresh) {
 	console.log('seeding');
 	await sql`insert into auth.users (email, created_at) select 'u' || i || '@example.test', now() - make_interval(days => i % 300) from generate_series(1, 2000) i`;
 	await sql`
@@ -37,6 +42,12 @@ try {
 		select 'w', case when i % 500 = 0 then 'manual' else 'cron' end, now() - make_interval(mins => i), now() - make_interval(mins => i), now() - make_interval(mins => i) + interval '40 s', 20
 		from generate_series(1, 50000) i`;
 	await sql`vacuum analyze`;
+	}
+	for (const q of (process.env.EXPLAIN ?? '').split(';;').filter(Boolean)) {
+		const rows = await sql.unsafe(`explain (analyze, buffers) ${q}`);
+		console.log(rows.map((r: any) => r['QUERY PLAN']).join('\n'));
+	}
+	if (process.env.EXPLAIN) process.exit(0);
 	const time = async (name: string, run: () => Promise<unknown>) => {
 		await run();
 		const samples: number[] = [];

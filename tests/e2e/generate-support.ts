@@ -59,3 +59,31 @@ export async function whilePaused(browser: Browser, fn: () => Promise<void>): Pr
 		await context.close();
 	}
 }
+
+/**
+ * Records every value any progress bar on the page takes (from the next navigation on), so a value
+ * that lasts less than a polling interval on a busy machine is still seen.
+ */
+export async function recordProgress(page: Page): Promise<() => Promise<number[]>> {
+	await page.addInitScript(() => {
+		const seen: number[] = [];
+		(window as unknown as { __progress: number[] }).__progress = seen;
+		const note = (element: Element) => {
+			const value = element.getAttribute('aria-valuenow');
+			if (value !== null) seen.push(Number(value));
+		};
+		new MutationObserver((records) => {
+			for (const record of records) {
+				if (record.type === 'attributes') note(record.target as Element);
+				// A bar may also arrive already partway (a card first rendered while processing).
+				for (const node of record.addedNodes) {
+					if (node instanceof Element) [node, ...node.querySelectorAll('[aria-valuenow]')].forEach(note);
+				}
+			}
+		}).observe(document, { attributes: true, attributeFilter: ['aria-valuenow'], childList: true, subtree: true });
+	});
+	return () => page.evaluate(() => (window as unknown as { __progress: number[] }).__progress ?? []);
+}
+
+/** True once a progress bar has shown a value strictly between 0 and 100. */
+export const movedPartway = (values: number[]) => values.some((value) => value > 0 && value < 100);

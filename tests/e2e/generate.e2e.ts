@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
-import { fillGenerateForm, PNG_SIGNATURE, startViaApi, waitForStatus, whilePaused } from './generate-support';
+import { fillGenerateForm, movedPartway, PNG_SIGNATURE, recordProgress, startViaApi, waitForStatus, whilePaused } from './generate-support';
 import { screenshotAtWidths, signUp, uniqueEmail } from './support';
 
 test('generate: the progress bar moves, the image shows, it is in the history, the download is a PNG', async ({ page }) => {
+	const progressValues = await recordProgress(page);
 	await signUp(page, uniqueEmail('painter'));
 	await expect(page).toHaveURL(/\/generate$/);
 	await expect(page.getByTestId('usage')).toContainText('0 of 20');
@@ -21,15 +22,7 @@ test('generate: the progress bar moves, the image shows, it is in the history, t
 	await expect(card).toBeVisible();
 	await expect(page).toHaveURL(/\/generate$/); // stays on the page, the card is live
 	const id = (await card.getAttribute('data-id'))!;
-	await page.waitForFunction(
-		(cardId) => {
-			const bar = document.querySelector(`[data-id="${cardId}"] [role=progressbar]`);
-			const value = Number(bar?.getAttribute('aria-valuenow'));
-			return value > 0 && value < 100;
-		},
-		id,
-		{ polling: 'raf', timeout: 20_000 }
-	);
+	await expect.poll(async () => movedPartway(await progressValues()), { timeout: 20_000 }).toBe(true);
 	await expect(card.getByTestId('status')).toHaveAttribute('data-status', 'completed', { timeout: 20_000 });
 	await expect(card.getByRole('img')).toBeVisible();
 	await expect(card.getByRole('img')).toHaveJSProperty('complete', true);

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { startViaApi, waitForStatus, whilePaused } from './generate-support';
+import { movedPartway, recordProgress, startViaApi, waitForStatus, whilePaused } from './generate-support';
 import { screenshotAtWidths, signUp, uniqueEmail } from './support';
 
 test("another user gets 404 for someone's generation page and image", async ({ page, browser }) => {
@@ -22,6 +22,7 @@ test("another user gets 404 for someone's generation page and image", async ({ p
 });
 
 test('live progress on the page, then vary the seed, reuse the settings, and delete', async ({ page, browser }) => {
+	const progressValues = await recordProgress(page);
 	await signUp(page, uniqueEmail('varier'));
 	let id = '';
 	await whilePaused(browser, async () => {
@@ -33,14 +34,7 @@ test('live progress on the page, then vary the seed, reuse the settings, and del
 		await screenshotAtWidths(page, 'generation-queued');
 	});
 	// Once the queue runs again, progress and then the image arrive without a reload.
-	await page.waitForFunction(
-		() => {
-			const value = Number(document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow'));
-			return value > 0 && value < 100;
-		},
-		null,
-		{ polling: 'raf', timeout: 20_000 }
-	);
+	await expect.poll(async () => movedPartway(await progressValues()), { timeout: 20_000 }).toBe(true);
 	await screenshotAtWidths(page, 'generation-running');
 	await expect(page.getByTestId('image')).toBeVisible({ timeout: 20_000 });
 	await expect(page.getByTestId('status')).toHaveAttribute('data-status', 'completed');

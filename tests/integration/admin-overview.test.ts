@@ -39,9 +39,9 @@ describe('an empty queue', () => {
 		expect(overview.counts).toEqual([]);
 		expect(overview.hourly).toHaveLength(24);
 		expect(overview.hourly.every((p) => p.total === 0 && p.avg_duration_seconds === null)).toBe(true);
-		const [{ hour }] = await db.sql<{ hour: Date }[]>`select date_trunc('hour', now(), 'UTC') as hour`;
-		expect(overview.hourly.at(-1)!.hour.getTime()).toBe(hour.getTime());
-		expect(overview.hourly[0]!.hour.getTime()).toBe(hour.getTime() - 23 * 3600_000);
+		const [current] = await db.sql<{ hour: Date }[]>`select date_trunc('hour', now(), 'UTC') as hour`;
+		expect(overview.hourly.at(-1)!.hour.getTime()).toBe(current!.hour.getTime());
+		expect(overview.hourly[0]!.hour.getTime()).toBe(current!.hour.getTime() - 23 * 3600_000);
 		expect(overview.models).toEqual([]);
 		expect(overview.lastWorkerRun).toBeNull();
 	});

@@ -3,7 +3,7 @@
 
 /** 0.84 s, 12.3 s, 2 min 5 s. */
 export function formatDuration(seconds: number): string {
-	if (!Number.isFinite(seconds) || seconds < 0) return '–';
+	if (!Number.isFinite(seconds) || seconds < 0) return '—';
 	if (seconds < 10) return `${seconds.toFixed(2)} s`;
 	if (seconds < 60) return `${seconds.toFixed(1)} s`;
 	const minutes = Math.floor(seconds / 60);
@@ -27,7 +27,7 @@ export function formatWait(seconds: number): string {
 }
 
 export function formatBytes(bytes: number | null): string {
-	if (bytes === null) return '–';
+	if (bytes === null) return '—';
 	if (bytes < 1024) return `${bytes} B`;
 	if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
 	return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
