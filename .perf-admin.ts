@@ -43,6 +43,15 @@ try {
 		from generate_series(1, 50000) i`;
 	await sql`vacuum analyze`;
 	}
+	for (const q of (process.env.SETUP ?? '').split(';;').filter(Boolean)) await sql.unsafe(q);
+	if (process.env.REPEAT) {
+		for (const q of process.env.REPEAT.split(';;')) {
+			const times: number[] = [];
+			for (let i = 0; i < 6; i++) { const t = performance.now(); await sql.unsafe(q); times.push(performance.now() - t); }
+			console.log(q.slice(0, 60), times.map((t) => t.toFixed(0)).join(' '));
+		}
+		process.exit(0);
+	}
 	for (const q of (process.env.EXPLAIN ?? '').split(';;').filter(Boolean)) {
 		const rows = await sql.unsafe(`explain (analyze, buffers) ${q}`);
 		console.log(rows.map((r: any) => r['QUERY PLAN']).join('\n'));

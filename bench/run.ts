@@ -1,4 +1,5 @@
-// npm run bench [-- filter...]: queue benchmarks, one JSON object per line on stdout.
+// npm run bench [-- filter...]: queue benchmarks, one JSON object per line on stdout (`npm run -s`
+// keeps npm's own banner off stdout; progress goes to stderr).
 //   BENCH_DATABASE_URL  use that server (a fresh database is created and dropped on it)
 //   BENCH_QUICK=1       small workloads, for a smoke run
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
@@ -24,32 +25,41 @@ async function main(): Promise<number> {
 	}
 
 	const started = Date.now();
-	let server: BenchServer | null = null;
-	const stop = async () => {
-		const current = server;
-		server = null;
-		await current?.stop();
-	};
+	let serverReady: Promise<BenchServer> | null = null;
+	let interrupted = false;
+	// One shutdown, however many callers ask for it (the run's end, a signal, the watchdog); a server
+	// still starting is stopped once it is up.
+	let stopping: Promise<void> | null = null;
+	const stop = () =>
+		(stopping ??= (async () => {
+			const server = await serverReady?.catch(() => null);
+			await server?.stop();
+		})().catch((e: unknown) => log(`cleanup: ${String(e)}`)));
 	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 		process.once(signal, () => {
 			log(`${signal}: stopping`);
+			interrupted = true;
 			void stop().finally(() => process.exit(130));
 		});
 	}
 	const watchdog = setTimeout(() => {
 		log(`still running after ${WATCHDOG_MS / 1000} s: giving up`);
+		interrupted = true;
 		void stop().finally(() => process.exit(3));
 	}, WATCHDOG_MS);
 	watchdog.unref();
 
 	let failures = 0;
 	try {
-		server = await startBenchServer();
+		serverReady = startBenchServer();
+		const server = await serverReady;
 		log(`running ${selected.map((m) => m.names[0]).join(', ')}${QUICK ? ' (quick mode)' : ''}`);
 		for (const measurement of selected) {
+			if (interrupted) break;
 			try {
 				await measurement.run(server);
 			} catch (error) {
+				if (interrupted) break;
 				failures++;
 				log(`${measurement.names[0]} failed: ${(error as Error).stack ?? String(error)}`);
 			}
@@ -58,6 +68,7 @@ async function main(): Promise<number> {
 		await stop();
 		clearTimeout(watchdog);
 	}
+	if (interrupted) return new Promise<number>(() => {}); // the signal handler exits
 	log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} failed` : ''}`);
 	return failures > 0 ? 1 : 0;
 }

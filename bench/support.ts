@@ -121,7 +121,25 @@ const REPORTED_SETTINGS = [
 ];
 
 export async function startBenchServer(): Promise<BenchServer> {
+	// Undone in reverse order by stop(), or at once if the start fails half-way.
 	const cleanups: Array<() => Promise<void>> = [];
+	const runCleanups = async () => {
+		for (const cleanup of cleanups.splice(0)) {
+			await cleanup().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+		}
+	};
+	try {
+		return await startBenchServerWith(cleanups, runCleanups);
+	} catch (error) {
+		await runCleanups();
+		throw error;
+	}
+}
+
+async function startBenchServerWith(
+	cleanups: Array<() => Promise<void>>,
+	runCleanups: () => Promise<void>
+): Promise<BenchServer> {
 	let adminUrl = process.env.BENCH_DATABASE_URL;
 	let source: string;
 	let diskDir = tmpdir();
@@ -136,20 +154,16 @@ export async function startBenchServer(): Promise<BenchServer> {
 		const started = Date.now();
 		// Stock settings (fsync and synchronous_commit on), so commit costs are real; only
 		// BENCH_PG_SETTINGS changes that, and every result line names the values in effect.
-		const server = await startEmbeddedPostgres({ dataDir: dir, database: 'postgres', settings: settingsFromEnv() }).catch(
-			async (error: unknown) => {
-				await rm(dir, { recursive: true, force: true });
-				throw error;
-			}
-		);
+		const server = await startEmbeddedPostgres({ dataDir: dir, database: 'postgres', settings: settingsFromEnv() });
 		cleanups.unshift(() => server.stop());
 		adminUrl = server.url;
 		diskDir = dir;
 		source = `embedded Postgres in ${dir} (${Date.now() - started} ms to start)`;
 	}
 	log(`server: ${source}`);
+	const serverUrl = adminUrl;
 
-	const admin = createSql(adminUrl, { max: 1, applicationName: 'picture-bench' });
+	const admin = createSql(serverUrl, { max: 1, applicationName: 'picture-bench' });
 	cleanups.unshift(() => admin.end({ timeout: 5 }));
 	const settingRows = await admin<{ name: string; setting: string }[]>`
 		select name, current_setting(name) as setting from unnest(${REPORTED_SETTINGS}::text[]) as name`;
@@ -167,9 +181,9 @@ export async function startBenchServer(): Promise<BenchServer> {
 		for (const name of [...made]) await dropDatabase(name).catch(() => {});
 	});
 
-	await admin.unsafe(`create database "${template}"`);
 	made.add(template);
-	const templateSql = createSql(withDatabase(adminUrl, template), { max: 1 });
+	await admin.unsafe(`create database "${template}"`);
+	const templateSql = createSql(withDatabase(serverUrl, template), { max: 1 });
 	try {
 		await migrate(templateSql, await readMigrations(path.resolve('supabase/migrations')));
 	} finally {
@@ -177,15 +191,14 @@ export async function startBenchServer(): Promise<BenchServer> {
 	}
 
 	let counter = 0;
-	let stopped = false;
 	return {
 		settings,
 		diskDir,
 		async freshDatabase(label, options = {}) {
 			const name = `${prefix}_${++counter}_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`.slice(0, 63);
-			await admin.unsafe(`create database "${name}" template "${template}"`);
 			made.add(name);
-			const url = withDatabase(adminUrl, name);
+			await admin.unsafe(`create database "${name}" template "${template}"`);
+			const url = withDatabase(serverUrl, name);
 			const pools: Sql[] = [];
 			const connect = (max: number) => {
 				const sql = createSql(url, { max, applicationName: 'picture-bench' });
@@ -204,13 +217,7 @@ export async function startBenchServer(): Promise<BenchServer> {
 				}
 			};
 		},
-		async stop() {
-			if (stopped) return;
-			stopped = true;
-			for (const cleanup of cleanups) {
-				await cleanup().catch((error: unknown) => log(`cleanup: ${String(error)}`));
-			}
-		}
+		stop: runCleanups
 	};
 }
 

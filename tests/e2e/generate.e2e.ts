@@ -4,6 +4,7 @@ import { fillGenerateForm, movedPartway, PNG_SIGNATURE, recordProgress, startVia
 import { screenshotAtWidths, signUp, uniqueEmail } from './support';
 
 test('generate: the progress bar moves, the image shows, it is in the history, the download is a PNG', async ({ page }) => {
+	test.setTimeout(120_000); // ten screenshots on a busy machine
 	const progressValues = await recordProgress(page);
 	await signUp(page, uniqueEmail('painter'));
 	await expect(page).toHaveURL(/\/generate$/);
@@ -55,6 +56,7 @@ test('generate: the progress bar moves, the image shows, it is in the history, t
 });
 
 test('a queued generation can be cancelled from its card and never completes', async ({ page, browser }) => {
+	test.setTimeout(120_000);
 	await signUp(page, uniqueEmail('canceller'));
 	let id = '';
 	await whilePaused(browser, async () => {

@@ -22,6 +22,7 @@ test("another user gets 404 for someone's generation page and image", async ({ p
 });
 
 test('live progress on the page, then vary the seed, reuse the settings, and delete', async ({ page, browser }) => {
+	test.setTimeout(120_000);
 	const progressValues = await recordProgress(page);
 	await signUp(page, uniqueEmail('varier'));
 	let id = '';

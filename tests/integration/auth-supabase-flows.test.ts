@@ -64,7 +64,7 @@ describe('sign-up', () => {
 			form: { email, password: 'a-long-enough-password', redirectTo: '/history' }
 		});
 		expect(answer.status).toBe(200);
-		expect(answer.body).toMatchObject({ error: expect.stringContaining(`link we sent to ${email}`) });
+		expect(answer.body).toMatchObject({ notice: expect.stringContaining(`link we sent to ${email}`) });
 		// No session yet; only PKCE's code verifier, which @supabase/ssr keeps in a cookie of its own.
 		expect(browser.cookieNames('sb-')).toEqual([`${auth.storageKey}-code-verifier`]);
 		expect((await browser.send('/', none)).user).toBeNull();
