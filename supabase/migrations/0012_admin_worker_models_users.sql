@@ -89,8 +89,9 @@ language sql stable set search_path = public, pg_temp as $$
     select count(*) as generations,
            count(*) filter (where g.status = 'completed') as completed,
            count(*) filter (where g.status = 'failed') as failed,
-           avg(extract(epoch from g.completed_at - g.started_at)) filter (where g.status = 'completed') as avg_seconds,
-           percentile_cont(0.95) within group (order by extract(epoch from g.completed_at - g.started_at))
+           -- date_part gives float8: sorting a week of float8 for the p95 is several times cheaper than numeric.
+           avg(date_part('epoch', g.completed_at - g.started_at)) filter (where g.status = 'completed') as avg_seconds,
+           percentile_cont(0.95) within group (order by date_part('epoch', g.completed_at - g.started_at))
              filter (where g.status = 'completed') as p95_seconds,
            sum(g.predict_time_seconds) as predict_seconds
     from image_generations g
@@ -105,8 +106,11 @@ $$;
 revoke execute on function public.model_generation_stats(integer) from public, anon, authenticated;
 grant execute on function public.model_generation_stats(integer) to service_role;
 
--- Per-model statistics read one model's generations by time, and count all of them from the index.
-create index image_generations_model_created_idx on public.image_generations (model_id, created_at);
+-- Per-model statistics read one model's week of generations, and count all of them, from this index
+-- alone (index-only scans). The included columns change only with status, which already rules out
+-- a heap-only update, so the frequent progress writes stay heap-only.
+create index image_generations_model_created_idx on public.image_generations (model_id, created_at)
+  include (status, started_at, completed_at, predict_time_seconds);
 
 -- The worker page lists every job type ever queued: a skip scan over this index visits one entry
 -- per type instead of the whole table, and per-type counts by status read it without the heap.

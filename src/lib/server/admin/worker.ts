@@ -85,7 +85,8 @@ export async function listWorkerRuns(
 			${trigger ? sql`and trigger = ${trigger}` : sql``}
 			${before !== null ? sql`and id < ${before}` : sql``}
 			${after !== null ? sql`and id > ${after}` : sql``}
-		order by id ${after !== null ? sql`asc` : sql`desc`}
+		-- With a trigger, ordered as worker_runs_trigger_id_idx is (see lastRunByTrigger).
+		order by ${trigger ? sql`trigger,` : sql``} id ${after !== null ? sql`asc` : sql`desc`}
 		limit ${limit + 1}`;
 	const more = rows.length > limit;
 	const page = rows.slice(0, limit).map((row) => ({ ...row, id: Number(row.id) }));
@@ -112,7 +113,9 @@ export async function lastRunByTrigger(sql: Queryable): Promise<LastRun[]> {
 		select r.trigger, r.started_at, r.last_seen_at, r.finished_at
 		from unnest(${[...WORKER_TRIGGERS]}::text[]) as t(trigger)
 		cross join lateral (
-			select * from public.worker_runs w where w.trigger = t.trigger order by w.id desc limit 1
+			-- Ordered as worker_runs_trigger_id_idx is, so the planner reads that index and never walks
+			-- the primary key through every cron run to find the last manual one.
+			select * from public.worker_runs w where w.trigger = t.trigger order by w.trigger, w.id desc limit 1
 		) r`;
 }
 

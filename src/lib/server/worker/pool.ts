@@ -27,6 +27,8 @@ interface Running {
 	claim: Claim;
 	controller: AbortController;
 	done: Promise<void>;
+	/** The handler succeeded; only its (batched) completion is still being written. */
+	settling?: boolean;
 }
 
 export function newWorkerId(): string {
@@ -39,6 +41,8 @@ export class WorkerPool {
 	private readonly running = new Map<string, Running>();
 	private readonly jobTypes: string[];
 	private reserved = 0;
+	/** Entries in `running` whose handler is done and whose completion is being written. */
+	private settling = 0;
 	private stopping = false;
 	private slotWaiters: Array<() => void> = [];
 	private completions: Array<{ claim: Claim; resolve: (held: boolean) => void; reject: (e: unknown) => void }> = [];
@@ -57,8 +61,12 @@ export class WorkerPool {
 		return this.running.size;
 	}
 
+	/**
+	 * Slots for new claims: a job whose handler has finished no longer takes one while its completion
+	 * is written (that write waits for a disk flush; the next job need not). It still counts in size.
+	 */
 	get freeSlots(): number {
-		return this.options.concurrency - this.running.size - this.reserved;
+		return this.options.concurrency - (this.running.size - this.settling) - this.reserved;
 	}
 
 	/** Claims into every free slot; resolves with how many jobs it started. */
@@ -97,6 +105,7 @@ export class WorkerPool {
 		while (this.running.size > 0 && Date.now() < deadline) await this.waitForSlot(deadline - Date.now());
 		let returned = 0;
 		for (const entry of [...this.running.values()]) {
+			if (entry.settling) continue; // done; its completion is on its way
 			entry.controller.abort(new JobAbortedError('shutdown'));
 			if (await snoozeJob(this.options.sql, entry.claim, 0).catch(() => false)) returned++;
 		}
@@ -128,13 +137,19 @@ export class WorkerPool {
 		this.running.set(job.id, entry);
 		entry.done = this.execute(entry).finally(() => {
 			this.running.delete(job.id);
-			const waiters = this.slotWaiters;
-			this.slotWaiters = [];
-			for (const wake of waiters) wake();
+			if (entry.settling) this.settling--;
+			this.wakeSlotWaiters();
 		});
 	}
 
-	private async execute({ job, claim, controller }: Running): Promise<void> {
+	private wakeSlotWaiters(): void {
+		const waiters = this.slotWaiters;
+		this.slotWaiters = [];
+		for (const wake of waiters) wake();
+	}
+
+	private async execute(entry: Running): Promise<void> {
+		const { job, claim, controller } = entry;
 		const handler = this.options.handlers[job.job_type]!;
 		const { sql } = this.options;
 		try {
@@ -144,6 +159,9 @@ export class WorkerPool {
 				await snoozeJob(sql, claim, result.snoozeSeconds);
 				return;
 			}
+			entry.settling = true;
+			this.settling++;
+			this.wakeSlotWaiters();
 			if (await this.completeSoon(claim)) this.counts.processed++;
 		} catch (error) {
 			if (controller.signal.aborted) return; // cancelled, reclaimed or handed back: not ours to record
