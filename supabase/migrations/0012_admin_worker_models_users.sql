@@ -112,9 +112,5 @@ grant execute on function public.model_generation_stats(integer) to service_role
 create index image_generations_model_created_idx on public.image_generations (model_id, created_at)
   include (status, started_at, completed_at, predict_time_seconds);
 
--- The worker page lists every job type ever queued: a skip scan over this index visits one entry
--- per type instead of the whole table, and per-type counts by status read it without the heap.
-create index job_queue_type_status_idx on public.job_queue (job_type, status);
-
 -- The worker history filtered by trigger, newest first (manual runs are rare among cron runs).
 create index worker_runs_trigger_id_idx on public.worker_runs (trigger, id desc);
