@@ -1,12 +1,22 @@
 // The overview's queries on jobs seeded with chosen timestamps, and the page's load and live refresh.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { cachedModelTimes, consoleOverview, hourlyStats, lastWorkerRun, loadOverview, modelTimes, queueCounts, queueNow } from '../../src/lib/server/admin/overview';
+import {
+	cachedHourlyStats,
+	cachedModelTimes,
+	consoleOverview,
+	hourlyStats,
+	lastWorkerRun,
+	loadOverview,
+	modelTimes,
+	queueCounts,
+	queueNow
+} from '../../src/lib/server/admin/overview';
 import type { Services } from '../../src/lib/server/runtime';
 import { load } from '../../src/routes/admin/+page.server';
 import { GET as overviewJson } from '../../src/routes/admin/overview/+server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { call, signedInUser } from '../support/routes';
-import { testServices } from '../support/services';
+import { eventually, testServices } from '../support/services';
 import { emptyTables, seedJobs, seedWorkerRun } from './admin-overview-seed';
 
 let db: TestDatabase;
@@ -26,7 +36,7 @@ async function intoHour(): Promise<number> {
 
 describe('an empty queue', () => {
 	test('zeros, 24 empty hours ending with the current one, no models, no worker', async () => {
-		const overview = await loadOverview(db.sql);
+		const overview = await loadOverview(db.sql, { cacheMaxAgeMs: 0 });
 		expect(overview.now).toEqual({
 			pending: 0,
 			processing: 0,
@@ -117,21 +127,20 @@ describe('on seeded jobs', () => {
 		]);
 	});
 
-	test('the 7-day model times are served from memory while fresh, recomputed in the background when stale', async () => {
-		const first = await cachedModelTimes(db.sql, 60_000);
-		expect(first).toEqual([]);
+	test('the slow series are served from memory while fresh, recomputed in the background when stale', async () => {
+		expect(await cachedModelTimes(db.sql, 60_000)).toEqual([]);
+		const hourly = await cachedHourlyStats(db.sql, 60_000);
 		await seedJobs(db.sql, { status: 'completed', model: 'vendor/new', createdAgo: 10, completedAgo: 0 });
-		expect(await cachedModelTimes(db.sql, 60_000)).toEqual([]); // fresh: the cached answer
-		expect(await cachedModelTimes(db.sql, 0)).toEqual([]); // stale: still the old answer, recomputing meanwhile
-		const recomputed = await new Promise<unknown[]>((resolve) => {
-			const poll = async () => {
-				const value = await cachedModelTimes(db.sql, 60_000);
-				if (value.length) resolve(value);
-				else setTimeout(poll, 10);
-			};
-			void poll();
+		expect(await cachedModelTimes(db.sql, 60_000)).toEqual([]); // fresh: the remembered answer
+		expect(await cachedHourlyStats(db.sql, 60_000)).toBe(hourly);
+		expect(await cachedModelTimes(db.sql, 1)).toEqual([]); // stale: still the old answer, recomputing meanwhile
+		const recomputed = await eventually(async () => {
+			const value = await cachedModelTimes(db.sql, 60_000);
+			return value.length > 0 && value;
 		});
 		expect(recomputed).toMatchObject([{ model: 'vendor/new', total_generations: 1 }]);
+		const afresh = await cachedHourlyStats(db.sql, 0); // 0: always computed afresh
+		expect(afresh.reduce((sum, p) => sum + p.completed, 0)).toBe(1);
 	});
 
 	test('the last worker run is the one seen most recently', async () => {

@@ -179,38 +179,48 @@ export async function lastWorkerRun(sql: Queryable): Promise<LastWorkerRun | nul
 	return row ?? null;
 }
 
-// A week of completed jobs is the one range that grows large (every completion of 7 days, with a
-// heap visit each for its model), and its averages barely move between two refreshes: it is served
-// from memory and recomputed in the background once it is older than this.
-const MODEL_TIMES_MAX_AGE_MS = 60_000;
-const modelTimesCache = new WeakMap<object, { at: number; value: Promise<ModelTime[]> }>();
+// The two series that cost the most change slowly: a week of per-model averages (every completion of
+// 7 days, each with a heap visit for its model) and the 24 hourly buckets (two scans of a day of
+// jobs, with sorts for the p95s). They are served from memory and recomputed in the background once
+// older than these, so a refresh every 5 s pays for them only now and then, and never waits for it.
+export const MODEL_TIMES_MAX_AGE_MS = 60_000;
+export const HOURLY_MAX_AGE_MS = 15_000;
+const caches = new WeakMap<object, Map<string, { at: number; value: Promise<unknown> }>>();
 
-export function cachedModelTimes(sql: Queryable, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
-	const cached = modelTimesCache.get(sql);
-	if (cached && Date.now() - cached.at < maxAgeMs) return cached.value;
-	const fresh = modelTimes(sql);
-	const entry = { at: Date.now(), value: fresh };
-	// Stale-while-revalidate: a stale answer is served while the new one is computed, so only the
-	// very first load waits for the week's scan. A failed recomputation is forgotten, not served.
-	fresh.catch(() => {
-		if (modelTimesCache.get(sql) === entry) modelTimesCache.delete(sql);
-	});
-	if (cached) {
-		void fresh.then(() => modelTimesCache.set(sql, entry)).catch(() => {});
-		cached.at = Date.now();
-		return cached.value;
+/** Stale-while-revalidate per pool: only the very first call waits; maxAgeMs <= 0 always computes afresh. */
+function cached<T>(sql: Queryable, key: string, maxAgeMs: number, compute: () => Promise<T>): Promise<T> {
+	if (maxAgeMs <= 0) return compute();
+	const cache = caches.get(sql) ?? new Map<string, { at: number; value: Promise<unknown> }>();
+	caches.set(sql, cache);
+	const entry = cache.get(key);
+	if (entry && Date.now() - entry.at < maxAgeMs) return entry.value as Promise<T>;
+	const fresh = compute();
+	const next = { at: Date.now(), value: fresh };
+	if (entry) {
+		entry.at = Date.now(); // one recomputation at a time; a failed one is retried after maxAgeMs
+		fresh.then(() => cache.set(key, next)).catch(() => {});
+		return entry.value as Promise<T>;
 	}
-	modelTimesCache.set(sql, entry);
+	cache.set(key, next);
+	fresh.catch(() => cache.get(key) === next && cache.delete(key)); // a failure is not kept as the answer
 	return fresh;
 }
 
+export function cachedModelTimes(sql: Queryable, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
+	return cached(sql, 'models', maxAgeMs, () => modelTimes(sql));
+}
+
+export function cachedHourlyStats(sql: Queryable, maxAgeMs = HOURLY_MAX_AGE_MS): Promise<HourlyPoint[]> {
+	return cached(sql, 'hourly', maxAgeMs, () => hourlyStats(sql));
+}
+
 /** Everything the overview shows, read in parallel (each query on its own pooled connection). */
-export async function loadOverview(sql: Queryable, options: { modelTimesMaxAgeMs?: number } = {}): Promise<Overview> {
+export async function loadOverview(sql: Queryable, options: { cacheMaxAgeMs?: number } = {}): Promise<Overview> {
 	const [now, counts, hourly, models, worker] = await Promise.all([
 		queueNow(sql),
 		queueCounts(sql),
-		hourlyStats(sql),
-		cachedModelTimes(sql, options.modelTimesMaxAgeMs),
+		cachedHourlyStats(sql, options.cacheMaxAgeMs),
+		cachedModelTimes(sql, options.cacheMaxAgeMs),
 		lastWorkerRun(sql)
 	]);
 	return { generatedAt: new Date(), now, counts, hourly, models, lastWorkerRun: worker };

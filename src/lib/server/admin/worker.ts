@@ -13,7 +13,7 @@ import { recordAudit } from './audit';
 
 export const WORKER_TRIGGERS = ['cron', 'continuous', 'manual'] as const;
 /** A hand-started run works this long unless asked otherwise: long enough to drain a small queue. */
-export const DEFAULT_RUN_BUDGET_SECONDS = 10;
+const DEFAULT_RUN_BUDGET_SECONDS = 10;
 /** A hand-started run holds the admin's request open, so it is shorter than a cron call may be. */
 const MAX_RUN_BUDGET_SECONDS = 60;
 
@@ -190,6 +190,12 @@ export async function resumeType(sql: Sql, actor: AppUser, rawType: unknown): Pr
 	});
 }
 
+/** The hand-started run's budget: its default and maximum, never beyond a cron call's. */
+export function runBudget(config: Pick<Config, 'worker'>): { default: number; max: number } {
+	const max = Math.min(config.worker.budgetSeconds, MAX_RUN_BUDGET_SECONDS);
+	return { default: Math.min(DEFAULT_RUN_BUDGET_SECONDS, max), max };
+}
+
 export interface RunNowResult {
 	runId: number;
 	workerId: string;
@@ -208,8 +214,8 @@ export async function runWorkerNow(
 	rawBudget: unknown
 ): Promise<RunNowResult> {
 	const { sql, handlers, config } = services;
-	const maxBudget = Math.min(config.worker.budgetSeconds, MAX_RUN_BUDGET_SECONDS);
-	const budgetSeconds = wholeNumber('budget_seconds', 'The time budget', rawBudget ?? DEFAULT_RUN_BUDGET_SECONDS, 1, maxBudget);
+	const limits = runBudget(config);
+	const budgetSeconds = wholeNumber('budget_seconds', 'The time budget', rawBudget ?? limits.default, 1, limits.max);
 	const result = await runWorkerForBudget({
 		sql,
 		handlers,
@@ -286,14 +292,4 @@ export async function purgeFinished(sql: Sql, actor: AppUser, rawDays: unknown, 
 	const deleted = await purgeFinishedJobs(sql, { olderThanDays: days });
 	await recordAudit(sql, actor, 'queue.purge', { details: { older_than_days: days, confirmed }, affectedRows: deleted });
 	return deleted;
-}
-
-/** What the "set up the cron" panel shows: this deployment's endpoint, never the secret itself. */
-export function cronSetup(config: Pick<Config, 'publicBaseUrl' | 'cronSecret' | 'worker'>, origin: string, inProcessWorker: boolean) {
-	return {
-		endpoint: `${config.publicBaseUrl ?? origin}/api/worker`,
-		secretConfigured: config.cronSecret !== null,
-		budgetSeconds: config.worker.budgetSeconds,
-		inProcessWorker
-	};
 }

@@ -3,8 +3,6 @@ import { listExports } from '$lib/server/admin/export';
 import {
 	cancelAllPending,
 	ConfirmationError,
-	cronSetup,
-	DEFAULT_RUN_BUDGET_SECONDS,
 	lastRunByTrigger,
 	listJobTypes,
 	listWorkerRuns,
@@ -13,6 +11,7 @@ import {
 	previewPurge,
 	purgeFinished,
 	resumeType,
+	runBudget,
 	runWorkerNow
 } from '$lib/server/admin/worker';
 import { NotFoundError, ValidationError } from '$lib/server/errors';
@@ -38,9 +37,15 @@ export const load: PageServerLoad = async ({ locals, url }) => {
 		now: new Date(),
 		types,
 		lastRuns,
-		cron: cronSetup(config, url.origin, worker !== null),
+		// What the "set up the cron" panel shows: this deployment's endpoint, never the secret itself.
+		cron: {
+			endpoint: `${config.publicBaseUrl ?? url.origin}/api/worker`,
+			secretConfigured: config.cronSecret !== null,
+			budgetSeconds: config.worker.budgetSeconds,
+			inProcessWorker: worker !== null
+		},
 		exports: listExports(),
-		budget: { default: Math.min(DEFAULT_RUN_BUDGET_SECONDS, config.worker.budgetSeconds), max: Math.min(60, config.worker.budgetSeconds) }
+		budget: runBudget(config)
 	};
 };
 
