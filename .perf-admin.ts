@@ -17,9 +17,9 @@ await chmod('/tmp/perf-admin', 0o755);
 await chmod(dir, 0o755);
 const server = await startEmbeddedPostgres({ dataDir: dir, database: 'postgres', settings: { fsync: 'off', synchronous_commit: 'off' } });
 const sql = createSql(server.url, { max: 4 });
-try {
-	await migrate(sql, await readMigrations(path.resolve('supabase/migrations')));
+try { await (async () => {
 	if (fresh) {
+	await migrate(sql, await readMigrations(path.resolve('supabase/migrations')));
 	console.log('seeding');
 	await sql`insert into auth.users (email, created_at) select 'u' || i || '@example.test', now() - make_interval(days => i % 300) from generate_series(1, 2000) i`;
 	await sql`
@@ -50,13 +50,13 @@ try {
 			for (let i = 0; i < 6; i++) { const t = performance.now(); await sql.unsafe(q); times.push(performance.now() - t); }
 			console.log(q.slice(0, 60), times.map((t) => t.toFixed(0)).join(' '));
 		}
-		process.exit(0);
+		return;
 	}
 	for (const q of (process.env.EXPLAIN ?? '').split(';;').filter(Boolean)) {
 		const rows = await sql.unsafe(`explain (analyze, buffers) ${q}`);
 		console.log(rows.map((r: any) => r['QUERY PLAN']).join('\n'));
 	}
-	if (process.env.EXPLAIN) process.exit(0);
+	if (process.env.EXPLAIN) return;
 	const time = async (name: string, run: () => Promise<unknown>) => {
 		await run();
 		const samples: number[] = [];
@@ -81,7 +81,7 @@ try {
 	await time('users.page', () => listUsers(sql, {}));
 	await time('users.page 2', () => listUsers(sql, { before: someUser }));
 	await time('users.search', () => listUsers(sql, { query: 'u19' }));
-} finally {
+})(); } finally {
 	await sql.end();
 	await server.stop();
 }

@@ -20,6 +20,12 @@ create index job_queue_failed_completed_at_idx
   on public.job_queue (completed_at)
   where status = 'failed';
 
+-- A failure group's latest examples: a few index entries per group instead of a pass over every
+-- failure. Keyed by the message's hash, since a message may be longer than an index entry can be.
+create index job_queue_failed_message_idx
+  on public.job_queue (md5(coalesce(error_message, '')), completed_at desc)
+  where status = 'failed';
+
 -- The reaper marks the jobs it returns (error_details.reason); the stuck page lists the recent ones.
 create index job_queue_lease_expired_idx
   on public.job_queue (updated_at)

@@ -26,5 +26,6 @@ test('explain', async () => {
 	let t = performance.now();
 	const r = await listFailureGroups(db.sql);
 	console.log('page ms', performance.now() - t, r.total, r.groups.length);
+	await show(`select g.message, f.* from unnest(${"array['error 3', 'error 0 rare 1000']"}::text[]) as g(message) cross join lateral (select id, completed_at from failed_jobs_recent where md5(coalesce(error_message, '')) = md5(g.message) and coalesce(error_message, '') = g.message order by completed_at desc limit 5) f`);
 	await show(`select coalesce(error_message, '') as message, count(*)::int, count(distinct payload ->> 'model_id')::int, coalesce(array_agg(distinct payload ->> 'model_id') filter (where payload ->> 'model_id' is not null), '{}'), count(distinct created_by)::int, min(completed_at), max(completed_at), (sum(count(*)) over ())::int from public.failed_jobs_recent group by 1 order by 2 desc, 7 desc limit 100`);
 }, 600_000);

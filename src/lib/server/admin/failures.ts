@@ -48,17 +48,18 @@ export async function listFailureGroups(sql: Queryable): Promise<{ groups: Failu
 		order by count desc, last_seen desc
 		limit ${GROUP_LIMIT}`;
 	if (groups.length === 0) return { groups: [], total: 0 };
+	// Each group's latest few, found by (message hash, completed_at): cheap however large the group.
 	const examples = await sql<(FailureExample & { message: string })[]>`
-		select f.*, u.email as user_email
-		from (
-			select id, job_type, payload ->> 'model_id' as model_id, attempts, max_attempts, created_by, created_at, completed_at,
-			       coalesce(error_message, '') as message,
-			       row_number() over (partition by coalesce(error_message, '') order by completed_at desc, id) as rank
+		select g.message, f.*, u.email as user_email
+		from unnest(${groups.map((g) => g.message)}::text[]) as g(message)
+		cross join lateral (
+			select id, job_type, payload ->> 'model_id' as model_id, attempts, max_attempts, created_by, created_at, completed_at
 			from public.failed_jobs_recent
-			where coalesce(error_message, '') = any(${groups.map((g) => g.message)}::text[])
+			where md5(coalesce(error_message, '')) = md5(g.message) and coalesce(error_message, '') = g.message
+			order by completed_at desc
+			limit ${EXAMPLES_PER_GROUP}
 		) f
 		left join auth.users u on u.id = f.created_by
-		where f.rank <= ${EXAMPLES_PER_GROUP}
 		order by f.completed_at desc`;
 	return {
 		total: groups[0]!.total,
