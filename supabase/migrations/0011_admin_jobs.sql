@@ -1,4 +1,4 @@
--- 0011 console jobs, failures and stuck pages: list indexes for keyset paging, bulk retry/cancel, stuck reset.
+-- 0011 the console's jobs, failures and stuck pages need lists that stay fast over millions of jobs, and bulk actions done in SQL.
 
 -- The job list pages by (sort key, id), newest first by default; every allowed sort key has an index
 -- in that shape, so a page is a range scan of one of them however big the table, never a sort of it.
