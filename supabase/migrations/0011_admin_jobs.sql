@@ -1,18 +1,14 @@
 -- 0011 the console's jobs, failures and stuck pages need lists that stay fast over millions of jobs, and bulk actions done in SQL.
 
--- The job list pages by (sort key, id), newest first by default; every allowed sort key has an index
--- in that shape, so a page is a range scan of one of them however big the table, never a sort of it.
--- The price: status is indexed, so no update of a job is HOT and each claim and completion writes
--- every index again (about 300 WAL bytes a job per index, measured); fewer sort keys, fewer indexes.
+-- The job list pages by (created_at, id), newest first by default, as a range scan however big the
+-- table. Status is indexed, so no update of a job is HOT and every claim and completion writes each
+-- index again (about 300 WAL bytes a job per index, measured): the other sort keys (scheduled_at,
+-- priority, attempts) get no index of their own and sort the filtered rows, to keep the queue fast.
 create index job_queue_created_at_id_idx on public.job_queue (created_at, id);
-create index job_queue_scheduled_at_id_idx on public.job_queue (scheduled_at, id);
-create index job_queue_priority_id_idx on public.job_queue (priority, id);
-create index job_queue_attempts_id_idx on public.job_queue (attempts, id);
 
--- One status, newest first, stays a range scan even for a rare status; with another sort key, it
--- fetches just that status's rows to sort. Not partial: the status is a query parameter, and a
--- cached generic plan could not prove a partial index's predicate from it.
-create index job_queue_status_created_at_idx on public.job_queue (status, created_at, id);
+-- No (status, created_at) index: a rare status (pending, failed, processing) is found through the
+-- queue's partial indexes and sorted; a common one walks created_at. An index leading with status
+-- would also tempt the planner away from the claim's own partial index.
 
 -- The failures page groups the last day's failures; finished rows are mostly completed ones, so
 -- failures get their own small index instead of a walk over every finished job.

@@ -46,7 +46,7 @@ export interface AlertEvaluation {
 
 export async function readAlertInputs(sql: Queryable): Promise<AlertInputs> {
 	// Each part reads an index: the pending and processing partial indexes, the newest end of
-	// job_queue_finished_at_idx, one hour of job_queue_status_created_at_idx (listing every status
+	// job_queue_finished_at_idx, one hour of job_queue_created_at_id_idx (listing every status
 	// keeps that an index-only range scan), and the newest worker_runs.last_seen_at.
 	const [row] = await sql<AlertInputs[]>`
 		select

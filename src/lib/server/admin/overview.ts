@@ -1,6 +1,6 @@
 // The console overview's numbers. The overview refreshes every few seconds, so every query here is
 // bounded: live jobs through the partial indexes of pending and processing rows, history through a
-// time range of an index (completed_at: job_queue_finished_at_idx; created_at: job_queue_status_created_at_idx
+// time range of an index (completed_at: job_queue_finished_at_idx; created_at: job_queue_created_at_id_idx
 // and job_queue_created_at_id_idx, both from 0011).
 // None of them walks the whole history the way `select * from queue_health` would. Durations use
 // date_part (float8), which aggregates and sorts far faster than extract()'s numeric.
@@ -120,7 +120,7 @@ export async function hourlyStats(sql: Queryable): Promise<HourlyPoint[]> {
 	// converts time zones per row and costs several times more over a day of jobs. The window's start
 	// is written out in each branch (not taken from a CTE) so the planner sees how narrow the range
 	// is; listing every status (all there are) lets the created-at branch read only
-	// job_queue_status_created_at_idx (0011), one short range per status, without the heap.
+	// job_queue_created_at_id_idx (0011): one short range of created_at.
 	return sql<HourlyPoint[]>`
 		with hours as (
 			select generate_series(floor(date_part('epoch', now()) / 3600)::int - 23, floor(date_part('epoch', now()) / 3600)::int) as h
