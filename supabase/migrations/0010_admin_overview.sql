@@ -1,8 +1,8 @@
 -- 0010 console overview and alerts: indexes for its time-bounded stats, and alert state shared by every app process.
 
 -- No created_at index here: the overview's hourly throughput, last-hour failure rate and 7-day model
--- times read created_at ranges through 0011's job_queue_created_at_id_idx and
--- job_queue_created_at_id_idx; one more index on created_at would only slow every write to the hot table.
+-- times read created_at ranges through 0011's job_queue_created_at_id_idx; one more index on
+-- created_at would only slow every write to the hot table.
 
 -- "When was a worker last alive" reads the newest last_seen_at, not every run ever recorded.
 create index worker_runs_last_seen_at_idx on public.worker_runs (last_seen_at desc);
