@@ -77,6 +77,8 @@ try { await (async () => {
 	await time('worker.cancelPreview', () => previewCancelAll(sql, true));
 	await time('worker.purgePreview 30d', () => previewPurge(sql, '30'));
 	await time('worker.purgePreview 1d', () => previewPurge(sql, '1'));
+	await sql`delete from model_generation_totals`;
+	{ const t = performance.now(); await listModelStats(sql); console.log(JSON.stringify({ name: 'models.stats daily recount', ms: +(performance.now() - t).toFixed(1) })); }
 	await time('models.stats', () => listModelStats(sql));
 	await time('users.page', () => listUsers(sql, {}));
 	await time('users.page 2', () => listUsers(sql, { before: someUser }));

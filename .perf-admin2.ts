@@ -14,7 +14,7 @@ try {
 			select job_type from live
 			union select unnest(${registered}::text[])
 			union select job_type from public.job_queue_paused_types
-			union select distinct job_type from public.job_queue where created_at > now() - interval '7 days'
+			union select job_type from public.job_queue where created_at > now() - interval '1 day'
 		)
 		select t.job_type, t.job_type = any (${registered}::text[]) as registered,
 		       p.job_type is not null as paused, p.paused_at, u.email as paused_by_email, p.reason,

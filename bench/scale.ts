@@ -19,7 +19,7 @@ const WORKLOADS = [
  * the insert, and the rows go in in id order (the primary key then grows at its right edge). The
  * table ends up as it would after a million real jobs, in a fraction of the time.
  */
-async function insertHistory(sql: Sql, count: number): Promise<void> {
+export async function insertHistory(sql: Sql, count: number): Promise<void> {
 	await sql.begin(async (tx) => {
 		await tx`set local maintenance_work_mem = '256MB'`;
 		const indexes = await tx<{ name: string; definition: string }[]>`
@@ -41,9 +41,40 @@ async function insertHistory(sql: Sql, count: number): Promise<void> {
 	});
 }
 
+/**
+ * Median server-side time of one claim_jobs call (limit jobs), timed inside Postgres with each claim
+ * committed and completed: no client, network or worker in the number, so it shows the claim's own
+ * cost with far less noise than a throughput on a busy machine.
+ */
+export async function serverClaimMs(sql: Sql, calls: number, limit: number): Promise<number> {
+	await sql`create table if not exists bench_claim_probe (ms float8 not null)`;
+	await sql`truncate bench_claim_probe`;
+	await sql.unsafe(`
+		do $probe$
+		declare
+			t0 timestamptz;
+			v_ids uuid[];
+			v_counts integer[];
+		begin
+			for i in 1..${Math.trunc(calls)} loop
+				t0 := clock_timestamp();
+				select array_agg(id), array_agg(claim_count) into v_ids, v_counts
+				from public.claim_jobs('bench-probe', ${Math.trunc(limit)}, 60, array['bench']);
+				insert into bench_claim_probe values (extract(epoch from clock_timestamp() - t0) * 1000);
+				perform public.complete_jobs(v_ids, 'bench-probe', v_counts);
+				commit;
+			end loop;
+		end
+		$probe$`);
+	const [row] = await sql<{ ms: number }[]>`
+		select percentile_cont(0.5) within group (order by ms) as ms from bench_claim_probe`;
+	return row!.ms;
+}
+
 /** Leaves the table as it was before a round: the history only, vacuumed and analyzed. */
-async function resetWorkload(sql: Sql): Promise<void> {
+export async function resetWorkload(sql: Sql): Promise<void> {
 	await sql`delete from public.job_queue where job_type = 'bench'`;
+	await sql`drop table if exists bench_claim_probe`;
 	await sql`vacuum analyze public.job_queue`;
 }
 
@@ -72,20 +103,25 @@ export const claim: Measurement = {
 
 			for (const workload of WORKLOADS) {
 				const rates = new Map<number, number[]>(tables.map((t) => [t.history, []]));
+				const serverMs = new Map<number, number[]>(tables.map((t) => [t.history, []]));
+				const probeCalls = Math.max(5, Math.round(100 / workload.batchSize));
 				for (let roundNo = 0; roundNo < ROUNDS; roundNo++) {
 					// Alternate the order, so neither table always runs on a warmer (or more tired) machine.
 					const order = roundNo % 2 === 0 ? tables : [...tables].reverse();
 					for (const { history, db } of order) {
 						await insertPending(db.sql, workload.jobs);
 						await db.sql`vacuum analyze public.job_queue`;
+						serverMs.get(history)!.push(await serverClaimMs(db.sql, probeCalls, workload.batchSize));
 						const result = await drain(db.sql, workload);
 						log(`queue.claim.${workload.key}: history ${history}, round ${roundNo + 1}: ${result.jobsPerSecond} jobs/s`);
 						rates.get(history)!.push(result.jobsPerSecond);
 						await resetWorkload(db.sql);
 					}
 				}
-				const base = median(rates.get(0)!);
-				const loaded = median(rates.get(HISTORY)!);
+				const base = Math.round(median(rates.get(0)!));
+				const loaded = Math.round(median(rates.get(HISTORY)!));
+				const serverBase = median(serverMs.get(0)!);
+				const serverLoaded = median(serverMs.get(HISTORY)!);
 				const common = {
 					pending_jobs: workload.jobs,
 					max_seconds_per_round: workload.maxSeconds,
@@ -120,6 +156,9 @@ export const claim: Measurement = {
 					unit: '%',
 					finished_jobs: HISTORY,
 					note: 'positive: slower with the history; negative: faster (noise)',
+					server_claim_ms: { history_0: round(serverBase, 3), [`history_${historyName}`]: round(serverLoaded, 3) },
+					server_claim_slowdown_pct: round(((serverLoaded - serverBase) / serverBase) * 100, 1),
+					server_claim_calls_per_round: probeCalls,
 					...common
 				});
 			}

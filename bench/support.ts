@@ -47,7 +47,9 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export function median(values: number[]): number {
-	return percentile([...values].sort((a, b) => a - b), 50);
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = Math.floor(sorted.length / 2);
+	return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -18,6 +18,7 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 beforeEach(async () => {
 	await db.sql`delete from image_generations`;
+	await db.sql`delete from model_generation_totals`; // each test counts its own history afresh
 	await db.sql`delete from admin_audit_log`;
 	await db.sql`update models set enabled = true, max_concurrency = 4`;
 });
@@ -77,6 +78,27 @@ test('counts, success rate, average and p95 time and cost per model', async () =
 	expect(stats['local/preview']).toMatchObject({ generations_recent: 1, success_rate: 1, avg_seconds: 4, cost: null });
 	// A model nobody used yet.
 	expect(stats['stability-ai/sdxl']).toMatchObject({ generations_total: 0, success_rate: null, avg_seconds: null, p95_seconds: null });
+});
+
+test('all-time counts come from kept totals plus the rows since, recounted once a day', async () => {
+	await generation('local/detailed', 'completed', { daysAgo: 40 });
+	expect((await models())['local/detailed'].generations_total).toBe(1);
+	const [kept] = await db.sql`select generations, counted_until from model_generation_totals where model_id = 'local/detailed'`;
+	expect(kept!.generations).toBe('1');
+
+	// New generations are added live, without a recount.
+	await generation('local/detailed', 'completed');
+	expect((await models())['local/detailed'].generations_total).toBe(2);
+	const [same] = await db.sql`select counted_until from model_generation_totals where model_id = 'local/detailed'`;
+	expect(same!.counted_until).toEqual(kept!.counted_until);
+
+	// History changed inside the counted range (a deletion, a backfill) shows at the next daily recount.
+	await db.sql`delete from image_generations where model_id = 'local/detailed' and created_at < now() - interval '30 days'`;
+	await generation('local/detailed', 'failed', { daysAgo: 10 });
+	await generation('local/detailed', 'failed', { daysAgo: 12 });
+	expect((await models())['local/detailed'].generations_total).toBe(2);
+	await db.sql`update model_generation_totals set counted_until = counted_until - interval '2 days'`;
+	expect((await models())['local/detailed'].generations_total).toBe(3);
 });
 
 test('disable and enable a model: start_generation follows, and both are audited', async () => {

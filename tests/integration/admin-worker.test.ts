@@ -109,12 +109,18 @@ test('pause needs a job type name', async () => {
 	expect(await db.sql`select * from job_queue_paused_types`).toHaveLength(0);
 });
 
-test('job types list the registered handlers, every type ever queued and paused ones', async () => {
+test('job types: registered handlers, paused ones, live ones and those queued in the last day', async () => {
 	await db.sql`insert into job_queue (job_type, status, completed_at) values ('old-report', 'completed', now())`;
+	// Finished long ago and nothing live: not offered (reading all history would cost every view).
+	await db.sql`insert into job_queue (job_type, status, created_at, completed_at)
+		values ('ancient', 'completed', now() - interval '3 days', now() - interval '3 days')`;
+	// Waiting since long ago: offered, it is live.
+	await db.sql`insert into job_queue (job_type, created_at) values ('backlog', now() - interval '3 days')`;
 	await enqueueJob(db.sql, 'thumbnail');
 	await post('pause', { job_type: 'not-yet-used' });
 	const shown = await page();
 	expect(shown.types.map((t: { job_type: string; registered: boolean; paused: boolean; pending: number }) => [t.job_type, t.registered, t.paused, t.pending])).toEqual([
+		['backlog', false, false, 1],
 		['noop', true, false, 0],
 		['not-yet-used', false, true, 0],
 		['old-report', false, false, 0],

@@ -21,7 +21,7 @@ let admin: Awaited<ReturnType<typeof signedInUser>>;
 beforeAll(async () => {
 	db = await createTestDatabase();
 	// A paced model, so there is progress to watch between "queued" and "completed".
-	services = await testServices(db, 'app', { LOCAL_MODEL_MS_PER_IMAGE: '400' });
+	services = await testServices(db, 'app', { LOCAL_MODEL_MS_PER_IMAGE: '1500' });
 	alice = await signedInUser(services);
 	bob = await signedInUser(services);
 	admin = await signedInUser(services, { admin: true });
