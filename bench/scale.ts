@@ -104,7 +104,7 @@ export const claim: Measurement = {
 			for (const workload of WORKLOADS) {
 				const rates = new Map<number, number[]>(tables.map((t) => [t.history, []]));
 				const serverMs = new Map<number, number[]>(tables.map((t) => [t.history, []]));
-				const probeCalls = Math.max(5, Math.round(100 / workload.batchSize));
+				const probeCalls = Math.max(8, Math.round(200 / workload.batchSize));
 				for (let roundNo = 0; roundNo < ROUNDS; roundNo++) {
 					// Alternate the order, so neither table always runs on a warmer (or more tired) machine.
 					const order = roundNo % 2 === 0 ? tables : [...tables].reverse();
