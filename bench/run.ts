@@ -5,12 +5,13 @@
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
 // A filter selects the measurements whose result names contain it, e.g. `queue.pickup`.
 import { fsync } from './machine';
+import { eventDelay, postGenerations } from './generations';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { batched, enqueue, single } from './queue-throughput';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
 
-const MEASUREMENTS: Measurement[] = [fsync, single, batched, enqueue, pickup, claim];
+const MEASUREMENTS: Measurement[] = [fsync, single, batched, enqueue, pickup, claim, postGenerations, eventDelay];
 /** The whole run is killed after this long, so it never hangs a CI job. */
 const WATCHDOG_MS = 10 * 60_000;
 

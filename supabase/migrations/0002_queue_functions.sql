@@ -190,9 +190,9 @@ create function public.complete_jobs(
 ) returns setof uuid
 language plpgsql volatile set search_path = public, pg_temp
 -- plpgsql, not sql: a sql function is parsed and planned on every call, this one plans once per
--- session. Whatever the statistics say, the plan is linear: the held rows are found by primary key
--- (or by the processing index) and matched to the ids by hash, never one nested loop over the other
--- (with no job processing at ANALYZE time, that loop cost ids x running jobs: seconds per batch).
+-- session. Whatever the statistics say, the plan is linear: the ids and the running jobs are matched
+-- by hash, never one nested loop over the other (with no job processing at ANALYZE time, that loop
+-- cost ids x running jobs: about 0.5 s for a batch of 500 among 1,000 running jobs).
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 set enable_nestloop = off
@@ -205,7 +205,6 @@ begin
   from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
        as t(id, claim_count)
   where j.id = t.id
-    and j.id = any (p_job_ids)
     and j.status = 'processing'
     and j.locked_by = p_worker_id
     and (t.claim_count is null or j.claim_count = t.claim_count)
