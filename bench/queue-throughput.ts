@@ -6,9 +6,9 @@ import { drain } from './drive';
 import { emit, insertPending, log, QUICK, round, type BenchServer, type Measurement } from './support';
 
 // Each runs until its jobs are done or maxSeconds pass, so a slow (or busy) machine still finishes.
-const SINGLE = { jobs: QUICK ? 3_000 : 30_000, maxSeconds: QUICK ? 3 : 10, concurrency: 10, batchSize: 1, connections: 10 };
-const BATCHED = { jobs: QUICK ? 20_000 : 200_000, maxSeconds: QUICK ? 3 : 10, concurrency: 1_000, batchSize: 500, connections: 10 };
-const ENQUEUE = { jobs: QUICK ? 2_000 : 20_000, maxSeconds: QUICK ? 3 : 10, clients: 10 };
+const SINGLE = { jobs: QUICK ? 3_000 : 30_000, maxSeconds: QUICK ? 3 : 8, concurrency: 10, batchSize: 1, connections: 10 };
+const BATCHED = { jobs: QUICK ? 20_000 : 200_000, maxSeconds: QUICK ? 3 : 8, concurrency: 1_000, batchSize: 500, connections: 10 };
+const ENQUEUE = { jobs: QUICK ? 2_000 : 20_000, maxSeconds: QUICK ? 3 : 8, clients: 10 };
 
 async function drainMeasurement(
 	server: BenchServer,

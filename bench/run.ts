@@ -57,8 +57,10 @@ async function main(): Promise<number> {
 		log(`running ${selected.map((m) => m.names[0]).join(', ')}${QUICK ? ' (quick mode)' : ''}`);
 		for (const measurement of selected) {
 			if (interrupted) break;
+			const measurementStarted = Date.now();
 			try {
 				await measurement.run(server);
+				log(`${measurement.names[0]}: took ${((Date.now() - measurementStarted) / 1000).toFixed(1)} s`);
 			} catch (error) {
 				if (interrupted) break;
 				failures++;

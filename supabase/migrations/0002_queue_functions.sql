@@ -98,11 +98,11 @@ begin
 
   select coalesce(array_agg(job_type), '{}') into v_paused from job_queue_paused_types;
 
-  -- A claim is a lease, not a result: its commit need not wait for the disk flush (for the rest of
-  -- the calling transaction). The completion's synchronous commit flushes it anyway, the WAL being
-  -- in order. Only if Postgres itself crashes within ~0.6 s of the claim is it forgotten: the job is
-  -- pending again and runs again, as after a worker crash (at-least-once either way; the forgotten
-  -- claim's completion is refused by the fence). One disk flush less per job and per pickup.
+  -- A claim is a lease, not a result: its commit need not wait for the disk flush (this holds for
+  -- the rest of the calling transaction). Any later synchronous commit (the completion's) flushes it
+  -- too, the WAL being written in order. Only if the Postgres server itself crashes within ~0.6 s of
+  -- the claim is it lost: the job is pending again and runs again, as after a worker crash
+  -- (at-least-once either way). One disk flush less per job, and none between enqueue and pickup.
   perform set_config('synchronous_commit', 'off', true);
 
   return query

@@ -14,8 +14,6 @@ create function public.cancel_all_pending_jobs(
 ) returns table (cancelled integer, matched integer)
 language plpgsql volatile set search_path = public, pg_temp as $$
 declare
-  v_statuses text[] := case when coalesce(p_include_processing, false)
-                            then array['pending', 'processing'] else array['pending'] end;
   v_ids uuid[];
 begin
   if p_as_of is null then
@@ -26,13 +24,14 @@ begin
   end if;
 
   -- Lock the matching rows first: the count and the update then see the same set. Claimers skip
-  -- locked rows, so they carry on with anything newer meanwhile.
+  -- locked rows, so they carry on with anything newer meanwhile. One status per statement, so each
+  -- reads its partial index instead of the whole table.
   select coalesce(array_agg(s.id), '{}') into v_ids
-  from (
-    select j.id from job_queue j
-    where j.status = any (v_statuses) and j.created_at <= p_as_of
-    for update
-  ) s;
+  from (select j.id from job_queue j where j.status = 'pending' and j.created_at <= p_as_of for update) s;
+  if coalesce(p_include_processing, false) then
+    select v_ids || coalesce(array_agg(s.id), '{}') into v_ids
+    from (select j.id from job_queue j where j.status = 'processing' and j.created_at <= p_as_of for update) s;
+  end if;
 
   matched := cardinality(v_ids);
   if p_max_rows is not null and matched > p_max_rows then
