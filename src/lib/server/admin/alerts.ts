@@ -135,9 +135,10 @@ export function checkAlerts(inputs: AlertInputs, t: AlertThresholds): AlertCheck
  * two processes evaluate at once, the row lock makes the second re-check and find nothing to change.
  */
 export async function recordAlertStates(sql: Queryable, checks: AlertCheck[]): Promise<AlertEvaluation['changes']> {
+	// The '' never matches a key; it keeps the array non-empty, since postgres.js cannot type an empty one.
 	const rows = await sql<{ key: AlertKey; change: 'started' | 'cleared' }[]>`
 		with input as (
-			select alert_key, alert_key = any(${checks.filter((c) => c.firing).map((c) => c.key)}::text[]) as firing, title, detail
+			select alert_key, alert_key = any(${['', ...checks.filter((c) => c.firing).map((c) => c.key)]}::text[]) as firing, title, detail
 			from unnest(${checks.map((c) => c.key)}::text[], ${checks.map((c) => c.title)}::text[], ${checks.map((c) => c.detail)}::text[])
 			  as i(alert_key, title, detail)
 		),
