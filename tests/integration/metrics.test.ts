@@ -122,7 +122,10 @@ describe('the exposition', () => {
 			picture_job_duration_seconds: 'histogram',
 			picture_worker_runs_total: 'counter',
 			picture_worker_last_seen_seconds: 'gauge',
-			picture_alert_active: 'gauge'
+			picture_alert_active: 'gauge',
+			process_resident_memory_bytes: 'gauge',
+			nodejs_heap_size_used_bytes: 'gauge',
+			picture_sse_subscribers: 'gauge'
 		});
 		expect([...families.values()].every((f) => f.help.length > 10)).toBe(true);
 
@@ -179,5 +182,23 @@ describe('the exposition', () => {
 		expect(value('picture_queue_oldest_pending_seconds')).toBe(0);
 		expect(value('picture_worker_last_seen_seconds')).toBe(Infinity);
 		expect(value('picture_alert_active', { alert: 'no_worker' })).toBe(0); // not evaluated yet
+	});
+});
+
+describe('process figures', () => {
+	test('memory and the open SSE subscriptions of the answering process, counted live', async () => {
+		const before = parse(await (await scrape({ headers: { authorization: `Bearer ${TOKEN}` } })).text());
+		expect(before.families.get('process_resident_memory_bytes')?.type).toBe('gauge');
+		expect(before.value('process_resident_memory_bytes')).toBeGreaterThan(1_000_000);
+		expect(before.value('nodejs_heap_size_used_bytes')).toBeGreaterThan(1_000_000);
+		const idle = before.value('picture_sse_subscribers')!;
+
+		const unsubscribe = await Promise.all([1, 2, 3].map(() => services.events.subscribe('00000000-0000-4000-8000-000000000001', () => {})));
+		const during = parse(await (await scrape({ headers: { authorization: `Bearer ${TOKEN}` } })).text());
+		expect(during.value('picture_sse_subscribers')).toBe(idle + 3);
+
+		unsubscribe.forEach((stop) => stop());
+		const after = parse(await (await scrape({ headers: { authorization: `Bearer ${TOKEN}` } })).text());
+		expect(after.value('picture_sse_subscribers')).toBe(idle);
 	});
 });

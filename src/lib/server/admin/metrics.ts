@@ -169,3 +169,26 @@ export function renderMetrics(m: MetricsSnapshot): string {
 	for (const alert of ALERT_KEYS) out.sample('picture_alert_active', { alert }, m.activeAlerts.includes(alert) ? 1 : 0);
 	return out.toString();
 }
+
+/** What this one process holds: the figures that show a leak (memory, open SSE subscriptions). */
+export interface ProcessSnapshot {
+	residentBytes: number;
+	heapUsedBytes: number;
+	sseSubscribers: number;
+}
+
+export function readProcessMetrics(sseSubscribers: number): ProcessSnapshot {
+	const memory = process.memoryUsage();
+	return { residentBytes: memory.rss, heapUsedBytes: memory.heapUsed, sseSubscribers };
+}
+
+export function renderProcessMetrics(p: ProcessSnapshot): string {
+	const out = new Exposition();
+	out.family('process_resident_memory_bytes', 'gauge', 'Resident memory of the process answering this scrape.');
+	out.sample('process_resident_memory_bytes', {}, p.residentBytes);
+	out.family('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use by the process answering this scrape.');
+	out.sample('nodejs_heap_size_used_bytes', {}, p.heapUsedBytes);
+	out.family('picture_sse_subscribers', 'gauge', 'Live progress subscriptions (open SSE streams) in the process answering this scrape.');
+	out.sample('picture_sse_subscribers', {}, p.sseSubscribers);
+	return out.toString();
+}

@@ -1,6 +1,6 @@
 import { json } from '@sveltejs/kit';
 import { hasCronSecret } from '$lib/server/cron-auth';
-import { PROMETHEUS_CONTENT_TYPE, readMetrics, renderMetrics } from '$lib/server/admin/metrics';
+import { PROMETHEUS_CONTENT_TYPE, readMetrics, readProcessMetrics, renderMetrics, renderProcessMetrics } from '$lib/server/admin/metrics';
 import type { RequestHandler } from './$types';
 
 /**
@@ -8,7 +8,7 @@ import type { RequestHandler } from './$types';
  * session: it sends Authorization: Bearer <METRICS_TOKEN>. An administrator's session works too.
  */
 export const GET: RequestHandler = async ({ request, locals }) => {
-	const { config, sql, migrationError } = locals.services;
+	const { config, sql, migrationError, events } = locals.services;
 	if (!hasCronSecret(request.headers.get('authorization'), config.metricsToken)) {
 		if (!locals.user) {
 			const how = config.metricsToken ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'set METRICS_TOKEN for scrapers';
@@ -17,7 +17,8 @@ export const GET: RequestHandler = async ({ request, locals }) => {
 		if (!locals.user.isAdmin) return json({ error: 'Metrics are for administrators' }, { status: 403 });
 	}
 	if (migrationError) return json({ error: 'Database migrations are not current' }, { status: 503 });
-	return new Response(renderMetrics(await readMetrics(sql)), {
+	const body = renderMetrics(await readMetrics(sql)) + renderProcessMetrics(readProcessMetrics(events.subscriberCount));
+	return new Response(body, {
 		headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }
 	});
 };
