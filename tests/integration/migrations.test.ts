@@ -81,3 +81,33 @@ test('a database newer than the code is reported, and left untouched', async () 
 	expect(status.current).toBe(false);
 	expect(status.problems).toHaveLength(1);
 });
+
+test('migrations applied by `supabase db push` are recorded, not run again; ours are recorded for the CLI', async () => {
+	const other = `m_${randomBytes(5).toString('hex')}`;
+	await admin.unsafe(`create database ${other}`);
+	const db = createSql(withDatabase(inject('pgAdminUrl'), other), { max: 2 });
+	try {
+		// What the CLI leaves behind: its history table, and the first migrations applied as files.
+		await migrate(db, [], {}); // the plain-Postgres bootstrap only (roles, auth), as Supabase provides them
+		await db.unsafe(`create schema supabase_migrations;
+			create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text)`);
+		const pushed = migrations.slice(0, 3);
+		for (const m of pushed) {
+			await db.begin(async (tx) => {
+				await tx.unsafe(m.sql);
+				await tx`insert into supabase_migrations.schema_migrations (version, name) values (${m.version}, ${m.name})`;
+			});
+		}
+		await db.unsafe('drop table app_private.schema_migrations');
+		expect((await migrationStatus(db, migrations)).pending).toEqual(migrations.slice(3).map((m) => m.file));
+
+		const applied = await migrate(db, migrations);
+		expect(applied).toEqual(migrations.slice(3).map((m) => m.file));
+		const cli = await db<{ version: string }[]>`select version from supabase_migrations.schema_migrations order by version`;
+		expect(cli.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+		expect(await migrationStatus(db, migrations)).toMatchObject({ current: true, problems: [] });
+	} finally {
+		await db.end();
+		await admin.unsafe(`drop database if exists ${other} with (force)`);
+	}
+});

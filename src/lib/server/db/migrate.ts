@@ -59,10 +59,29 @@ interface AppliedRow {
 	checksum: string;
 }
 
-async function appliedMigrations(sql: Sql): Promise<AppliedRow[] | null> {
+async function appliedMigrations(sql: Sql, migrations: Migration[]): Promise<AppliedRow[] | null> {
 	const [exists] = await sql`select to_regclass('app_private.schema_migrations') is not null as present`;
-	if (!exists?.present) return null;
-	return sql<AppliedRow[]>`select version, name, checksum from app_private.schema_migrations order by version`;
+	const ours = exists?.present
+		? await sql<AppliedRow[]>`select version, name, checksum from app_private.schema_migrations order by version`
+		: [];
+	const pushed = await pushedVersions(sql);
+	const known = new Set(ours.map((row) => row.version));
+	const adopted = migrations
+		.filter((m) => pushed.has(m.version) && !known.has(m.version))
+		.map((m) => ({ version: m.version, name: m.name, checksum: m.checksum }));
+	return exists?.present || adopted.length > 0 ? [...ours, ...adopted] : null;
+}
+
+/**
+ * Versions the Supabase CLI recorded as applied (`supabase db push` keeps its own history in
+ * supabase_migrations.schema_migrations). Those migrations ran as these very files, so the runner
+ * takes them as applied rather than running them a second time.
+ */
+async function pushedVersions(sql: Sql): Promise<Set<string>> {
+	const [exists] = await sql`select to_regclass('supabase_migrations.schema_migrations') is not null as present`;
+	if (!exists?.present) return new Set();
+	const rows = await sql<{ version: string }[]>`select version from supabase_migrations.schema_migrations`;
+	return new Set(rows.map((row) => row.version));
 }
 
 function compare(migrations: Migration[], applied: AppliedRow[]): { pending: Migration[]; problems: string[] } {
@@ -83,7 +102,7 @@ function compare(migrations: Migration[], applied: AppliedRow[]): { pending: Mig
 }
 
 export async function migrationStatus(sql: Sql, migrations: Migration[]): Promise<MigrationStatus> {
-	const applied = (await appliedMigrations(sql)) ?? [];
+	const applied = (await appliedMigrations(sql, migrations)) ?? [];
 	const { pending, problems } = compare(migrations, applied);
 	return {
 		applied: applied.length,
@@ -118,6 +137,13 @@ export async function migrate(sql: Sql, migrations: Migration[], options: Migrat
 	const pending = await sql.begin(async (tx) => {
 		await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
 		await tx.unsafe(TRACKING_TABLE_SQL);
+		const pushed = await pushedVersions(tx as unknown as Sql);
+		const adopted = migrations.filter((m) => pushed.has(m.version));
+		for (const m of adopted) {
+			const [row] = await tx`insert into app_private.schema_migrations (version, name, checksum)
+				values (${m.version}, ${m.name}, ${m.checksum}) on conflict (version) do nothing returning version`;
+			if (row) log(`migration ${m.file} was applied by supabase db push; recorded it`);
+		}
 		const applied = await tx<AppliedRow[]>`select version, name, checksum from app_private.schema_migrations`;
 		const result = compare(migrations, applied);
 		if (result.problems.length > 0) throw new MigrationError(result.problems);
@@ -135,6 +161,12 @@ export async function migrate(sql: Sql, migrations: Migration[], options: Migrat
 				await tx.unsafe(migration.sql);
 				await tx`insert into app_private.schema_migrations (version, name, checksum)
 					values (${migration.version}, ${migration.name}, ${migration.checksum})`;
+				// Keep the Supabase CLI's history in step too, so a later `supabase db push` does not re-run it.
+				const [cli] = await tx`select to_regclass('supabase_migrations.schema_migrations') is not null as present`;
+				if (cli?.present) {
+					await tx`insert into supabase_migrations.schema_migrations (version, name)
+						values (${migration.version}, ${migration.name}) on conflict (version) do nothing`;
+				}
 				return true;
 			})
 			.catch((error: unknown) => {
