@@ -75,7 +75,7 @@ test('run the worker now, count before cancelling or purging, the cron set-up', 
 	const pgCron = page.getByTestId('cron-setup').locator('details', { hasText: 'Supabase pg_cron + pg_net' });
 	await pgCron.locator('summary').click();
 	await expect(pgCron.locator('pre')).toBeVisible();
-	await expect(pgCron.locator('pre')).toContainText("select cron.schedule(\n  'process-job-queue',");
+	await expect(pgCron.locator('pre')).toContainText("select cron.schedule(\n  'picture-worker',");
 	await pgCron.locator('summary').click();
 
 	await page.getByRole('link', { name: 'Manual', exact: true }).click();

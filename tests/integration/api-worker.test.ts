@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { enqueueJob } from '../../src/lib/server/queue';
 import type { Services } from '../../src/lib/server/runtime';
-import { POST } from '../../src/routes/api/worker/+server';
+import { GET, POST } from '../../src/routes/api/worker/+server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { testServices } from '../support/services';
 
@@ -71,4 +71,20 @@ test('without CRON_SECRET configured the endpoint refuses everyone', async () =>
 	} as unknown as Parameters<typeof POST>[0]);
 	expect(response.status).toBe(401);
 	expect((await response.json()).error).toMatch(/CRON_SECRET/);
+});
+
+test('GET, as Vercel Cron sends it, needs the same secret and then does the same work', async () => {
+	const id = await enqueueJob(db.sql, 'noop');
+	const get = (headers: Record<string, string>) => {
+		const url = new URL('http://localhost/api/worker');
+		return GET({ request: new Request(url, { headers }), url, locals: { services } } as unknown as Parameters<typeof GET>[0]);
+	};
+	const refused = await get({ 'user-agent': 'vercel-cron/1.0' });
+	expect(refused.status).toBe(401);
+	expect(await untouched(id)).toEqual({ status: 'pending', attempts: 0 });
+
+	const response = await get({ authorization: `Bearer ${SECRET}`, 'user-agent': 'vercel-cron/1.0' });
+	expect(response.status).toBe(200);
+	expect(await response.json()).toMatchObject({ success: true, processed: 1, errors: 0 });
+	expect((await untouched(id))!.status).toBe('completed');
 });

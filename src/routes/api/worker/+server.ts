@@ -43,3 +43,9 @@ export const POST: RequestHandler = async ({ request, locals, url }) => {
 		worker_id: result.workerId
 	});
 };
+
+/**
+ * Vercel Cron can only send GET (with Authorization: Bearer <CRON_SECRET>), so GET does the same,
+ * under the same secret. Without it a GET changes nothing and answers 401.
+ */
+export const GET: RequestHandler = (event) => POST(event);
