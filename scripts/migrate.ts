@@ -5,17 +5,19 @@ import path from 'node:path';
 import { loadConfig } from '../src/lib/server/config';
 import { createSql, redactUrl } from '../src/lib/server/db/client';
 import { migrate, migrationStatus, readMigrations } from '../src/lib/server/db/migrate';
-import { openDatabase } from '../src/lib/server/runtime';
+import { describeTransactionPooling, openDatabase } from '../src/lib/server/runtime';
 import { loadDotEnv, log } from './cli-env';
 
 loadDotEnv();
 const statusOnly = process.argv.includes('--status');
 const config = loadConfig(process.env);
 const { url, embedded } = await openDatabase(config, log);
-const sql = createSql(url, { max: 2 });
+const transactionPooler = config.databasePoolMode === 'transaction';
+const sql = createSql(url, { max: 2, transactionPooler });
 let exitCode = 0;
 try {
 	log(`database: ${redactUrl(url)}${embedded ? ' (embedded)' : ''}`);
+	if (transactionPooler) log(describeTransactionPooling(config));
 	const migrations = await readMigrations(path.resolve('supabase/migrations'));
 	if (!statusOnly) {
 		const applied = await migrate(sql, migrations, { log });

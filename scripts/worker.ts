@@ -1,6 +1,7 @@
 // npm run worker: a continuous worker process. Wakes on new jobs within milliseconds, polls slowly
-// for scheduled and retried ones, and on SIGTERM/SIGINT stops claiming, lets running jobs finish
-// (up to WORKER_SHUTDOWN_SECONDS) and hands the rest back to the queue.
+// for scheduled and retried ones (only polls behind a transaction pooler, where LISTEN cannot work),
+// and on SIGTERM/SIGINT stops claiming, lets running jobs finish (up to WORKER_SHUTDOWN_SECONDS)
+// and hands the rest back to the queue.
 import { loadConfig } from '../src/lib/server/config';
 import { startServices } from '../src/lib/server/runtime';
 import { loadDotEnv, log } from './cli-env';
@@ -28,4 +29,5 @@ async function shutdown(signal: string) {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-log(`worker ${services.worker.workerId} running ${config.worker.concurrency} job(s) at a time; Ctrl-C to stop`);
+const wakeUp = config.databaseNotifications ? 'wakes on new jobs' : `polls every ${config.worker.pollSeconds} s`;
+log(`worker ${services.worker.workerId} running ${config.worker.concurrency} job(s) at a time, ${wakeUp}; Ctrl-C to stop`);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/lib/server/config';
 import { hasCronSecret } from '../../src/lib/server/cron-auth';
+import { connectionUrl } from '../../src/lib/server/db/client';
 
 describe('loadConfig', () => {
 	test('zero setup: embedded database in .data and an in-process worker', () => {
@@ -26,6 +27,56 @@ describe('loadConfig', () => {
 		expect(error).toBeInstanceOf(ConfigError);
 		expect(error!.problems).toHaveLength(4);
 		expect(error!.message).toMatch(/WORKER_CONCURRENCY must be a whole number from 1 to 200, not "0"/);
+	});
+});
+
+describe('DATABASE_POOL_MODE', () => {
+	const direct = 'postgres://postgres:secret@db.abcd.supabase.co:5432/postgres';
+	const transactionPooler = 'postgres://postgres.abcd:secret@aws-0-eu-west-1.pooler.supabase.com:6543/postgres';
+
+	test.each([
+		[undefined, 'session'],
+		[direct, 'session'],
+		['postgres://postgres.abcd:secret@aws-0-eu-west-1.pooler.supabase.com:5432/postgres', 'session'],
+		[transactionPooler, 'transaction'],
+		[`${direct}?pgbouncer=true`, 'transaction'],
+		[`${direct}?sslmode=require&pgbouncer=1`, 'transaction'],
+		[`${direct}?pgbouncer=false`, 'session']
+	])('detected from %s: %s', (url, mode) => {
+		expect(loadConfig({ DATABASE_URL: url }).databasePoolMode).toBe(mode);
+	});
+
+	test('transaction mode turns LISTEN/NOTIFY off, even when asked for, and polls the queue every second', () => {
+		const config = loadConfig({ DATABASE_URL: transactionPooler, DATABASE_NOTIFICATIONS: 'on' });
+		expect(config).toMatchObject({ databasePoolMode: 'transaction', databaseNotifications: false });
+		expect(config.worker.pollSeconds).toBe(1);
+		expect(loadConfig({ DATABASE_URL: transactionPooler, WORKER_POLL_SECONDS: '3' }).worker.pollSeconds).toBe(3);
+		expect(loadConfig({ DATABASE_URL: direct })).toMatchObject({ databaseNotifications: true, worker: { pollSeconds: 5 } });
+	});
+
+	test('an explicit setting wins over the detection, either way', () => {
+		expect(loadConfig({ DATABASE_URL: transactionPooler, DATABASE_POOL_MODE: 'session' })).toMatchObject({
+			databasePoolMode: 'session',
+			databaseNotifications: true
+		});
+		expect(loadConfig({ DATABASE_URL: direct, DATABASE_POOL_MODE: 'Transaction' })).toMatchObject({
+			databasePoolMode: 'transaction',
+			databaseNotifications: false
+		});
+		expect(loadConfig({ DATABASE_URL: transactionPooler, DATABASE_POOL_MODE: 'auto' }).databasePoolMode).toBe('transaction');
+	});
+
+	test('an unknown mode is reported', () => {
+		expect(() => loadConfig({ DATABASE_POOL_MODE: 'statement' })).toThrow(
+			/DATABASE_POOL_MODE must be session, transaction or auto, not "statement"/
+		);
+	});
+
+	test('the pgbouncer marker is taken off the URL before postgres.js sees it, and nothing else is', () => {
+		expect(connectionUrl(`${direct}?pgbouncer=true`)).toBe(direct);
+		expect(connectionUrl(`${transactionPooler}?sslmode=require&pgbouncer=true`)).toBe(`${transactionPooler}?sslmode=require`);
+		expect(connectionUrl(`${direct}?sslmode=require`)).toBe(`${direct}?sslmode=require`);
+		expect(connectionUrl('postgres://u:p%40ss@host:6543/db?pgbouncer=true')).toBe('postgres://u:p%40ss@host:6543/db');
 	});
 });
 

@@ -14,7 +14,12 @@ export interface Config {
 	sessionSecret: string | null;
 	/** The app's public address: Replicate webhooks are requested only when it is set. */
 	publicBaseUrl: string | null;
-	/** LISTEN/NOTIFY for wake-ups and live progress; off behind a transaction pooler (then: polling). */
+	/**
+	 * How DATABASE_URL reaches Postgres. 'transaction': a transaction pooler (Supavisor on port 6543,
+	 * PgBouncer in transaction mode), so no LISTEN, no named prepared statements, no session state.
+	 */
+	databasePoolMode: PoolMode;
+	/** LISTEN/NOTIFY for wake-ups and live progress; always off in transaction pool mode (then: polling). */
 	databaseNotifications: boolean;
 	replicate: {
 		apiToken: string | null;
@@ -59,7 +64,26 @@ export interface Config {
 		leaseSeconds: number;
 		pollSeconds: number;
 		inProcess: boolean;
+		/** Finished jobs and worker runs are purged after this many days (failed jobs: twice that); 0: kept. */
+		retentionDays: number;
 	};
+}
+
+export type PoolMode = 'session' | 'transaction';
+
+/**
+ * What a DATABASE_URL most likely is: Supabase's transaction pooler listens on 6543, and
+ * `pgbouncer=true` is how Prisma-style URLs mark a transaction pooler. Anything else: session.
+ */
+export function detectPoolMode(databaseUrl: string | null): PoolMode {
+	if (!databaseUrl) return 'session';
+	try {
+		const url = new URL(databaseUrl);
+		const pgbouncer = url.searchParams.get('pgbouncer')?.toLowerCase();
+		return url.port === '6543' || pgbouncer === 'true' || pgbouncer === '1' ? 'transaction' : 'session';
+	} catch {
+		return 'session';
+	}
 }
 
 export class ConfigError extends Error {
@@ -118,6 +142,11 @@ export function loadConfig(env: Env): Config {
 	if (webhookSecret && !webhookSecret.startsWith('whsec_')) problems.push('REPLICATE_WEBHOOK_SECRET must start with whsec_');
 	const notifications = (text('DATABASE_NOTIFICATIONS') ?? 'on').toLowerCase();
 	if (!['on', 'off'].includes(notifications)) problems.push(`DATABASE_NOTIFICATIONS must be on or off, not "${notifications}"`);
+	const poolModeRaw = (text('DATABASE_POOL_MODE') ?? 'auto').toLowerCase();
+	if (!['auto', 'session', 'transaction'].includes(poolModeRaw)) {
+		problems.push(`DATABASE_POOL_MODE must be session, transaction or auto, not "${poolModeRaw}"`);
+	}
+	const databasePoolMode: PoolMode = poolModeRaw === 'session' || poolModeRaw === 'transaction' ? poolModeRaw : detectPoolMode(databaseUrl);
 	const dataDir = text('DATA_DIR') ?? '.data';
 	const metricsToken = text('METRICS_TOKEN');
 	if (metricsToken && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters long');
@@ -144,7 +173,9 @@ export function loadConfig(env: Env): Config {
 			.map((email) => email.trim().toLowerCase())
 			.filter(Boolean),
 		publicBaseUrl: publicBaseUrl?.replace(/\/+$/, '') ?? null,
-		databaseNotifications: notifications !== 'off',
+		databasePoolMode,
+		// LISTEN through a transaction pooler "succeeds" but never hears anything: poll instead.
+		databaseNotifications: notifications !== 'off' && databasePoolMode !== 'transaction',
 		replicate: {
 			apiToken: text('REPLICATE_API_TOKEN'),
 			baseUrl: text('REPLICATE_API_BASE_URL'),
@@ -174,7 +205,9 @@ export function loadConfig(env: Env): Config {
 			concurrency: int('WORKER_CONCURRENCY', 4, 1, 200),
 			batchSize: int('WORKER_BATCH_SIZE', 1, 1, 1000),
 			leaseSeconds: int('WORKER_LEASE_SECONDS', 30, 5, 3600),
-			pollSeconds: int('WORKER_POLL_SECONDS', 5, 1, 300),
+			// Without notifications the poll is the only wake-up, so it is quicker by default.
+			pollSeconds: int('WORKER_POLL_SECONDS', databasePoolMode === 'transaction' ? 1 : 5, 1, 300),
+			retentionDays: int('JOB_RETENTION_DAYS', 14, 0, 3650),
 			inProcess: inProcessRaw === 'on' || (inProcessRaw !== 'off' && cronSecret === null)
 		}
 	};

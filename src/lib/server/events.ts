@@ -22,6 +22,7 @@ export class GenerationEvents {
 	private listening: Promise<void> | null = null;
 	private unlisten: (() => Promise<void>) | null = null;
 	private pollTimer: NodeJS.Timeout | null = null;
+	private polling = false;
 
 	constructor(
 		private readonly sql: Sql,
@@ -93,13 +94,17 @@ export class GenerationEvents {
 
 	private async poll(): Promise<void> {
 		const ids = [...this.listeners.keys()];
-		if (ids.length === 0) return;
+		// A slow database must not pile up polls (behind a small transaction pool each one waits its turn).
+		if (ids.length === 0 || this.polling) return;
+		this.polling = true;
 		try {
 			const rows = await this.sql<GenerationRow[]>`
 				select * from public.image_generations where id = any(${ids}::uuid[])`;
 			for (const row of rows) this.dispatch(row);
 		} catch (error) {
 			this.options.log?.(`progress poll failed: ${(error as Error).message}`);
+		} finally {
+			this.polling = false;
 		}
 	}
 

@@ -68,11 +68,22 @@ export async function resolveSessionSecret(config: Config): Promise<string> {
 	return (await readFile(file, 'utf8')).trim();
 }
 
+/** The one line that says why this process polls: LISTEN, prepared statements and pipelining do not survive a transaction pooler. */
+export function describeTransactionPooling(config: Config): string {
+	return (
+		`database: transaction pool mode, so no LISTEN/NOTIFY, prepared statements or pipelining: workers poll every ` +
+		`${config.worker.pollSeconds} s and live progress is polled every second ` +
+		`(set DATABASE_POOL_MODE=session if this is a direct or session-mode connection)`
+	);
+}
+
 export async function startServices(config: Config, options: StartOptions = {}): Promise<Services> {
 	const log = options.log ?? ((message: string) => console.log(`[picture] ${message}`));
 	const { url, embedded } = await openDatabase(config, log);
 	log(`database: ${redactUrl(url)}${embedded ? ' (embedded)' : ''}`);
-	const sql = createSql(url, { max: config.databasePoolSize });
+	const transactionPooler = config.databasePoolMode === 'transaction';
+	if (transactionPooler) log(describeTransactionPooling(config));
+	const sql = createSql(url, { max: config.databasePoolSize, transactionPooler });
 
 	const migrations = await readMigrations(options.migrationsDir ?? path.resolve('supabase/migrations'));
 	let migrationError: string | null = null;
