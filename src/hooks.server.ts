@@ -1,4 +1,4 @@
-import { error, redirect, type Handle, type ServerInit } from '@sveltejs/kit';
+import { json, text, type Handle, type ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { getServices } from '$lib/server/app';
 import { resolveUser } from '$lib/server/auth/session';
@@ -21,28 +21,127 @@ const identify: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
-/** Pages that need a signed-in user, and the operations console, guarded for every method. */
+/**
+ * Pages that need a signed-in user, and the operations console, guarded for every method. It answers
+ * with a Response rather than throwing, so the answer passes back through securityHeaders.
+ */
 const guard: Handle = async ({ event, resolve }) => {
 	const path = event.url.pathname;
 	const user = event.locals.user;
 	const isAdminArea = path === '/admin' || path.startsWith('/admin/') || path.startsWith('/api/admin/');
 	const needsUser = isAdminArea || SIGNED_IN_PAGES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 	if (needsUser && !user) {
-		if (path.startsWith('/api/') || event.request.method !== 'GET') error(401, 'Sign in first');
-		redirect(303, `/auth/signin?redirectTo=${encodeURIComponent(path + event.url.search)}`);
+		if (path.startsWith('/api/') || event.request.method !== 'GET') return refusePage(event, 401, 'Sign in first');
+		const location = `/auth/signin?redirectTo=${encodeURIComponent(path + event.url.search)}`;
+		return new Response(null, { status: 303, headers: { location } });
 	}
-	if (isAdminArea && !user!.isAdmin) error(403, 'This area is for administrators');
+	if (isAdminArea && !user!.isAdmin) return refusePage(event, 403, 'This area is for administrators');
 	return resolve(event);
 };
 
 const SIGNED_IN_PAGES = ['/generate', '/history', '/generations'];
+
+/**
+ * The largest request body accepted anywhere: 1 MB. Checked here so the rule is the same under
+ * `vite dev`, in tests and in production. adapter-node checks its own BODY_SIZE_LIMIT first
+ * (default 512K, answered with its plain-text 413): run it with BODY_SIZE_LIMIT=2M so this rule
+ * and its message are the ones that hold, with adapter-node's as a backstop.
+ */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+const tooLarge = (event: Parameters<Handle>[0]['event']) =>
+	refusal(event, 413, `The request body is larger than the limit of ${BODY_LIMIT_BYTES} bytes (1 MB)`);
+
+/**
+ * A body sent without a Content-Length (chunked), kept while it fits the limit; null when it does
+ * not. A refused body is still read (up to drainCap) so the 413 reaches the client: a socket
+ * closed on unread data is reset, and the client would see that instead of the answer.
+ */
+async function readBounded(body: ReadableStream<Uint8Array>, limit: number, drainCap = 8 * limit): Promise<Uint8Array<ArrayBuffer> | null> {
+	const reader = body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size <= limit) chunks.push(value);
+		else if (size > drainCap) {
+			await reader.cancel();
+			break;
+		}
+	}
+	return size > limit ? null : new Uint8Array(Buffer.concat(chunks));
+}
+
+const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data)/i;
+const NUL_MESSAGE = 'The request contains a NUL character (\\0 or %00): it is not text, and nothing can store it';
+
+/**
+ * Why the URL or a form body cannot be taken, or null: a NUL anywhere (Postgres cannot store one,
+ * so it is refused before any route sees it), or a form that does not parse (else a 500 later).
+ */
+async function inputProblem(request: Request, url: URL): Promise<string | null> {
+	if (/%00/.test(url.pathname + url.search)) return NUL_MESSAGE;
+	if (request.body === null || !FORM_TYPES.test(request.headers.get('content-type') ?? '')) return null;
+	const fields = await request
+		.clone()
+		.formData()
+		.catch(() => null);
+	if (!fields) return 'The form body is malformed: send it as application/x-www-form-urlencoded or multipart/form-data';
+	for (const [name, value] of fields) if (name.includes('\0') || (typeof value === 'string' && value.includes('\0'))) return NUL_MESSAGE;
+	return null;
+}
+
+function refusal(event: Parameters<Handle>[0]['event'], status: number, message: string): Response {
+	return event.url.pathname.startsWith('/api/') ? json({ error: message }, { status }) : text(message, { status });
+}
+
+/** Bodies over 1 MB get 413 (declared or chunked); NUL characters and unreadable forms 400. */
+const inputLimits: Handle = async ({ event, resolve }) => {
+	let request = event.request;
+	const declared = request.headers.get('content-length');
+	if (declared !== null && Number(declared) > BODY_LIMIT_BYTES) {
+		if (request.body) await readBounded(request.body, 0, 8 * BODY_LIMIT_BYTES).catch(() => null); // drained, not kept: see readBounded
+		return tooLarge(event);
+	}
+	if (request.body !== null && declared === null) {
+		// Chunked: read it here, bounded, so no route ever holds more than the limit.
+		const body = await readBounded(request.body, BODY_LIMIT_BYTES);
+		if (!body) return tooLarge(event);
+		request = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
+	}
+	const problem = await inputProblem(request, event.url);
+	if (problem) return refusal(event, 400, problem);
+	return resolve(request === event.request ? event : { ...event, request });
+};
+
+/**
+ * Pages get SvelteKit's CSP (svelte.config.js: nonces for its own inline script). Everything else
+ * (JSON, SSE, images, redirects, the guard's error pages) may load nothing and be framed nowhere.
+ */
+const NON_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/** The guard's refusal, as SvelteKit answers an error() thrown in a hook: JSON for API and data requests, else a page. */
+function refusePage(event: Parameters<Handle>[0]['event'], status: number, message: string): Response {
+	const wantsJson =
+		event.url.pathname.startsWith('/api/') ||
+		event.isDataRequest ||
+		/^application\/json/.test(event.request.headers.get('accept') ?? '');
+	if (wantsJson) return json({ message }, { status });
+	const escaped = message.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+	const html = `<!doctype html><html lang="en"><meta charset="utf-8"><title>${status}</title><h1>${status}</h1><p>${escaped}</p><p><a href="/">Picture</a></p></html>`;
+	return new Response(html, { status, headers: { 'content-type': 'text/html; charset=utf-8' } });
+}
 
 const securityHeaders: Handle = async ({ event, resolve }) => {
 	const response = await resolve(event);
 	response.headers.set('x-content-type-options', 'nosniff');
 	response.headers.set('referrer-policy', 'strict-origin-when-cross-origin');
 	response.headers.set('x-frame-options', 'DENY');
+	if (!response.headers.has('content-security-policy')) response.headers.set('content-security-policy', NON_PAGE_CSP);
 	return response;
 };
 
-export const handle = sequence(attachServices, identify, guard, securityHeaders);
+// securityHeaders first: it wraps everything after it, the body limit's and the guard's refusals included.
+export const handle = sequence(securityHeaders, inputLimits, attachServices, identify, guard);

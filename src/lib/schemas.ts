@@ -25,9 +25,27 @@ export type Parsed<T> = { ok: true; value: T } | ({ ok: false } & FieldError);
 
 const fail = (field: string, error: string): { ok: false } & FieldError => ({ ok: false, field, error });
 
+/** A whole number, from JSON or a form's text; never one a double cannot hold exactly (past 2^53). */
 function integer(value: unknown): number | null {
-	if (typeof value === 'number') return Number.isInteger(value) ? value : null;
-	if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) return Number(value);
+	if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
+	if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) {
+		const parsed = Number(value);
+		return Number.isSafeInteger(parsed) ? parsed : null;
+	}
+	return null;
+}
+
+// Newline, carriage return and tab are text; every other C0/C1 control (NUL among them, which
+// Postgres cannot store) and a lone UTF-16 surrogate (not text at all) is refused.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why a piece of free text cannot be stored as written, or null when it can. */
+function textProblem(label: string, value: string): string | null {
+	const length = [...value].length; // characters as Postgres counts them, so an emoji is one
+	if (length > PROMPT_MAX) return `${label} is ${length} characters; the limit is ${PROMPT_MAX}`;
+	if (CONTROL.test(value)) return `${label} contains a control character; use plain text, new lines and tabs only`;
+	if (LONE_SURROGATE.test(value)) return `${label} contains text that is not valid Unicode`;
 	return null;
 }
 
@@ -40,9 +58,11 @@ export function parseGenerationRequest(input: unknown): Parsed<GenerationRequest
 	if (typeof body.prompt !== 'string') return fail('prompt', 'Write a prompt describing the image');
 	const prompt = body.prompt.trim();
 	if (prompt.length === 0) return fail('prompt', 'Write a prompt describing the image');
-	if (prompt.length > PROMPT_MAX) return fail('prompt', `The prompt is ${prompt.length} characters; the limit is ${PROMPT_MAX}`);
+	const promptProblem = textProblem('The prompt', prompt);
+	if (promptProblem) return fail('prompt', promptProblem);
 
 	if (typeof body.model_id !== 'string' || body.model_id.trim() === '') return fail('model_id', 'Choose a model');
+	if (body.model_id.length > 200 || CONTROL.test(body.model_id)) return fail('model_id', 'There is no model by that name');
 
 	const width = integer(body.width);
 	if (width === null) return fail('width', 'Width must be a whole number of pixels');
@@ -61,9 +81,8 @@ export function parseGenerationRequest(input: unknown): Parsed<GenerationRequest
 	if (body.negative_prompt !== undefined && body.negative_prompt !== null) {
 		if (typeof body.negative_prompt !== 'string') return fail('negative_prompt', 'The negative prompt must be text');
 		negative = body.negative_prompt.trim() || null;
-		if (negative && negative.length > PROMPT_MAX) {
-			return fail('negative_prompt', `The negative prompt is too long; the limit is ${PROMPT_MAX} characters`);
-		}
+		const negativeProblem = negative && textProblem('The negative prompt', negative);
+		if (negativeProblem) return fail('negative_prompt', negativeProblem);
 	}
 
 	let key: string | null = null;

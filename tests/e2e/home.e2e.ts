@@ -34,8 +34,8 @@ test('health reports the database and current migrations', async ({ request }) =
 	expect(body.migrations.applied).toBe(body.migrations.expected);
 });
 
-test('the worker endpoint takes only POST with the cron secret', async ({ request }) => {
-	expect((await request.get('/api/worker')).status()).toBe(405);
-	const response = await request.post('/api/worker');
-	expect(response.status()).toBe(401);
+test('the worker endpoint answers only the cron secret, by POST or (for Vercel Cron) GET', async ({ request }) => {
+	expect((await request.get('/api/worker')).status()).toBe(401);
+	expect((await request.post('/api/worker')).status()).toBe(401);
+	expect((await request.put('/api/worker')).status()).toBe(405);
 });

@@ -22,7 +22,7 @@ export const actions: Actions = {
 				return { confirm: { message, count, asOf } };
 			}
 			const count = Number(form.get('count'));
-			if (!Number.isInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');
+			if (!Number.isSafeInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');
 			const affected = await retryFailureGroup(locals.services.sql, actor, message, { count, asOf: String(form.get('as_of') ?? '') });
 			return { done: { message, affected } };
 		} catch (err) {

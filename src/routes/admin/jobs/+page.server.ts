@@ -66,7 +66,7 @@ export const actions: Actions = {
 				return { confirm: { op, count, asOf, query } };
 			}
 			const count = Number(form.get('count'));
-			if (!Number.isInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');
+			if (!Number.isSafeInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');
 			const affected = await runBulk(locals.services.sql, actor, filter, op, { count, asOf: String(form.get('as_of') ?? '') });
 			return { done: { op, affected, query } };
 		} catch (err) {

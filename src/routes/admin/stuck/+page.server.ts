@@ -1,5 +1,6 @@
 import { error } from '@sveltejs/kit';
 import { actionFailure } from '$lib/server/admin/jobs';
+import { ValidationError } from '$lib/server/errors';
 import { listStuck, parseSelectedIds, reaperActivity, resetStuck } from '$lib/server/admin/stuck';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -29,7 +30,13 @@ export const actions: Actions = {
 		const form = await request.formData();
 		const { total } = await listStuck(locals.services.sql);
 		if (form.get('confirm') !== '1') return { confirm: { count: total } };
-		const affected = await resetStuck(locals.services.sql, actor, null, Number(form.get('count')) || total);
+		// The count the operator confirmed, recorded in the audit log: a whole number or nothing at all.
+		const raw = form.get('count');
+		const count = typeof raw === 'string' && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : null;
+		if (raw !== null && raw !== '' && count === null) {
+			return actionFailure(new ValidationError('count', 'The confirmation is incomplete; ask again'));
+		}
+		const affected = await resetStuck(locals.services.sql, actor, null, count ?? total);
 		return { done: { affected } };
 	}
 };
