@@ -129,8 +129,9 @@ async function scrape(origin: string): Promise<Record<string, number>> {
 async function measureIdle(origin: string, sql: Sql, database: string): Promise<Idle> {
 	const until = performance.now() + 180_000;
 	for (;;) {
-		const [{ busy }] = await sql<{ busy: number }[]>`
+		const [row] = await sql<{ busy: number }[]>`
 			select count(*)::int as busy from public.job_queue where status in ('pending', 'processing')`;
+		const busy = row!.busy;
 		const values = await scrape(origin);
 		if (busy === 0 && values.picture_sse_subscribers === 0) break;
 		if (performance.now() > until) throw new Error(`the app did not settle: ${busy} jobs busy, ${values.picture_sse_subscribers} subscribers`);
@@ -146,10 +147,10 @@ async function measureIdle(origin: string, sql: Sql, database: string): Promise<
 		subscribers = values.picture_sse_subscribers!;
 		await sleep(1000);
 	}
-	const [{ connections }] = await sql<{ connections: number }[]>`
+	const [row] = await sql<{ connections: number }[]>`
 		select count(*)::int as connections from pg_stat_activity
 		where datname = ${database} and application_name <> 'picture-bench'`;
-	return { heapBytes, residentBytes, subscribers, connections };
+	return { heapBytes, residentBytes, subscribers, connections: row!.connections };
 }
 
 const appEnv = (port: number, databaseUrl: string) => ({
