@@ -4,16 +4,31 @@
 //   BENCH_QUICK=1       small workloads, for a smoke run
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
 // A filter selects the measurements whose result names contain it, e.g. `queue.pickup`.
+import { churnBench } from './churn';
+import { load } from './load';
 import { fsync } from './machine';
 import { eventDelay, postGenerations } from './generations';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { batched, enqueue, single } from './queue-throughput';
+import { recovery } from './recovery';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
 
-const MEASUREMENTS: Measurement[] = [fsync, single, batched, enqueue, pickup, claim, postGenerations, eventDelay];
+const MEASUREMENTS: Measurement[] = [
+	fsync,
+	single,
+	batched,
+	enqueue,
+	pickup,
+	claim,
+	postGenerations,
+	eventDelay,
+	churnBench,
+	recovery,
+	load
+];
 /** The whole run is killed after this long, so it never hangs a CI job. */
-const WATCHDOG_MS = 10 * 60_000;
+const WATCHDOG_MS = 30 * 60_000;
 
 async function main(): Promise<number> {
 	const filters = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -41,6 +41,17 @@ export interface FakeReplicateOptions {
 	/** Script for predictions created without a scriptNext() queued. */
 	defaultScript?: PredictionScript;
 	webhookSecret?: string;
+	/** Random faults on API requests (not file downloads): see setFaults(). */
+	faults?: FaultOptions;
+}
+
+export interface FaultOptions {
+	/** Fraction (0-1) of API requests answered with a fault instead of being served. */
+	rate: number;
+	/** Retry-After sent with the 429s, in seconds. Default 2. */
+	retryAfterSeconds?: number;
+	/** The faults to pick from, uniformly. Default 500, 503 and 429. */
+	statuses?: number[];
 }
 
 const DEFAULT_BODIES: Record<number, { title: string; detail: string }> = {
@@ -62,10 +73,19 @@ export class FakeReplicate {
 	private readonly forced: (ForcedResponse & { remaining: number })[] = [];
 	private readonly scripts: PredictionScript[] = [];
 	private png: Promise<Buffer> | null = null;
+	private faults: FaultOptions | null = null;
+	/** Faults injected by setFaults(), by status. */
+	readonly faultsInjected: Record<number, number> = {};
 
 	constructor(private readonly options: FakeReplicateOptions = {}) {
 		this.token = options.token ?? 'r8_fake_test_token';
 		this.webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(24).toString('base64')}`;
+		this.faults = options.faults ?? null;
+	}
+
+	/** Fail a random fraction of API requests from now on (null: stop). Forced responses come first. */
+	setFaults(faults: FaultOptions | null): void {
+		this.faults = faults;
 	}
 
 	/** Base URL for `new Replicate({ baseUrl })`. */
@@ -164,6 +184,7 @@ export class FakeReplicate {
 		try {
 			const raw = await readBody(req);
 			if (this.applyForced(method, path, send)) return;
+			if (this.applyFault(path, send)) return;
 			if (method === 'GET' && path.startsWith('/files/')) return await this.serveFile(path, record, res, send);
 			if (req.headers.authorization !== `Bearer ${this.token}`) {
 				return send(401, { title: 'Unauthenticated', detail: 'You did not pass a valid authentication token', status: 401 });
@@ -198,6 +219,16 @@ export class FakeReplicate {
 		if (forced.remaining <= 0) this.forced.splice(index, 1);
 		const body = forced.body ?? { ...(DEFAULT_BODIES[forced.status] ?? { title: 'Error', detail: 'Forced error' }), status: forced.status };
 		send(forced.status, body, forced.retryAfter ? { 'retry-after': forced.retryAfter } : {});
+		return true;
+	}
+
+	private applyFault(path: string, send: (status: number, body: unknown, headers?: Record<string, string>) => void): boolean {
+		if (!this.faults || !path.startsWith('/v1/') || Math.random() >= this.faults.rate) return false;
+		const statuses = this.faults.statuses ?? [500, 503, 429];
+		const status = statuses[Math.floor(Math.random() * statuses.length)]!;
+		this.faultsInjected[status] = (this.faultsInjected[status] ?? 0) + 1;
+		const body = { ...(DEFAULT_BODIES[status] ?? { title: 'Service unavailable', detail: 'Injected fault' }), status };
+		send(status, body, status === 429 ? { 'retry-after': String(this.faults.retryAfterSeconds ?? 2) } : {});
 		return true;
 	}
 

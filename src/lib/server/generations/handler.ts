@@ -23,22 +23,34 @@ export interface GenerateImageDeps {
 
 const extensions: Record<string, string> = { 'image/png': 'png', 'image/webp': 'webp', 'image/jpeg': 'jpg' };
 
-/** Marks the generation processing unless its model already runs max_concurrency others. */
+/** An SQL string literal (standard_conforming_strings is on in every supported Postgres). */
+function literal(value: string): string {
+	return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Marks the generation processing unless its model already runs max_concurrency others.
+ *
+ * One simple-protocol query of two statements, which Postgres runs as one implicit transaction:
+ * the advisory lock serialises admissions per model, and the update (a later statement, so a fresh
+ * snapshot) counts the running generations only once it holds the lock. Not sql.begin(): if the
+ * connection dies inside a postgres.js transaction, the driver's ROLLBACK write lands on a null
+ * socket in a setImmediate and crashes the process (porsager/postgres#1208, still in 3.4.9), and a
+ * worker must survive a database restart. No parameters in the simple protocol, so the values are
+ * inlined: a uuid checked by the caller, a model id and a number read from the database.
+ */
 async function admit(sql: Queryable, generation: GenerationRow, model: ModelRow): Promise<boolean> {
 	if (generation.status === 'processing') return true; // resumed after a snooze: it holds its slot
-	return (sql as import('../db/client').Sql).begin(async (tx) => {
-		await tx`select pg_advisory_xact_lock(hashtextextended(${'model-slots:' + model.id}, 0))`;
-		const [{ running }] = (await tx`
-			select count(*)::int as running from public.image_generations
-			where model_id = ${model.id} and status = 'processing' and id <> ${generation.id}`) as unknown as [{ running: number }];
-		if (running >= model.max_concurrency) return false;
-		const updated = await tx`
-			update public.image_generations
-			set status = 'processing', started_at = coalesce(started_at, now())
-			where id = ${generation.id} and status = 'queued'
-			returning id`;
-		return updated.length === 1;
-	}) as Promise<boolean>;
+	if (!isUuid(generation.id) || !Number.isInteger(model.max_concurrency)) throw new Error('admit: unexpected generation or model');
+	const results = (await sql.unsafe(`
+		select pg_advisory_xact_lock(hashtextextended(${literal('model-slots:' + model.id)}, 0));
+		update public.image_generations
+		set status = 'processing', started_at = coalesce(started_at, now())
+		where id = ${literal(generation.id)} and status = 'queued'
+		  and (select count(*) from public.image_generations
+		       where model_id = ${literal(model.id)} and status = 'processing') < ${model.max_concurrency}
+		returning id`)) as unknown as unknown[][];
+	return results[1]?.length === 1;
 }
 
 function progressWriter(sql: Queryable, id: string, intervalMs: number) {
@@ -70,8 +82,15 @@ async function storeAndComplete(sql: Queryable, storage: ImageStorage, generatio
 		    error_message = null
 		where id = ${generation.id} and status = 'processing'
 		returning id`;
-	// Cancelled while we rendered: the user does not want it, so do not keep it.
-	if (done.length === 0) await storage.delete([imageKey, thumbKey]);
+	if (done.length > 0) return;
+	// Not ours to complete. Cancelled or deleted while we rendered: the user does not want the image,
+	// do not keep it. But completed by another run of this job (ours lost its lease and ran on):
+	// that run stored the same keys, and deleting them would leave a completed generation without
+	// its image. Delete only what the row does not point at.
+	const [current] = await sql<{ image_path: string | null; thumbnail_path: string | null }[]>`
+		select image_path, thumbnail_path from public.image_generations where id = ${generation.id}`;
+	const orphans = [imageKey, thumbKey].filter((key) => key !== current?.image_path && key !== current?.thumbnail_path);
+	if (orphans.length > 0) await storage.delete(orphans);
 }
 
 export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler {
@@ -123,7 +142,9 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 			if (signal.aborted || !(error instanceof ProviderError)) throw error;
 			const { permanent, retryAfterSeconds, details } = error.options;
 			if (permanent) throw new PermanentJobError(error.message, details);
-			if (retryAfterSeconds !== undefined) throw new RetryLaterError(error.message, retryAfterSeconds, details);
+			if (retryAfterSeconds !== undefined) {
+				throw new RetryLaterError(error.message, retryAfterSeconds, { ...details, retryAfterSeconds });
+			}
 			throw error;
 		}
 	};

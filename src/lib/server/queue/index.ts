@@ -90,18 +90,51 @@ export async function reapExpiredJobs(sql: Queryable): Promise<number> {
 	return row!.count;
 }
 
-/** Deletes finished jobs older than the retention, a batch per statement; returns the total. */
+/**
+ * Deletes finished jobs older than the retention, a batch per statement (each a short transaction);
+ * failed jobs after failedOlderThanDays when given. Stops after maxMs (the rest waits for the next
+ * call); returns the total.
+ */
 export async function purgeFinishedJobs(
 	sql: Queryable,
-	options: { olderThanDays: number; batchSize?: number }
+	options: { olderThanDays: number; failedOlderThanDays?: number; batchSize?: number; maxMs?: number }
 ): Promise<number> {
+	const failed = options.failedOlderThanDays ?? null;
+	return repeatBatches(options.maxMs, async () => {
+		const [row] = await sql<{ count: number }[]>`
+			select public.purge_finished_jobs(make_interval(days => ${options.olderThanDays}), ${options.batchSize ?? 1000},
+				case when ${failed}::int is null then null else make_interval(days => ${failed}::int) end) as count`;
+		return row!.count;
+	});
+}
+
+/** Deletes worker_runs rows not seen for olderThanDays, a batch per statement; returns the total. */
+export async function purgeWorkerRuns(
+	sql: Queryable,
+	options: { olderThanDays: number; batchSize?: number; maxMs?: number }
+): Promise<number> {
+	return repeatBatches(options.maxMs, async () => {
+		const [row] = await sql<{ count: number }[]>`
+			select public.purge_worker_runs(make_interval(days => ${options.olderThanDays}), ${options.batchSize ?? 1000}) as count`;
+		return row!.count;
+	});
+}
+
+async function repeatBatches(maxMs: number | undefined, batch: () => Promise<number>): Promise<number> {
+	const until = maxMs === undefined ? Infinity : Date.now() + maxMs;
 	let total = 0;
 	for (;;) {
-		const [row] = await sql<{ count: number }[]>`
-			select public.purge_finished_jobs(make_interval(days => ${options.olderThanDays}), ${options.batchSize ?? 1000}) as count`;
-		total += row!.count;
-		if (row!.count === 0) return total;
+		const count = await batch();
+		total += count;
+		if (count === 0 || Date.now() >= until) return total;
 	}
+}
+
+/** True for one caller per `everySeconds` across all processes: that caller runs the task. */
+export async function claimMaintenanceRun(sql: Queryable, task: string, everySeconds: number): Promise<boolean> {
+	const [row] = await sql<{ ok: boolean }[]>`
+		select public.claim_maintenance_run(${task}, make_interval(secs => ${everySeconds})) as ok`;
+	return row!.ok;
 }
 
 export async function pauseJobType(sql: Queryable, jobType: string, pausedBy?: string, reason?: string): Promise<void> {

@@ -2,6 +2,7 @@
 // time budget runs out, stop claiming early enough to finish, hand back whatever is still running.
 import type { Sql } from '../db/client';
 import { reapExpiredJobs } from '../queue';
+import { retentionTicker, type RetentionOptions } from './maintenance';
 import { WorkerPool } from './pool';
 import { startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
 import type { JobHandlers } from './types';
@@ -16,6 +17,8 @@ export interface BudgetedRunOptions {
 	leaseSeconds: number;
 	/** Stop claiming this long before the budget ends (default: a fifth of it, at most 10 s). */
 	claimMarginMs?: number;
+	/** Purge old history (at most every few minutes across processes); off when omitted. */
+	retention?: RetentionOptions | null;
 	log?: (message: string) => void;
 }
 
@@ -47,6 +50,7 @@ export async function runWorkerForBudget(options: BudgetedRunOptions): Promise<B
 	let failure: unknown = null;
 	try {
 		reaped = await reapExpiredJobs(options.sql);
+		await retentionTicker(options.sql, options.retention, options.log)();
 		while (Date.now() < claimUntil) {
 			const started = await pool.fill();
 			if (started === 0 && pool.size === 0) break; // nothing due and nothing running: done
@@ -57,7 +61,7 @@ export async function runWorkerForBudget(options: BudgetedRunOptions): Promise<B
 	} finally {
 		returned = await pool.stop(Math.max(0, deadline - Date.now()));
 	}
-	const result = { reaped, ...pool.counts };
+	const result = { ...pool.counts, reaped: reaped + pool.reaped };
 	await updateWorkerRun(options.sql, runId, result, {
 		message: failure ? `stopped early: ${(failure as Error).message}` : returned > 0 ? `returned ${returned} unfinished job(s)` : undefined
 	});

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Sql } from '../db/client';
-import { claimJobs, completeJobs, failJob, heartbeatJobs, snoozeJob } from '../queue';
+import { claimJobs, completeJobs, failJob, heartbeatJobs, reapExpiredJobs, snoozeJob } from '../queue';
 import type { Claim, Job } from '../queue/types';
 import { describeError, isSnooze, JobAbortedError, PermanentJobError, RetryLaterError } from './errors';
 import type { JobHandlers, WorkerCounts } from './types';
@@ -17,7 +17,12 @@ export interface PoolOptions {
 	/** Jobs taken per claim query (1 = one claim per free slot). */
 	batchSize?: number;
 	leaseSeconds: number;
-	/** How often leases are renewed; a third of the lease by default. */
+	/**
+	 * How often leases are renewed and expired ones (other workers') returned: a third of the lease
+	 * by default. Reaping on this beat bounds recovery: a killed worker's job is pending again at
+	 * most lease + heartbeatMs after the kill (40 s with the 30 s default lease), wherever the
+	 * caller's own, slower reaper happens to be in its cycle.
+	 */
 	heartbeatMs?: number;
 	log?: (message: string) => void;
 }
@@ -38,6 +43,8 @@ export function newWorkerId(): string {
 export class WorkerPool {
 	readonly workerId: string;
 	readonly counts: WorkerCounts = { processed: 0, errors: 0 };
+	/** Expired leases this pool returned to the queue on its heartbeat. */
+	reaped = 0;
 	private readonly running = new Map<string, Running>();
 	private readonly jobTypes: string[];
 	private reserved = 0;
@@ -53,7 +60,7 @@ export class WorkerPool {
 		this.workerId = options.workerId ?? newWorkerId();
 		this.jobTypes = Object.keys(options.handlers);
 		const every = options.heartbeatMs ?? (options.leaseSeconds * 1000) / 3;
-		this.heartbeatTimer = setInterval(() => void this.renewLeases(), every);
+		this.heartbeatTimer = setInterval(() => void this.beat(), every);
 		this.heartbeatTimer.unref();
 	}
 
@@ -202,6 +209,22 @@ export class WorkerPool {
 			}
 		}
 		this.flushing = false;
+	}
+
+	private beating = false;
+
+	/** One heartbeat: renew our leases, then return expired ones. Never two at once (a slow database). */
+	private async beat(): Promise<void> {
+		if (this.beating) return;
+		this.beating = true;
+		try {
+			await this.renewLeases();
+			if (!this.stopping) this.reaped += await reapExpiredJobs(this.options.sql);
+		} catch (error) {
+			this.options.log?.(`worker ${this.workerId}: reaping failed: ${String(error)}`);
+		} finally {
+			this.beating = false;
+		}
 	}
 
 	private async renewLeases(): Promise<void> {
