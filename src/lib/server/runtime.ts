@@ -115,6 +115,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
 			leaseSeconds: config.worker.leaseSeconds,
 			pollMs: config.worker.pollSeconds * 1000,
 			listen: config.databaseNotifications,
+			retention: { days: config.worker.retentionDays },
 			log
 		});
 		await worker.start();

@@ -225,7 +225,8 @@ export async function runWorkerNow(
 		budgetMs: budgetSeconds * 1000,
 		concurrency: config.worker.concurrency,
 		batchSize: config.worker.batchSize,
-		leaseSeconds: config.worker.leaseSeconds
+		leaseSeconds: config.worker.leaseSeconds,
+		retention: { days: config.worker.retentionDays }
 	});
 	const { runId, workerId, processed, errors, reaped, returned, durationMs } = result;
 	await recordAudit(sql, actor, 'worker.run', {

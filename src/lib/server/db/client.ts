@@ -40,6 +40,9 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
 		max: options.max ?? 10,
 		idle_timeout: 60,
 		connect_timeout: 15,
+		// Reconnect quickly after the server comes back (a restart, a failover): 50 ms doubling to 1 s,
+		// where postgres.js's default climbs to 20 s and leaves workers and listeners idle that long.
+		backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
 		prepare: options.prepare ?? !transactionPooler,
 		// A transaction pooler gives the server connection back at the first ReadyForQuery and drops
 		// the replies to anything pipelined behind it; the client then waits forever

@@ -2,6 +2,7 @@
 // a slow poll catches scheduled and retried jobs; reaps expired leases; stops cleanly.
 import type { Sql } from '../db/client';
 import { JOB_INSERTED_CHANNEL, reapExpiredJobs } from '../queue';
+import { retentionTicker, type RetentionOptions } from './maintenance';
 import { WorkerPool } from './pool';
 import { startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
 import type { JobHandlers } from './types';
@@ -16,6 +17,8 @@ export interface ContinuousWorkerOptions {
 	/** LISTEN for new jobs; off behind transaction poolers, where only polling works. */
 	listen?: boolean;
 	trigger?: WorkerTrigger;
+	/** Purges old finished jobs and worker runs now and then (JOB_RETENTION_DAYS); null: never. */
+	retention?: RetentionOptions | null;
 	log?: (message: string) => void;
 }
 
@@ -30,8 +33,10 @@ export class ContinuousWorker {
 	private reaped = 0;
 	private lastReap = 0;
 	private lastRecorded = 0;
+	private readonly retention: () => Promise<void>;
 
 	constructor(private readonly options: ContinuousWorkerOptions) {
+		this.retention = retentionTicker(options.sql, options.retention, options.log);
 		this.pool = new WorkerPool({
 			sql: options.sql,
 			handlers: options.handlers,
@@ -50,7 +55,8 @@ export class ContinuousWorker {
 		const { sql } = this.options;
 		this.runId = await startWorkerRun(sql, this.workerId, this.options.trigger ?? 'continuous');
 		if (this.options.listen !== false) {
-			const subscription = await sql.listen(JOB_INSERTED_CHANNEL, () => this.wake());
+			// The third argument runs again after every reconnect: claim what arrived while LISTEN was down.
+			const subscription = await sql.listen(JOB_INSERTED_CHANNEL, () => this.wake(), () => this.wake());
 			this.unlisten = () => subscription.unlisten();
 		}
 		this.loopDone = this.loop();
@@ -69,7 +75,7 @@ export class ContinuousWorker {
 		await this.unlisten?.().catch(() => {});
 		await this.loopDone;
 		const returned = await this.pool.stop(graceMs);
-		await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped }, {
+		await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped + this.pool.reaped }, {
 			message: returned > 0 ? `stopped; returned ${returned} unfinished job(s)` : 'stopped'
 		}).catch(() => {});
 	}
@@ -98,10 +104,11 @@ export class ContinuousWorker {
 		if (now - this.lastReap >= intervalMs) {
 			this.lastReap = now;
 			this.reaped += await reapExpiredJobs(this.options.sql);
+			void this.retention();
 		}
 		if (now - this.lastRecorded >= 15_000) {
 			this.lastRecorded = now;
-			await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped });
+			await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped + this.pool.reaped });
 		}
 	}
 

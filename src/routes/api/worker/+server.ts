@@ -29,7 +29,8 @@ export const POST: RequestHandler = async ({ request, locals, url }) => {
 		budgetMs: budgetSeconds * 1000,
 		concurrency: config.worker.concurrency,
 		batchSize: config.worker.batchSize,
-		leaseSeconds: config.worker.leaseSeconds
+		leaseSeconds: config.worker.leaseSeconds,
+		retention: { days: config.worker.retentionDays }
 	});
 	return json({
 		success: true,
