@@ -93,6 +93,10 @@ async function storeAndComplete(sql: Queryable, storage: ImageStorage, generatio
 	if (orphans.length > 0) await storage.delete(orphans);
 }
 
+/** How long transient provider errors are waited out without spending attempts (Replicate keeps outputs an hour). */
+const TRANSIENT_PATIENCE_MS = 60 * 60_000;
+const TRANSIENT_SNOOZE_SECONDS = 5;
+
 export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler {
 	const intervalMs = deps.progressIntervalMs ?? 1000;
 	return async (job, { signal, sql }) => {
@@ -113,6 +117,7 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 		if (!(await admit(sql, generation, model))) return snooze(deps.busyRetrySeconds ?? 2);
 
 		const writeProgress = progressWriter(sql, generation.id, intervalMs);
+		let predictionId = generation.prediction_id;
 		try {
 			const result = await provider.generate(
 				{
@@ -130,6 +135,7 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 					onProgress: (percent) => writeProgress(percent),
 					savePredictionId: async (id) => {
 						await sql`update public.image_generations set prediction_id = ${id} where id = ${generation.id}`;
+						predictionId = id;
 					}
 				}
 			);
@@ -142,6 +148,15 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 			if (signal.aborted || !(error instanceof ProviderError)) throw error;
 			const { permanent, retryAfterSeconds, details } = error.options;
 			if (permanent) throw new PermanentJobError(error.message, details);
+			if (Date.now() - new Date(generation.created_at).getTime() < TRANSIENT_PATIENCE_MS) {
+				// Once the prediction exists it runs on Replicate whatever our check of it answered, so a
+				// failed status check or download is no failure of the job; and a 429 before creating one
+				// means nothing ran. Either way the job waits (honouring Retry-After) without spending an
+				// attempt. Past the patience window, attempts are spent as usual, so an outage ends in failure.
+				if (predictionId !== null || details?.status === 429) {
+					return snooze(retryAfterSeconds ?? TRANSIENT_SNOOZE_SECONDS);
+				}
+			}
 			if (retryAfterSeconds !== undefined) {
 				throw new RetryLaterError(error.message, retryAfterSeconds, { ...details, retryAfterSeconds });
 			}
