@@ -9,7 +9,8 @@ import { loadDotEnv, log } from './cli-env';
 loadDotEnv();
 const config = loadConfig(process.env);
 const services = await startServices(config, { worker: true, log });
-if (!services.worker) {
+// Waits out a database that is not up yet; gives up only on a migration history that disagrees.
+if (!(await services.whenReady()) || !services.worker) {
 	log('the worker did not start: the database migrations are not current');
 	await services.close();
 	process.exit(1);

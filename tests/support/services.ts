@@ -43,6 +43,7 @@ export async function testServices(
 		storage,
 		events: new GenerationEvents(db.sql, { listen: config.databaseNotifications }),
 		sessionSecret: TEST_SESSION_SECRET,
+		whenReady: async () => true,
 		close: async () => {}
 	};
 }

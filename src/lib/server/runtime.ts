@@ -9,7 +9,7 @@ import type { SupabaseAuth } from './auth/supabase';
 import type { Config } from './config';
 import { createSql, redactUrl, type Sql } from './db/client';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
-import { migrate, readMigrations, type Migration } from './db/migrate';
+import { MigrationError, migrate, readMigrations, type Migration } from './db/migrate';
 import { createJobHandlers } from './jobs';
 import { GenerationEvents } from './events';
 import { createProviders, type Providers } from './providers';
@@ -33,6 +33,8 @@ export interface Services {
 	sessionSecret: string;
 	/** Set in Supabase accounts mode: verifies Supabase access tokens and signs in through Supabase Auth. */
 	supabaseAuth?: SupabaseAuth | null;
+	/** True once the schema is current and the background work runs; false if it never will (a history that disagrees, or closed). */
+	whenReady(): Promise<boolean>;
 	close(): Promise<void>;
 }
 
@@ -87,12 +89,18 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
 	const migrations = await readMigrations(options.migrationsDir ?? path.resolve('supabase/migrations'));
 	let migrationError: string | null = null;
-	try {
+	/** The database could not be reached (as opposed to a history that disagrees): worth retrying. */
+	let unreachable = false;
+	const applyMigrations = async () => {
 		const applied = await migrate(sql, migrations, { log });
 		log(applied.length ? `applied ${applied.length} migration(s)` : `migrations current (${migrations.length})`);
+	};
+	try {
+		await applyMigrations();
 	} catch (error) {
 		migrationError = (error as Error).message;
-		log(`MIGRATIONS NOT APPLIED: ${migrationError}`);
+		unreachable = !(error instanceof MigrationError);
+		log(`MIGRATIONS NOT APPLIED: ${migrationError}${unreachable ? ' (retrying until the database answers)' : ''}`);
 	}
 
 	const providers = createProviders(config);
@@ -105,44 +113,56 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		? new (await import('./auth/supabase')).SupabaseAuth({ ...config.supabaseAuth, adminEmails: config.adminEmails, sql, log })
 		: null;
 	if (supabaseAuth) log(`accounts: Supabase Auth at ${supabaseAuth.url}`);
-	let worker: ContinuousWorker | null = null;
-	if ((options.worker ?? config.worker.inProcess) && !migrationError) {
-		worker = new ContinuousWorker({
-			sql,
-			handlers,
-			concurrency: config.worker.concurrency,
-			batchSize: config.worker.batchSize,
-			leaseSeconds: config.worker.leaseSeconds,
-			pollMs: config.worker.pollSeconds * 1000,
-			listen: config.databaseNotifications,
-			retention: { days: config.worker.retentionDays },
-			log
-		});
-		await worker.start();
-		log(`in-process worker ${worker.workerId} started (${config.worker.concurrency} at a time)`);
-	}
-
-	// Every process watches the alerts (alert_state makes sure each change is announced once).
-	const alertMonitor = migrationError ? null : startAlertMonitor(sql, config, log);
+	let alertMonitor: ReturnType<typeof startAlertMonitor> | null = null;
+	let retryTimer: NodeJS.Timeout | null = null;
+	let closed = false;
+	const wantsWorker = options.worker ?? config.worker.inProcess;
+	// What runs once the schema is current: the in-process worker, and the alert monitor (every
+	// process watches the alerts; alert_state makes sure each change is announced once).
+	const startBackground = async () => {
+		if (wantsWorker) {
+			const worker = new ContinuousWorker({
+				sql,
+				handlers,
+				concurrency: config.worker.concurrency,
+				batchSize: config.worker.batchSize,
+				leaseSeconds: config.worker.leaseSeconds,
+				pollMs: config.worker.pollSeconds * 1000,
+				listen: config.databaseNotifications,
+				retention: { days: config.worker.retentionDays },
+				log
+			});
+			await worker.start();
+			services.worker = worker;
+			log(`in-process worker ${worker.workerId} started (${config.worker.concurrency} at a time)`);
+		}
+		alertMonitor = startAlertMonitor(sql, config, log);
+	};
+	let settle: (ready: boolean) => void = () => {};
+	const ready = new Promise<boolean>((resolve) => (settle = resolve));
 
 	let closing: Promise<void> | null = null;
-	return {
+	const services: Services = {
 		config,
 		sql,
 		databaseUrl: url,
 		migrations,
 		migrationError,
 		handlers,
-		worker,
+		worker: null,
 		providers,
 		storage,
 		events,
 		sessionSecret,
 		supabaseAuth,
+		whenReady: () => ready,
 		close() {
 			closing ??= (async () => {
-				await worker?.stop(10_000).catch(() => {});
-				await alertMonitor?.stop().catch(() => {});
+				closed = true;
+				if (retryTimer) clearTimeout(retryTimer);
+				settle(false);
+				await services.worker?.stop(10_000).catch(() => {});
+				await (alertMonitor as ReturnType<typeof startAlertMonitor> | null)?.stop().catch(() => {});
 				await events.close();
 				await sql.end({ timeout: 5 }).catch(() => {});
 				await embedded?.stop().catch(() => {});
@@ -150,4 +170,31 @@ export async function startServices(config: Config, options: StartOptions = {}):
 			return closing;
 		}
 	};
+
+	if (!migrationError) {
+		await startBackground();
+		settle(true);
+	} else if (unreachable) {
+		// Started before the database was up (or while it restarts): keep trying, 1 s doubling to 30 s,
+		// and come to life when it answers, instead of answering 503 until someone restarts us.
+		const retry = (attempt: number) => {
+			retryTimer = setTimeout(async () => {
+				if (closed) return;
+				try {
+					await applyMigrations();
+					services.migrationError = null;
+					await startBackground();
+					settle(true);
+				} catch (error) {
+					if (error instanceof MigrationError) {
+						services.migrationError = error.message;
+						log(`MIGRATIONS NOT APPLIED: ${error.message}`);
+						settle(false);
+					} else retry(attempt + 1);
+				}
+			}, Math.min(1000 * 2 ** attempt, 30_000));
+		};
+		retry(0);
+	} else settle(false);
+	return services;
 }
