@@ -47,3 +47,20 @@ for (const listen of [true, false]) {
 		await events.close();
 	});
 }
+
+test('a change made while the LISTEN connection was down reaches subscribers once it is back', async () => {
+	const events = new GenerationEvents(db.sql, { listen: true, pollMs: 60_000 });
+	const id = await newGeneration();
+	const got = deferred();
+	await events.subscribe(id, (row: GenerationRow) => {
+		if (row.progress === 70) got.resolve();
+	});
+	// Cut the listening connection, and change the row before it can have listened again: nobody
+	// hears that notification. (The hub's poll is an hour away, so only the re-read can deliver it.)
+	await db.sql`
+		select pg_terminate_backend(pid) from pg_stat_activity
+		where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()`;
+	await db.sql`update image_generations set status = 'processing', progress = 70 where id = ${id}`;
+	await got.promise;
+	await events.close();
+});

@@ -60,7 +60,13 @@ export class GenerationEvents {
 		this.listening ??= (async () => {
 			if (this.options.listen) {
 				try {
-					const subscription = await this.sql.listen(GENERATION_CHANNEL, (id) => this.changed(id));
+					// The third argument runs after every (re)subscription: notifications sent while the
+					// connection was down are lost, so re-read what is being watched.
+					const subscription = await this.sql.listen(
+						GENERATION_CHANNEL,
+						(id) => this.changed(id),
+						() => void this.poll()
+					);
 					this.unlisten = () => subscription.unlisten();
 					return;
 				} catch (error) {
