@@ -77,6 +77,10 @@ test('run the worker now, count before cancelling or purging, the cron set-up', 
 	await expect(pgCron.locator('pre')).toBeVisible();
 	await expect(pgCron.locator('pre')).toContainText("select cron.schedule(\n  'picture-worker',");
 	await pgCron.locator('summary').click();
+	const vercel = page.getByTestId('cron-setup').locator('details', { hasText: 'Vercel Cron' });
+	await vercel.locator('summary').click();
+	await expect(vercel.locator('pre')).toContainText('"path": "/api/worker"');
+	await vercel.locator('summary').click();
 
 	await page.getByRole('link', { name: 'Manual', exact: true }).click();
 	await expect(page).toHaveURL(/trigger=manual/);
