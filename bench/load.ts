@@ -1,5 +1,5 @@
-// Load: 200 users, each submitting a generation to the built app and watching its progress over SSE
-// until it finishes, then the next, for 2 minutes (20 s with BENCH_QUICK). Reports the enqueue
+// Load: 200 users, arriving over 10 s, each submitting a generation to the built app and watching its
+// progress over SSE until it finishes, then the next, for 2 minutes (20 s with BENCH_QUICK). Reports the enqueue
 // latency, every answer of 500 or more, and whether the app gave back what the run took: its heap
 // and resident memory, its open SSE subscriptions and its database connections, each measured idle
 // after a warm-up and again idle after the run.
@@ -16,6 +16,8 @@ const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';
 const METRICS_TOKEN = 'bench-metrics-token-long-enough';
 const USERS = 200;
 const WARMUP_SECONDS = QUICK ? 8 : 20;
+/** Users arrive over this long, not all in one instant (a burst of 200 at once is its own test). */
+const RAMP_SECONDS = QUICK ? 4 : 10;
 const RUN_SECONDS = QUICK ? 20 : 120;
 /** A user gives up watching after this long and counts the generation as stalled. */
 const WATCH_TIMEOUT_MS = 120_000;
@@ -23,6 +25,8 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 interface Tally {
 	enqueueMs: number[];
+	/** When (seconds into the phase) each enqueue slower than a second started: bursts or a steady tail? */
+	slowEnqueueAt: number[];
 	completionMs: number[];
 	events: number;
 	completed: number;
@@ -35,7 +39,7 @@ interface Tally {
 }
 
 const newTally = (): Tally => ({
-	enqueueMs: [], completionMs: [], events: 0, completed: 0, failed: 0, stalled: 0,
+	enqueueMs: [], slowEnqueueAt: [], completionMs: [], events: 0, completed: 0, failed: 0, stalled: 0,
 	serverErrors: 0, clientErrors: 0, networkErrors: 0, serverErrorSamples: []
 });
 
@@ -72,8 +76,9 @@ function recordStatus(tally: Tally, response: Response, what: string): void {
 }
 
 /** One user: submit, watch to the end, repeat until the deadline. */
-async function user(origin: string, token: string, index: number, deadline: number, tally: Tally): Promise<void> {
+async function user(origin: string, token: string, index: number, deadline: number, tally: Tally, phaseStart: number): Promise<void> {
 	const auth = { authorization: `Bearer ${token}` };
+	await sleep(((index % USERS) * RAMP_SECONDS * 1000) / USERS);
 	for (let n = 0; performance.now() < deadline; n++) {
 		try {
 			const t0 = performance.now();
@@ -86,6 +91,7 @@ async function user(origin: string, token: string, index: number, deadline: numb
 			recordStatus(tally, created, 'POST /api/generations');
 			if (created.status !== 201 || !body.generation_id) continue;
 			tally.enqueueMs.push(performance.now() - t0);
+			if (performance.now() - t0 > 1000) tally.slowEnqueueAt.push(round((t0 - phaseStart) / 1000, 1));
 
 			const stream = await fetch(`${origin}/api/generations/${body.generation_id}/events`, {
 				headers: auth,
@@ -218,7 +224,7 @@ export const load: Measurement = {
 				const tally = newTally();
 				const deadline = performance.now() + seconds * 1000;
 				const started = performance.now();
-				await Promise.all(tokens.map((token, index) => user(origin, token, index, deadline, tally)));
+				await Promise.all(tokens.map((token, index) => user(origin, token, index, deadline, tally, started)));
 				return { tally, seconds: (performance.now() - started) / 1000 };
 			};
 
@@ -239,7 +245,11 @@ export const load: Measurement = {
 				worker: 'one npm run worker process beside the app, concurrency 8, local model 1 s per image'
 			};
 			emit({ name: 'load.enqueue.p50_ms', value: round(percentile(tally.enqueueMs, 50)), unit: 'ms', ...details });
-			emit({ name: 'load.enqueue.p99_ms', value: round(percentile(tally.enqueueMs, 99)), unit: 'ms', ...details });
+			emit({
+				name: 'load.enqueue.p99_ms', value: round(percentile(tally.enqueueMs, 99)), unit: 'ms',
+				p90_ms: round(percentile(tally.enqueueMs, 90)), p95_ms: round(percentile(tally.enqueueMs, 95)),
+				over_1s: tally.slowEnqueueAt.length, over_1s_started_at_s: tally.slowEnqueueAt.slice(0, 40), ...details
+			});
 			emit({ name: 'load.server_errors', value: tally.serverErrors, unit: 'responses', samples: tally.serverErrorSamples, ...details });
 			emit({
 				name: 'load.completion.p50_s', value: round(percentile(tally.completionMs, 50) / 1000, 1), unit: 's',
