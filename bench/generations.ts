@@ -1,12 +1,11 @@
 // Generation-side measurements: POST /api/generations on the built app under 50 concurrent clients,
 // and the delay from a generation's status change to its subscribers (the SSE fan-out) with 500 of them.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { signAccessToken } from '../src/lib/server/auth/tokens';
 import { freePort } from '../src/lib/server/db/embedded';
 import { GenerationEvents } from '../src/lib/server/events';
-import { emit, log, percentile, QUICK, round, sleep, type Measurement } from './support';
+import { builtApp, emit, insertUnlimitedUsers, percentile, QUICK, round, sleep, type Measurement } from './support';
 
 const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';
 const CLIENTS = 50;
@@ -15,17 +14,10 @@ const POST_SECONDS = QUICK ? 3 : 10;
 export const postGenerations: Measurement = {
 	names: ['generations.post.requests_per_s', 'generations.post.p50_ms', 'generations.post.p99_ms'],
 	async run(server) {
-		const buildDir = process.env.BUILD_DIR ?? 'build';
-		if (!existsSync(`${buildDir}/index.js`)) {
-			log(`generations.post: no built app in ${buildDir}/ (run npm run build first); skipped`);
-			return;
-		}
+		const buildDir = builtApp('generations.post');
+		if (!buildDir) return;
 		const db = await server.freshDatabase('generations.post', { max: 4 });
-		const users = await db.sql<{ id: string; email: string }[]>`
-			insert into auth.users (email) select 'bench' || n || '@picture.test' from generate_series(1, ${CLIENTS}) n
-			returning id, email`;
-		// Limits out of the way: this measures the endpoint, not the 429 path.
-		await db.sql`insert into user_limits (user_id, hourly_limit, daily_limit) select id, 1000000, 1000000 from auth.users`;
+		const users = await insertUnlimitedUsers(db.sql, CLIENTS, 'bench');
 		const port = await freePort();
 		const app = spawn(process.execPath, [buildDir], {
 			env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: `http://127.0.0.1:${port}`, DATABASE_URL: db.url, SESSION_SECRET: SECRET, IN_PROCESS_WORKER: 'off' },

@@ -4,13 +4,12 @@
 // and resident memory, its open SSE subscriptions and its database connections, each measured idle
 // after a warm-up and again idle after the run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { signAccessToken } from '../src/lib/server/auth/tokens';
 import { freePort } from '../src/lib/server/db/embedded';
 import type { Sql } from '../src/lib/server/db/client';
-import { emit, log, percentile, QUICK, round, sleep, type Measurement } from './support';
+import { builtApp, emit, insertUnlimitedUsers, log, percentile, QUICK, round, sleep, type Measurement } from './support';
 
 const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';
 const METRICS_TOKEN = 'bench-metrics-token-long-enough';
@@ -200,17 +199,10 @@ async function stop(child: ChildProcess): Promise<void> {
 export const load: Measurement = {
 	names: ['load.enqueue.p99_ms', 'load.enqueue.p50_ms', 'load.server_errors', 'load.completion.p50_s', 'load.memory.heap_growth_mb'],
 	async run(server) {
-		const buildDir = process.env.BUILD_DIR ?? 'build';
-		if (!existsSync(`${buildDir}/index.js`)) {
-			log(`load: no built app in ${buildDir}/ (run npm run build first); skipped`);
-			return;
-		}
+		const buildDir = builtApp('load');
+		if (!buildDir) return;
 		const db = await server.freshDatabase('load', { max: 4 });
-		const users = await db.sql<{ id: string; email: string }[]>`
-			insert into auth.users (email) select 'load' || n || '@picture.test' from generate_series(1, ${USERS}) n
-			returning id, email`;
-		// Each user submits more than the default 20 an hour: this measures the system, not the 429 path.
-		await db.sql`insert into user_limits (user_id, hourly_limit, daily_limit) select id, 1000000, 1000000 from auth.users`;
+		const users = await insertUnlimitedUsers(db.sql, USERS, 'load');
 		const port = await freePort();
 		const origin = `http://127.0.0.1:${port}`;
 		const app = startApp(buildDir, port, db.url);

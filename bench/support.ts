@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark: a throwaway Postgres (or BENCH_DATABASE_URL), a fresh migrated
 // database per measurement, the JSON result lines on stdout and progress on stderr.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -243,4 +243,24 @@ export interface Measurement {
 	/** The result names it emits; the command-line filter selects on these. */
 	names: string[];
 	run(server: BenchServer): Promise<void>;
+}
+
+/** The built app's folder (BUILD_DIR or build/), or null with a note when there is none yet. */
+export function builtApp(measurement: string): string | null {
+	const buildDir = process.env.BUILD_DIR ?? 'build';
+	if (existsSync(`${buildDir}/index.js`)) return buildDir;
+	log(`${measurement}: no built app in ${buildDir}/ (run npm run build first); skipped`);
+	return null;
+}
+
+/**
+ * count accounts with their limits out of the way: the app benchmarks measure the system, not the
+ * 429 path (the default is 20 an hour).
+ */
+export async function insertUnlimitedUsers(sql: Sql, count: number, prefix: string): Promise<{ id: string; email: string }[]> {
+	const users = await sql<{ id: string; email: string }[]>`
+		insert into auth.users (email) select ${prefix} || n || '@picture.test' from generate_series(1, ${count}::int) n
+		returning id, email`;
+	await sql`insert into user_limits (user_id, hourly_limit, daily_limit) select id, 1000000, 1000000 from auth.users`;
+	return users;
 }
