@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -53,4 +53,21 @@ test('the Supabase store is used only with both the URL and the service role key
 	const supabase = createStorage(loadConfig({ PUBLIC_SUPABASE_URL: fake.url, SUPABASE_SERVICE_ROLE_KEY: 'wrong' }));
 	expect(supabase.kind).toBe('supabase');
 	await expect(supabase.put(key, Buffer.from('x'), 'image/png')).rejects.toThrow(/HTTP 403/);
+});
+
+test('a local write cleans up the temp files of writers killed before they renamed, and only those of that key', async () => {
+	const root = await mkdtemp(path.join(tmpdir(), 'picture-temps-'));
+	try {
+		const store = createStorage(loadConfig({ DATA_DIR: root, IMAGE_DIR: root }));
+		const folder = path.join(root, path.dirname(key));
+		await mkdir(folder, { recursive: true });
+		const name = path.basename(key);
+		await writeFile(path.join(folder, `${name}.4242.tmp`), 'half an image');
+		await writeFile(path.join(folder, `${path.basename(thumb)}.4243.tmp`), 'another key');
+		await store.put(key, Buffer.from('the image'), 'image/png');
+		expect((await readdir(folder)).sort()).toEqual([name, `${path.basename(thumb)}.4243.tmp`].sort());
+		expect((await store.get(key))!.data.toString()).toBe('the image');
+	} finally {
+		await rm(root, { recursive: true, force: true });
+	}
 });

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { assertSafeKey, type ImageStorage } from './types';
 
@@ -24,6 +24,7 @@ export function createFsStorage(root: string): ImageStorage {
 			const temp = `${target}.${process.pid}.tmp`;
 			await writeFile(temp, data);
 			await rename(temp, target);
+			await removeStaleTemps(target);
 		},
 		async get(key) {
 			try {
@@ -38,4 +39,17 @@ export function createFsStorage(root: string): ImageStorage {
 			await Promise.all(keys.map((key) => rm(file(key), { force: true })));
 		}
 	};
+}
+
+/**
+ * A worker killed between write and rename leaves its temp file behind; the job then runs again
+ * and writes this same key. Once the image is in place, no other writer of it can matter (only
+ * the run holding the job's lease completes it), so their temp files go.
+ */
+async function removeStaleTemps(target: string): Promise<void> {
+	const dir = path.dirname(target);
+	const prefix = `${path.basename(target)}.`;
+	const names = await readdir(dir).catch(() => [] as string[]);
+	const stale = names.filter((name) => name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length)));
+	await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
 }
