@@ -1,27 +1,15 @@
 // The jobs, failures, stuck and audit pages of the console, driven in Chromium as the administrator.
 // Jobs of a type no worker handles are seeded straight into the app's database, so they stay put.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import postgres from 'postgres';
 import { startViaApi, waitForStatus } from './generate-support';
-import { ADMIN, screenshotAtWidths, signIn } from './support';
-
-/** The app's database: E2E_DATABASE_URL, or the embedded server it started in its DATA_DIR. */
-async function connect() {
-	if (process.env.E2E_DATABASE_URL) return postgres(process.env.E2E_DATABASE_URL, { max: 1, onnotice: () => {} });
-	const dataDir = process.env.PICTURE_E2E_DATA_DIR!;
-	const credentials = JSON.parse(await readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8'));
-	const port = Number((await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3]);
-	return postgres({ host: '127.0.0.1', port, database: 'picture', username: credentials.user, password: credentials.password, max: 1, onnotice: () => {} });
-}
+import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn } from './support';
 
 const type = `e2e-admin-${Date.now().toString(36)}`;
 const failure = `E2E provider exploded (${type})`;
 let stuckId = '';
 
 test.beforeAll(async () => {
-	const sql = await connect();
+	const sql = await connectToAppDatabase();
 	try {
 		await sql`insert into job_queue (job_type, payload, priority) select ${type}, jsonb_build_object('n', i, 'model_id', 'local/preview'), i from generate_series(1, 3) as i`;
 		await sql`insert into job_queue (job_type, payload, status, attempts, completed_at, error_message, error_details)

@@ -1,12 +1,9 @@
 // Script-shaped prompts and errors, made through the real form and API, then shown on every page
 // that displays them: nothing runs (no window.__xss, no dialog, no CSP violation) and the text is
 // there, literally, for the reader to see.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import postgres from 'postgres';
 import { fillGenerateForm, startViaApi, waitForStatus } from './generate-support';
-import { ADMIN, screenshotAtWidths, signIn, signUp, uniqueEmail } from './support';
+import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, signUp, uniqueEmail } from './support';
 
 const PAYLOADS = [
 	'<script>window.__xss=1</script> a red boat',
@@ -48,15 +45,6 @@ async function expectNothingRan(page: Page, seen: ReturnType<typeof watch>) {
 	expect(await page.locator('img[src="x"], svg[onload], script:not([src]):not([nonce])').count()).toBe(0);
 }
 
-/** The app's database: E2E_DATABASE_URL, or the embedded server it started in its DATA_DIR. */
-async function connect() {
-	if (process.env.E2E_DATABASE_URL) return postgres(process.env.E2E_DATABASE_URL, { max: 1, onnotice: () => {} });
-	const dataDir = process.env.PICTURE_E2E_DATA_DIR!;
-	const credentials = JSON.parse(await readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8'));
-	const port = Number((await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3]);
-	return postgres({ host: '127.0.0.1', port, database: 'picture', username: credentials.user, password: credentials.password, max: 1, onnotice: () => {} });
-}
-
 test('script-shaped prompts and errors are shown as text on every page, and nothing runs', async ({ page, browser }) => {
 	test.setTimeout(180_000);
 	const seen = watch(page);
@@ -96,7 +84,7 @@ test('script-shaped prompts and errors are shown as text on every page, and noth
 	await expectNothingRan(page, seen);
 
 	// The console, as the administrator: a failure whose message is markup, seeded as a provider would leave it.
-	const sql = await connect();
+	const sql = await connectToAppDatabase();
 	let failedId = '';
 	try {
 		const [job] = await sql`insert into job_queue (job_type, payload, status, attempts, completed_at, error_message, error_details)

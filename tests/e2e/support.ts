@@ -1,6 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
+import postgres from 'postgres';
 
 export const screenshotDir = path.resolve('tests/artifacts/screenshots');
 
@@ -40,4 +41,13 @@ export async function signIn(page: Page, email: string, password: string): Promi
 	await page.getByLabel('Password').fill(password);
 	await page.getByRole('button', { name: 'Sign in' }).click();
 	await page.waitForURL((url) => !url.pathname.startsWith('/auth/'));
+}
+
+/** The app's database: E2E_DATABASE_URL, or the embedded server it started in its DATA_DIR. */
+export async function connectToAppDatabase() {
+	if (process.env.E2E_DATABASE_URL) return postgres(process.env.E2E_DATABASE_URL, { max: 1, onnotice: () => {} });
+	const dataDir = process.env.PICTURE_E2E_DATA_DIR!;
+	const credentials = JSON.parse(await readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8'));
+	const port = Number((await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3]);
+	return postgres({ host: '127.0.0.1', port, database: 'picture', username: credentials.user, password: credentials.password, max: 1, onnotice: () => {} });
 }
