@@ -2,7 +2,7 @@
 // and the delay from a generation's status change to its subscribers (the SSE fan-out) with 500 of them.
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { signAccessToken } from '../src/lib/server/auth/tokens';
+import { SessionStore } from '../src/lib/server/auth/session';
 import { freePort } from '../src/lib/server/db/embedded';
 import { GenerationEvents } from '../src/lib/server/events';
 import { builtApp, emit, insertUnlimitedUsers, percentile, QUICK, round, sleep, type Measurement } from './support';
@@ -29,7 +29,8 @@ export const postGenerations: Measurement = {
 				if ((await fetch(`${origin}/api/health`).catch(() => null))?.ok) break;
 				await sleep(100);
 			}
-			const tokens = users.map((u) => signAccessToken({ sub: u.id, email: u.email, app_metadata: { provider: 'email' } }, SECRET, 3600));
+			const sessions = new SessionStore(db.sql, SECRET);
+			const tokens = await Promise.all(users.map((u) => sessions.start(u)));
 			const latencies: number[] = [];
 			let failed = 0;
 			const deadline = performance.now() + POST_SECONDS * 1000;

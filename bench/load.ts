@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { signAccessToken } from '../src/lib/server/auth/tokens';
+import { SessionStore } from '../src/lib/server/auth/session';
 import { freePort } from '../src/lib/server/db/embedded';
 import type { Sql } from '../src/lib/server/db/client';
 import { builtApp, emit, insertUnlimitedUsers, log, percentile, QUICK, round, sleep, type Measurement } from './support';
@@ -211,7 +211,8 @@ export const load: Measurement = {
 		for (const child of [app, worker]) child.stderr!.on('data', (chunk: Buffer) => (appLog = (appLog + chunk.toString()).slice(-4000)));
 		try {
 			for (let i = 0; i < 600 && !(await fetch(`${origin}/api/health`).catch(() => null))?.ok; i++) await sleep(100);
-			const tokens = users.map((u) => signAccessToken({ sub: u.id, email: u.email, app_metadata: { provider: 'email' } }, SECRET, 3600));
+			const sessions = new SessionStore(db.sql, SECRET);
+			const tokens = await Promise.all(users.map((u) => sessions.start(u)));
 			const phase = async (seconds: number) => {
 				const tally = newTally();
 				const deadline = performance.now() + seconds * 1000;

@@ -2,6 +2,8 @@ import { json, text, type Handle, type ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { getServices } from '$lib/server/app';
 import { resolveUser } from '$lib/server/auth/session';
+import { CONSOLE_ONLY, READ_ONLY } from '$lib/server/console/access';
+import { routeAccess } from '$lib/server/http/route-access';
 
 export const init: ServerInit = async () => {
 	await getServices();
@@ -14,32 +16,33 @@ const attachServices: Handle = async ({ event, resolve }) => {
 
 const identify: Handle = async ({ event, resolve }) => {
 	// The worker endpoint's Bearer token is the cron secret, not a user's token.
-	const { sessionSecret, config, supabaseAuth } = event.locals.services;
-	event.locals.user = event.url.pathname.startsWith('/api/worker')
-		? null
-		: await resolveUser(event.request, event.cookies, sessionSecret, config.adminEmails, supabaseAuth);
+	const { sessions, supabaseAuth } = event.locals.services;
+	event.locals.user = event.route.id === '/api/worker' ? null : await resolveUser(event.request, event.cookies, sessions, supabaseAuth);
 	return resolve(event);
 };
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Pages that need a signed-in user, and the operations console, guarded for every method. It answers
- * with a Response rather than throwing, so the answer passes back through securityHeaders.
+ * Signed-in pages and the operations console, guarded for every method. It answers with a Response
+ * rather than throwing, so the answer passes back through securityHeaders. The console's services
+ * check again (console/access.ts): this is the first of two locks.
  */
 const guard: Handle = async ({ event, resolve }) => {
-	const path = event.url.pathname;
+	const access = routeAccess(event.route.id);
+	if (access === 'public') return resolve(event);
 	const user = event.locals.user;
-	const isAdminArea = path === '/admin' || path.startsWith('/admin/') || path.startsWith('/api/admin/');
-	const needsUser = isAdminArea || SIGNED_IN_PAGES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
-	if (needsUser && !user) {
-		if (path.startsWith('/api/') || event.request.method !== 'GET') return refusePage(event, 401, 'Sign in first');
-		const location = `/auth/signin?redirectTo=${encodeURIComponent(path + event.url.search)}`;
+	if (!user) {
+		if (!READS.has(event.request.method)) return refusePage(event, 401, 'Sign in first');
+		const location = `/auth/signin?redirectTo=${encodeURIComponent(event.url.pathname + event.url.search)}`;
 		return new Response(null, { status: 303, headers: { location } });
 	}
-	if (isAdminArea && !user!.isAdmin) return refusePage(event, 403, 'This area is for administrators');
+	if (access === 'console') {
+		if (!user.isAdmin && !user.isOperator) return refusePage(event, 403, CONSOLE_ONLY);
+		if (!user.isAdmin && !READS.has(event.request.method)) return refusePage(event, 403, READ_ONLY);
+	}
 	return resolve(event);
 };
-
-const SIGNED_IN_PAGES = ['/generate', '/history', '/generations'];
 
 /**
  * The largest request body accepted anywhere: 1 MB. Checked here so the rule is the same under
@@ -49,7 +52,7 @@ const SIGNED_IN_PAGES = ['/generate', '/history', '/generations'];
  */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-const tooLarge = (event: Parameters<Handle>[0]['event']) =>
+const tooLarge = (event: Event) =>
 	refusal(event, 413, `The request body is larger than the limit of ${BODY_LIMIT_BYTES} bytes (1 MB)`);
 
 /**
@@ -93,8 +96,20 @@ async function inputProblem(request: Request, url: URL): Promise<string | null> 
 	return null;
 }
 
-function refusal(event: Parameters<Handle>[0]['event'], status: number, message: string): Response {
-	return event.url.pathname.startsWith('/api/') ? json({ error: message }, { status }) : text(message, { status });
+type Event = Parameters<Handle>[0]['event'];
+
+/** An API request, by its route (or, for a path that matches none, by its decoded path). */
+function isApi(event: Event): boolean {
+	if (event.route.id !== null) return event.route.id.startsWith('/api/');
+	try {
+		return decodeURIComponent(event.url.pathname).startsWith('/api/');
+	} catch {
+		return false;
+	}
+}
+
+function refusal(event: Event, status: number, message: string): Response {
+	return isApi(event) ? json({ error: message }, { status }) : text(message, { status });
 }
 
 /** Bodies over 1 MB get 413 (declared or chunked); NUL characters and unreadable forms 400. */
@@ -111,6 +126,10 @@ const inputLimits: Handle = async ({ event, resolve }) => {
 		if (!body) return tooLarge(event);
 		request = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
 	}
+	// A form action takes a form: any other body would reach request.formData() and throw there.
+	if (request.method === 'POST' && event.route.id !== null && !isApi(event) && !FORM_TYPES.test(request.headers.get('content-type') ?? '')) {
+		return refusal(event, 415, 'Form actions take application/x-www-form-urlencoded or multipart/form-data');
+	}
 	const problem = await inputProblem(request, event.url);
 	if (problem) return refusal(event, 400, problem);
 	return resolve(request === event.request ? event : { ...event, request });
@@ -123,9 +142,9 @@ const inputLimits: Handle = async ({ event, resolve }) => {
 const NON_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** The guard's refusal, as SvelteKit answers an error() thrown in a hook: JSON for API and data requests, else a page. */
-function refusePage(event: Parameters<Handle>[0]['event'], status: number, message: string): Response {
+function refusePage(event: Event, status: number, message: string): Response {
 	const wantsJson =
-		event.url.pathname.startsWith('/api/') ||
+		isApi(event) ||
 		event.isDataRequest ||
 		/^application\/json/.test(event.request.headers.get('accept') ?? '');
 	if (wantsJson) return json({ message }, { status });

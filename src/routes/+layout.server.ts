@@ -1,5 +1,6 @@
+import { load as layoutLoad } from '$lib/server/http';
 import type { LayoutServerLoad } from './$types';
 
-export const load: LayoutServerLoad = async ({ locals }) => ({
-	user: locals.user ? { email: locals.user.email, isAdmin: locals.user.isAdmin } : null
-});
+export const load = layoutLoad(async ({ locals }) => ({
+	user: locals.user ? { email: locals.user.email, isAdmin: locals.user.isAdmin, isOperator: locals.user.isOperator } : null
+})) satisfies LayoutServerLoad;

@@ -1,21 +1,25 @@
 // Who may do what: every route (found by globbing src/routes, so a new route without a row here
 // fails) x every kind of caller, through the app's real hooks. Rows name the status each caller
-// gets: anonymous, a user (the owner of per-user resources), another user, an administrator, the
-// cron secret as a Bearer token, and a wrong secret.
+// gets: anonymous, a user (the owner of per-user resources), another user, an administrator, a
+// read-only operator, the cron secret as a Bearer token, and a wrong secret. Every spelling of every
+// path is attacked against the built app in tests/e2e/router-attack.e2e.ts.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signAccessToken } from '../../src/lib/server/auth/tokens';
 import type { Services } from '../../src/lib/server/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { isWrapped } from '../../src/lib/server/http';
 import { signedInUser } from '../support/routes';
 import { testServices } from '../support/services';
 import { form, sessionCookie, throughHooks, type Route, type Send } from '../support/through-hooks';
 
 const CRON_SECRET = 'cron-secret-for-the-access-matrix';
 const METRICS_TOKEN = 'metrics-token-for-the-access-matrix';
-const CALLERS = ['anon', 'wrong', 'cron', 'other', 'admin', 'user'] as const; // the owner last: only it may change things
+const CALLERS = ['anon', 'wrong', 'cron', 'other', 'operator', 'admin', 'user'] as const; // the owner last: only it may change things
 type Caller = (typeof CALLERS)[number];
 type Expected = Record<Caller, number>;
+/** Rows name the operator only where it differs from the rule in expectedFor(). */
+type RowExpected = Omit<Expected, 'operator'> & { operator?: number };
 
 // Every route module, loaded lazily; the key is its file under src/routes.
 const modules = import.meta.glob<Record<string, unknown>>('../../src/routes/**/+{server,page.server,layout.server}.ts');
@@ -26,6 +30,14 @@ let send: Send;
 let alice: Awaited<ReturnType<typeof signedInUser>>;
 let bob: Awaited<ReturnType<typeof signedInUser>>;
 let admin: Awaited<ReturnType<typeof signedInUser>>;
+let operator: Awaited<ReturnType<typeof signedInUser>>;
+
+/** Fresh sessions for every caller (after a row that signs its caller out everywhere). */
+async function signInAll() {
+	for (const who of [alice, bob, admin, operator]) {
+		who.token = await services.sessions.start({ id: who.id });
+	}
+}
 
 beforeAll(async () => {
 	db = await createTestDatabase();
@@ -34,6 +46,7 @@ beforeAll(async () => {
 	alice = await signedInUser(services);
 	bob = await signedInUser(services);
 	admin = await signedInUser(services, { admin: true });
+	operator = await signedInUser(services, { operator: true });
 });
 afterAll(() => db.drop());
 
@@ -49,6 +62,8 @@ function headersFor(caller: Caller): Record<string, string> {
 			return sessionCookie(bob.token);
 		case 'admin':
 			return sessionCookie(admin.token);
+		case 'operator':
+			return sessionCookie(operator.token);
 		case 'user':
 			return sessionCookie(alice.token);
 	}
@@ -74,14 +89,14 @@ async function generation(status: 'completed' | 'queued') {
 }
 
 // Shorthands for rows.
-const everyone = (status: number): Expected => ({ anon: status, wrong: status, cron: status, other: status, admin: status, user: status });
+const everyone = (status: number): Expected => ({ anon: status, wrong: status, cron: status, other: status, operator: status, admin: status, user: status });
 /** Signed-in pages: a visitor is sent to sign in (a token that is not a session is no session). */
-const signedInPage = (owner = 200, other = owner, adminStatus = other): Expected => ({ anon: 303, wrong: 303, cron: 303, other, admin: adminStatus, user: owner });
+const signedInPage = (owner = 200, other = owner, adminStatus = other): RowExpected => ({ anon: 303, wrong: 303, cron: 303, other, admin: adminStatus, user: owner });
 /** Signed-in form actions and the API: 401 without a session. */
-const signedIn = (owner: number, other = owner, adminStatus = other): Expected => ({ anon: 401, wrong: 401, cron: 401, other, admin: adminStatus, user: owner });
+const signedIn = (owner: number, other = owner, adminStatus = other): RowExpected => ({ anon: 401, wrong: 401, cron: 401, other, admin: adminStatus, user: owner });
 /** The console: pages send visitors to sign in; actions and non-GET requests get 401; users 403. */
-const adminPage = (adminStatus = 200): Expected => ({ anon: 303, wrong: 303, cron: 303, other: 403, admin: adminStatus, user: 403 });
-const adminAction = (adminStatus: number): Expected => ({ anon: 401, wrong: 401, cron: 401, other: 403, admin: adminStatus, user: 403 });
+const adminPage = (adminStatus = 200): RowExpected => ({ anon: 303, wrong: 303, cron: 303, other: 403, admin: adminStatus, user: 403 });
+const adminAction = (adminStatus: number): RowExpected => ({ anon: 401, wrong: 401, cron: 401, other: 403, admin: adminStatus, user: 403 });
 
 interface Row {
 	/** The URL to request, with the route's parameters filled in. */
@@ -91,7 +106,17 @@ interface Row {
 	json?: unknown;
 	/** A fresh resource per row: alice's completed or queued generation. */
 	needs?: 'completed' | 'queued';
-	expected: Expected;
+	/** The row ends its caller's sessions: every caller signs in afresh after it. */
+	endsSessions?: boolean;
+	expected: RowExpected;
+}
+
+/** An operator sees the console as an administrator does and may change nothing; elsewhere it is a plain user. */
+function expectedFor(key: string, row: Row): Expected {
+	if (row.expected.operator !== undefined) return row.expected as Expected;
+	const console = key.startsWith('admin/');
+	const operatorStatus = !console ? row.expected.other : key.includes('?/') ? 403 : row.expected.admin;
+	return { ...row.expected, operator: operatorStatus };
 }
 type Ids = { id: string; jobId: string };
 
@@ -106,6 +131,9 @@ const MATRIX: Record<string, Row> = {
 		expected: signedIn(303)
 	},
 	'(app)/history/+page.server.ts load': { path: '/history', expected: signedInPage() },
+	'(app)/account/+page.server.ts load': { path: '/account', expected: signedInPage() },
+	'(app)/account/+page.server.ts ?/password': { path: '/account?/password', fields: { current_password: 'not-the-password', password: 'a-new-password-123' }, expected: signedIn(400) },
+	'(app)/account/+page.server.ts ?/everywhere': { path: '/account?/everywhere', fields: {}, endsSessions: true, expected: signedIn(303) },
 	'(app)/generations/[id]/+page.server.ts load': { path: (g) => `/generations/${g.id}`, needs: 'completed', expected: signedInPage(200, 404) },
 	'(app)/generations/[id]/+page.server.ts ?/cancel': { path: (g) => `/generations/${g.id}?/cancel`, needs: 'queued', expected: signedIn(303, 404) },
 	'(app)/generations/[id]/+page.server.ts ?/delete': { path: (g) => `/generations/${g.id}?/delete`, needs: 'completed', expected: signedIn(303, 404) },
@@ -116,7 +144,7 @@ const MATRIX: Record<string, Row> = {
 	'auth/signup/+page.server.ts load': { path: '/auth/signup', expected: { anon: 200, wrong: 200, cron: 200, other: 303, admin: 303, user: 303 } },
 	'auth/signup/+page.server.ts ?/default': { path: '/auth/signup', fields: { email: 'not an email', password: '' }, expected: everyone(400) },
 	'auth/signout/+page.server.ts load': { path: '/auth/signout', expected: everyone(303) },
-	'auth/signout/+page.server.ts ?/default': { path: '/auth/signout', fields: {}, expected: everyone(303) },
+	'auth/signout/+page.server.ts ?/default': { path: '/auth/signout', fields: {}, endsSessions: true, expected: everyone(303) },
 
 	'api/generations/+server.ts GET': { path: '/api/generations', expected: signedIn(200) },
 	'api/generations/+server.ts POST': { path: '/api/generations', json: { prompt: 'matrix', model_id: 'local/preview', width: 512, height: 512 }, expected: signedIn(201) },
@@ -125,10 +153,10 @@ const MATRIX: Record<string, Row> = {
 	'api/generations/[id]/+server.ts DELETE': { path: (g) => `/api/generations/${g.id}`, needs: 'queued', expected: signedIn(200, 404) },
 	'api/generations/[id]/events/+server.ts GET': { path: (g) => `/api/generations/${g.id}/events`, needs: 'completed', expected: signedIn(200, 404) },
 	// Administrators may see any image (the console shows them).
-	'api/generations/[id]/image/+server.ts GET': { path: (g) => `/api/generations/${g.id}/image`, needs: 'completed', expected: signedIn(200, 404, 200) },
+	'api/generations/[id]/image/+server.ts GET': { path: (g) => `/api/generations/${g.id}/image`, needs: 'completed', expected: { ...signedIn(200, 404, 200), operator: 200 } },
 	'api/health/+server.ts GET': { path: '/api/health', expected: everyone(200) },
 	'api/models/+server.ts GET': { path: '/api/models', expected: everyone(200) },
-	'api/metrics/+server.ts GET': { path: '/api/metrics', expected: { anon: 401, wrong: 401, cron: 401, other: 403, admin: 200, user: 403 } },
+	'api/metrics/+server.ts GET': { path: '/api/metrics', expected: { anon: 401, wrong: 401, cron: 401, other: 403, operator: 200, admin: 200, user: 403 } },
 	// Only a valid signature counts: no session or secret stands in for one.
 	'api/webhooks/replicate/+server.ts POST': { path: '/api/webhooks/replicate', json: { id: 'p', status: 'succeeded' }, expected: everyone(401) },
 	'api/worker/+server.ts POST': { path: '/api/worker?budget_seconds=1', expected: { anon: 401, wrong: 401, cron: 200, other: 401, admin: 401, user: 401 } },
@@ -157,6 +185,8 @@ const MATRIX: Record<string, Row> = {
 	'admin/users/+page.server.ts load': { path: '/admin/users', expected: adminPage() },
 	'admin/users/+page.server.ts ?/limits': { path: '/admin/users?/limits', fields: { user_id: 'nobody' }, expected: adminAction(404) },
 	'admin/users/+page.server.ts ?/clear': { path: '/admin/users?/clear', fields: { user_id: 'nobody' }, expected: adminAction(404) },
+	'admin/users/+page.server.ts ?/role': { path: '/admin/users?/role', fields: { user_id: 'nobody', role: 'operator' }, expected: adminAction(404) },
+	'admin/users/+page.server.ts ?/endSessions': { path: '/admin/users?/endSessions', fields: { user_id: 'nobody' }, expected: adminAction(404) },
 	'admin/worker/+page.server.ts load': { path: '/admin/worker', expected: adminPage() },
 	'admin/worker/+page.server.ts ?/run': { path: '/admin/worker?/run', fields: { budget_seconds: '0' }, expected: adminAction(400) },
 	'admin/worker/+page.server.ts ?/pause': { path: '/admin/worker?/pause', fields: { job_type: '' }, expected: adminAction(400) },
@@ -189,6 +219,13 @@ test('every route in src/routes has a row, and every row a route', async () => {
 	expect(found).toEqual(Object.keys(MATRIX).sort());
 });
 
+// By construction: a service error or a database error the request caused is a 4xx on every route,
+// because every exported handler goes through the HTTP edge's mapping (http/index.ts).
+test('every load, action and endpoint is wrapped by the HTTP edge', async () => {
+	const unwrapped = [...(await discover()).entries()].filter(([, handler]) => !isWrapped(handler)).map(([key]) => key);
+	expect(unwrapped).toEqual([]);
+});
+
 describe('each caller gets the status its row names', () => {
 	let routes: Map<string, Route>;
 	beforeAll(async () => {
@@ -207,7 +244,8 @@ describe('each caller gets the status its row names', () => {
 			const headers = { ...headersFor(caller), ...(row.json !== undefined ? { 'content-type': 'application/json' } : {}) };
 			actual[caller] = (await send(path, route, { method, params, headers, body })).status;
 		}
-		expect(actual).toEqual(row.expected);
+		if (row.endsSessions) await signInAll();
+		expect(actual).toEqual(expectedFor(key, row));
 	});
 });
 
@@ -242,13 +280,17 @@ describe('a session cookie cannot be forged', () => {
 		}],
 		['a payload edited to be another user', () => {
 			const [head, , signature] = parts(alice.token);
-			return `${head}.${b64({ ...claims(alice.token), sub: admin.id, email: claims(admin.token).email })}.${signature}`;
+			return `${head}.${b64({ ...claims(alice.token), sub: admin.id, sid: claims(admin.token).sid })}.${signature}`;
 		}],
+		["alice's session id under the administrator's id, correctly signed", () =>
+			signAccessToken({ sub: admin.id, sid: claims(alice.token).sid }, services.sessionSecret, 3600)],
+		['a correctly signed token for a session that never existed', () =>
+			signAccessToken({ sub: admin.id, sid: '00000000-0000-4000-8000-00000000dead' }, services.sessionSecret, 3600)],
 		['claims swapped between two valid tokens', () => `${parts(alice.token)[0]}.${parts(admin.token)[1]}.${parts(alice.token)[2]}`],
-		['signed with the wrong key', () => signAccessToken({ sub: admin.id, email: 'x@x.test', app_metadata: { provider: 'email', roles: ['admin'] } }, 'not-the-session-secret-but-long-enough-0123', 3600)],
+		['signed with the wrong key', () => signAccessToken({ sub: admin.id, sid: claims(admin.token).sid }, 'not-the-session-secret-but-long-enough-0123', 3600)],
 		['alg none, no signature', () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims(admin.token) })}.`],
 		['alg none, the old signature kept', () => `${b64({ alg: 'none', typ: 'JWT' })}.${parts(admin.token)[1]}.${parts(admin.token)[2]}`],
-		['expired', () => signAccessToken({ sub: admin.id, email: 'x@x.test', app_metadata: { provider: 'email', roles: ['admin'] } }, services.sessionSecret, 60, now() - 3600)],
+		['expired', () => signAccessToken({ sub: admin.id, sid: claims(admin.token).sid }, services.sessionSecret, 60, now() - 3600)],
 		['a role other than authenticated, correctly signed', () => {
 			const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ ...claims(admin.token), role: 'service_role' })}`;
 			return `${body}.${createHmac('sha256', services.sessionSecret).update(body).digest('base64url')}`;

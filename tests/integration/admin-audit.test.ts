@@ -1,6 +1,6 @@
 // /admin/audit: the log newest first, keyset paged; each page once, none twice.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { recordAudit } from '../../src/lib/server/admin/audit';
+import { recordAudit } from '../../src/lib/server/console/audit';
 import type { Services } from '../../src/lib/server/runtime';
 import { load } from '../../src/routes/admin/audit/+page.server';
 import { createTestDatabase, type TestDatabase } from '../support/db';

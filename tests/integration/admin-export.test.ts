@@ -1,7 +1,7 @@
 // CSV exports: escaping (RFC 4180 and spreadsheet formulas), and the three downloads read through
 // the real endpoint against a real database, each recorded in the audit log.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { csvCell, csvRow } from '../../src/lib/server/admin/export';
+import { csvCell, csvRow } from '../../src/lib/server/console/export';
 import type { Services } from '../../src/lib/server/runtime';
 import { GET } from '../../src/routes/admin/export/[name].csv/+server';
 import { createTestDatabase, type TestDatabase } from '../support/db';

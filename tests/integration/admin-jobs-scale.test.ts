@@ -3,12 +3,15 @@
 // table. 100,000 rows here; ADMIN_JOBS_ROWS=1000000 for the measurement quoted in the notes.
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { listAudit } from '../../src/lib/server/admin/audit';
-import { listFailureGroups } from '../../src/lib/server/admin/failures';
-import { filterQuery, listJobs, parseCursor, parseJobFilter, parseJobSort } from '../../src/lib/server/admin/jobs';
-import { listStuck, reaperActivity } from '../../src/lib/server/admin/stuck';
+import { listAudit } from '../../src/lib/server/console/audit';
+import { listFailureGroups } from '../../src/lib/server/console/failures';
+import { filterQuery, listJobs, parseCursor, parseJobFilter, parseJobSort } from '../../src/lib/server/console/jobs';
+import { listStuck, reaperActivity } from '../../src/lib/server/console/stuck';
 import type { Sql } from '../../src/lib/server/db/client';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { adminAccess } from '../support/routes';
+
+const access = adminAccess();
 
 const ROWS = Number(process.env.ADMIN_JOBS_ROWS ?? 100_000);
 let db: TestDatabase;
@@ -50,7 +53,7 @@ async function explainList(query: string) {
 	const params = new URLSearchParams(query);
 	const sort = parseJobSort(params);
 	captured = null;
-	const page = await listJobs(traced, parseJobFilter(params), sort, parseCursor(params.get('cursor'), sort));
+	const page = await listJobs(access, traced, parseJobFilter(params), sort, parseCursor(params.get('cursor'), sort));
 	const { query: text, params: values } = captured!;
 	const [row] = await db.sql.unsafe(`explain (analyze, buffers, format json) ${text}`, values as never[]);
 	const plan = (row!['QUERY PLAN'] as { Plan: PlanNode; 'Execution Time': number }[])[0]!;
@@ -120,13 +123,13 @@ test(`the other filters and pages on ${ROWS} rows (measured, for the notes)`, as
 		await run();
 		console.log(`[admin-jobs-scale] ${ROWS} rows, ${label}: ${(performance.now() - started).toFixed(1)} ms`);
 	};
-	const failures = async () => (await listFailureGroups(db.sql)).total;
+	const failures = async () => (await listFailureGroups(access, db.sql)).total;
 	await timed(`failures page, ${await failures()} failures in 24 h`, failures);
 	// An incident: every failure in the table happened in the last hour.
 	await db.sql`update job_queue set completed_at = now() - interval '1 hour' where status = 'failed'`;
 	await db.sql`vacuum analyze job_queue`;
 	await timed(`failures page, ${await failures()} failures in 24 h`, failures);
-	await timed('stuck page', () => Promise.all([listStuck(db.sql), reaperActivity(db.sql)]));
-	await timed('audit page', () => listAudit(db.sql, { limit: 51 }));
+	await timed('stuck page', () => Promise.all([listStuck(access, db.sql), reaperActivity(access, db.sql)]));
+	await timed('audit page', () => listAudit(access, db.sql, { limit: 51 }));
 	expect(filterQuery(parseJobFilter(new URLSearchParams('status=failed'))).toString()).toBe('status=failed');
 }, 120_000);

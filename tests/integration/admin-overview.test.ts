@@ -10,17 +10,18 @@ import {
 	modelTimes,
 	queueCounts,
 	queueNow
-} from '../../src/lib/server/admin/overview';
+} from '../../src/lib/server/console/overview';
 import type { Services } from '../../src/lib/server/runtime';
 import { load } from '../../src/routes/admin/+page.server';
 import { GET as overviewJson } from '../../src/routes/admin/overview/+server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { call, signedInUser } from '../support/routes';
+import { adminAccess, call, signedInUser } from '../support/routes';
 import { eventually, testServices } from '../support/services';
 import { emptyTables, seedJobs, seedWorkerRun } from './admin-overview-seed';
 
 let db: TestDatabase;
 let services: Services;
+const access = adminAccess();
 beforeAll(async () => {
 	db = await createTestDatabase();
 	services = await testServices(db);
@@ -36,7 +37,7 @@ async function intoHour(): Promise<number> {
 
 describe('an empty queue', () => {
 	test('zeros, 24 empty hours ending with the current one, no models, no worker', async () => {
-		const overview = await loadOverview(db.sql, { cacheMaxAgeMs: 0 });
+		const overview = await loadOverview(access, db.sql, { cacheMaxAgeMs: 0 });
 		expect(overview.now).toEqual({
 			pending: 0,
 			processing: 0,
@@ -68,7 +69,7 @@ describe('on seeded jobs', () => {
 		await seedJobs(db.sql, { status: 'failed', completedAgo: 600, runSeconds: 3 });
 		await seedJobs(db.sql, { status: 'cancelled', completedAgo: 600 });
 
-		const now = await queueNow(db.sql);
+		const now = await queueNow(access, db.sql);
 		expect(now).toMatchObject({ pending: 3, processing: 2, completed_24h: 10, failed_24h: 1 });
 		expect(now.oldest_pending_seconds).toBeGreaterThanOrEqual(120);
 		expect(now.oldest_pending_seconds).toBeLessThan(125);
@@ -83,7 +84,7 @@ describe('on seeded jobs', () => {
 		await seedJobs(db.sql, { status: 'completed', completedAgo: 25 * 3600, runSeconds: 2, count: 4 });
 		await seedJobs(db.sql, { job_type: 'send-email', status: 'failed', completedAgo: 60 });
 
-		const counts = await queueCounts(db.sql);
+		const counts = await queueCounts(access, db.sql);
 		expect(counts.map(({ job_type, status, count }) => [job_type, status, count])).toEqual([
 			['generate-image', 'completed', 3],
 			['generate-image', 'pending', 2],
@@ -103,7 +104,7 @@ describe('on seeded jobs', () => {
 		await seedJobs(db.sql, { status: 'pending', createdAgo: threeHoursBack });
 		await seedJobs(db.sql, { status: 'completed', createdAgo: s + 30 * 3600, completedAgo: s + 30 * 3600 - 5 }); // before the window
 
-		const hourly = await hourlyStats(db.sql);
+		const hourly = await hourlyStats(access, db.sql);
 		expect(hourly).toHaveLength(24);
 		const bucket = hourly[hourly.length - 1 - 3]!;
 		expect(bucket).toMatchObject({ total: 4, completed: 2, failed: 1 });
@@ -121,32 +122,32 @@ describe('on seeded jobs', () => {
 		await seedJobs(db.sql, { status: 'failed', model: 'vendor/slow', createdAgo: 100, completedAgo: 1 });
 		await seedJobs(db.sql, { job_type: 'other', status: 'completed', model: 'vendor/fast', createdAgo: 100, completedAgo: 0 });
 
-		expect(await modelTimes(db.sql)).toEqual([
+		expect(await modelTimes(access, db.sql)).toEqual([
 			{ model: 'vendor/slow', total_generations: 1, avg_time_seconds: 60, min_time_seconds: 60, max_time_seconds: 60 },
 			{ model: 'vendor/fast', total_generations: 2, avg_time_seconds: 5, min_time_seconds: 4, max_time_seconds: 6 }
 		]);
 	});
 
 	test('the slow series are served from memory while fresh, recomputed in the background when stale', async () => {
-		expect(await cachedModelTimes(db.sql, 60_000)).toEqual([]);
-		const hourly = await cachedHourlyStats(db.sql, 60_000);
+		expect(await cachedModelTimes(access, db.sql, 60_000)).toEqual([]);
+		const hourly = await cachedHourlyStats(access, db.sql, 60_000);
 		await seedJobs(db.sql, { status: 'completed', model: 'vendor/new', createdAgo: 10, completedAgo: 0 });
-		expect(await cachedModelTimes(db.sql, 60_000)).toEqual([]); // fresh: the remembered answer
-		expect(await cachedHourlyStats(db.sql, 60_000)).toBe(hourly);
-		expect(await cachedModelTimes(db.sql, 1)).toEqual([]); // stale: still the old answer, recomputing meanwhile
+		expect(await cachedModelTimes(access, db.sql, 60_000)).toEqual([]); // fresh: the remembered answer
+		expect(await cachedHourlyStats(access, db.sql, 60_000)).toBe(hourly);
+		expect(await cachedModelTimes(access, db.sql, 1)).toEqual([]); // stale: still the old answer, recomputing meanwhile
 		const recomputed = await eventually(async () => {
-			const value = await cachedModelTimes(db.sql, 60_000);
+			const value = await cachedModelTimes(access, db.sql, 60_000);
 			return value.length > 0 && value;
 		});
 		expect(recomputed).toMatchObject([{ model: 'vendor/new', total_generations: 1 }]);
-		const afresh = await cachedHourlyStats(db.sql, 0); // 0: always computed afresh
+		const afresh = await cachedHourlyStats(access, db.sql, 0); // 0: always computed afresh
 		expect(afresh.reduce((sum, p) => sum + p.completed, 0)).toBe(1);
 	});
 
 	test('the last worker run is the one seen most recently', async () => {
 		await seedWorkerRun(db.sql, 300, 'cron');
 		await seedWorkerRun(db.sql, 20, 'continuous');
-		const run = await lastWorkerRun(db.sql);
+		const run = await lastWorkerRun(access, db.sql);
 		expect(run).toMatchObject({ trigger: 'continuous', finished_at: null });
 		expect(run!.seen_seconds_ago).toBeGreaterThanOrEqual(20);
 		expect(run!.seen_seconds_ago).toBeLessThan(25);
@@ -157,13 +158,13 @@ describe('the page and its live refresh', () => {
 	test('the load and /admin/overview answer the same plain-JSON overview, alerts included', async () => {
 		await seedJobs(db.sql, { status: 'processing', leaseLeft: -5 }); // a stuck job
 		await seedWorkerRun(db.sql, 5);
-		const loaded = (await load({ locals: { services, user: null } } as never)) as { overview: Awaited<ReturnType<typeof consoleOverview>> };
+		const admin = await signedInUser(services, { admin: true });
+		const loaded = (await load({ locals: { services, user: admin.user } } as never)) as { overview: Awaited<ReturnType<typeof consoleOverview>> };
 		expect(loaded.overview.now.processing).toBe(1);
 		expect(loaded.overview.alerts.map((a) => a.key)).toEqual(['stuck_jobs']);
 		expect(typeof loaded.overview.generatedAt).toBe('string');
 		expect(typeof loaded.overview.hourly[0]!.hour).toBe('string');
 
-		const admin = await signedInUser(services, { admin: true });
 		const response = await call(overviewJson as never, services, { path: '/admin/overview', user: admin.user });
 		expect(response.status).toBe(200);
 		expect(response.headers.get('cache-control')).toBe('no-store');

@@ -1,6 +1,6 @@
 // With nothing wrong, evaluating the alerts records no change and raises nothing.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { recordAlertStates } from '../../src/lib/server/admin/alerts';
+import { recordAlertStates } from '../../src/lib/server/monitoring/alerts';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 let db: TestDatabase;

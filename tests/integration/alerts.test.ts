@@ -8,7 +8,7 @@ import {
 	readAlertInputs,
 	startAlertMonitor,
 	type AlertKey
-} from '../../src/lib/server/admin/alerts';
+} from '../../src/lib/server/monitoring/alerts';
 import { loadConfig } from '../../src/lib/server/config';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { eventually } from '../support/services';

@@ -6,6 +6,7 @@ import type { Cookies, RequestEvent } from '@sveltejs/kit';
 import { createChunks, stringToBase64URL } from '@supabase/ssr';
 import type { Services } from '../../src/lib/server/runtime';
 import type { AppUser } from '../../src/lib/server/auth/user';
+import { routeIdFor } from '../support/route-ids';
 
 interface SetCookie {
 	name: string;
@@ -88,7 +89,7 @@ export class Browser {
 		const request = new Request(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
 		const { cookies, new_cookies, set_trailing_slash } = kitCookies.get_cookies(request, url);
 		set_trailing_slash('never'); // SvelteKit does this once the route is known; cookies set wait for it
-		const event = { request, url, cookies, locals: {}, params: {}, route: { id: null }, setHeaders: () => {} } as unknown as RequestEvent;
+		const event = { request, url, cookies, locals: {}, params: {}, route: { id: routeIdFor(url.pathname) }, setHeaders: () => {} } as unknown as RequestEvent;
 		let answer: Omit<Answer, 'user' | 'setCookies'>;
 		try {
 			let routeResult: unknown;

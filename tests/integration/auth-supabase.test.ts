@@ -71,6 +71,8 @@ test("the cookie is @supabase/ssr's: written by its own sign-in, read back by th
 		id: alice.id,
 		email: alice.email,
 		isAdmin: false,
+		isOperator: false,
+		sessionId: null,
 		claims: expect.objectContaining({ sub: alice.id, role: 'authenticated', email: alice.email, aud: 'authenticated', app_metadata: alice.app_metadata })
 	});
 	// The server verified the token with the JWKS; it never asked Supabase who the user is.
@@ -116,7 +118,7 @@ describe('refused, whether sent as the cookie or as a Bearer token', () => {
 		['alg none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64(fakeClaims())}.`],
 		['alg none with a signature', () => `${b64({ alg: 'none', typ: 'JWT', kid: fake.key.kid })}.${b64(fakeClaims())}.c2ln`],
 		['HS256 signed with the public anon key (no JWT secret configured)', () => hs256(fakeClaims(), fake.anonKey)],
-		["Picture's own local session token", () => signAccessToken({ sub: alice.id, email: alice.email, app_metadata: { provider: 'email' } }, services.sessionSecret, hour)],
+		["Picture's own local session token", () => signAccessToken({ sub: alice.id, sid: '00000000-0000-4000-8000-000000000001' }, services.sessionSecret, hour)],
 		['a key that is not an ES256 key, under the real kid', () => signJwt(fakeClaims(), { ...newSigningKey('RS256'), kid: fake.key.kid })]
 	];
 	test.each(cases)('%s', async (_name, make) => {

@@ -10,7 +10,8 @@ import { runScenario } from '../../scripts/chaos/scenario';
 import { deliverOutOfOrder } from '../../scripts/chaos/webhooks';
 import { createGenerateImageHandler } from '../../src/lib/server/generations/handler';
 import { startGeneration } from '../../src/lib/server/generations/start';
-import { claimJobs } from '../../src/lib/server/queue';
+import { claimJobs, reapExpiredJobs } from '../../src/lib/server/queue';
+import { JobAbortedError } from '../../src/lib/server/worker/errors';
 import { createFsStorage } from '../../src/lib/server/storage/fs';
 import { createLocalProvider } from '../../src/lib/server/providers/local';
 import type { ImageProvider } from '../../src/lib/server/providers/types';
@@ -150,9 +151,15 @@ test('a run that lost its lease and finishes late leaves the winning run\'s imag
 		const signal = new AbortController().signal;
 		const late = createGenerateImageHandler({ providers: { local: stalledModel, replicate: null }, storage })(job!, { signal, workerId: 'stalled', sql });
 		await lateStarted;
-		await createGenerateImageHandler({ providers: { local, replicate: null }, storage })(job!, { signal, workerId: 'winner', sql });
+		// The stalled worker's lease runs out; the reaper gives the job back and another worker takes it.
+		await sql`update job_queue set locked_until = now() - interval '1 second' where id = ${jobId}`;
+		expect(await reapExpiredJobs(sql)).toBe(1);
+		const [again] = await claimJobs(sql, { workerId: 'winner', limit: 1, leaseSeconds: 60, jobTypes: ['generate-image'] });
+		expect(again!.claim_count).toBe(job!.claim_count + 1);
+		await createGenerateImageHandler({ providers: { local, replicate: null }, storage })(again!, { signal, workerId: 'winner', sql });
 		resume();
-		await late;
+		// The late run learns at its first progress write that its claim is gone, and stops.
+		await expect(late).rejects.toBeInstanceOf(JobAbortedError);
 		const [row] = await sql<{ status: string; image_path: string; thumbnail_path: string }[]>`
 			select status, image_path, thumbnail_path from image_generations where id = ${id}`;
 		expect(row!.status).toBe('completed');

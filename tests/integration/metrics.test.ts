@@ -1,6 +1,6 @@
 // GET /api/metrics: who may read it, and that the answer is valid Prometheus text with the right numbers.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { DURATION_BUCKETS, escapeLabelValue, readMetrics, renderMetrics } from '../../src/lib/server/admin/metrics';
+import { DURATION_BUCKETS, escapeLabelValue, readMetrics, renderMetrics } from '../../src/lib/server/monitoring/metrics';
 import { createSql } from '../../src/lib/server/db/client';
 import type { Services } from '../../src/lib/server/runtime';
 import { GET } from '../../src/routes/api/metrics/+server';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { loadConfig } from '../../src/lib/server/config';
 import { freePort } from '../../src/lib/server/db/embedded';
-import { checkHealth } from '../../src/lib/server/health';
+import { checkHealth } from '../../src/lib/server/monitoring/health';
 import { startServices, type Services } from '../../src/lib/server/runtime';
 import { startSystemPostgres, type SystemPostgres } from '../support/system-postgres';
 

@@ -43,8 +43,9 @@ export const migrationsDir = path.resolve('supabase/migrations');
 export const loadMigrations = () => readMigrations(migrationsDir);
 
 /** Inserts a row into auth.users and returns its id and the claims a signed-in session would carry. */
-export async function createUser(sql: Sql, email = `user-${randomBytes(4).toString('hex')}@example.test`) {
-	const [row] = await sql<{ id: string }[]>`insert into auth.users (email) values (${email}) returning id`;
+export async function createUser(sql: Sql, email = `user-${randomBytes(4).toString('hex')}@example.test`, roles: string[] = []) {
+	const [row] = await sql<{ id: string }[]>`
+		insert into auth.users (email, raw_app_meta_data) values (${email}, ${sql.json({ provider: 'email', roles })}) returning id`;
 	const claims: JwtClaims = { sub: row!.id, role: 'authenticated', email };
 	return { id: row!.id, email, claims };
 }

@@ -1,8 +1,7 @@
 // Calls SvelteKit route handlers the way the framework does (a real Request, locals filled as the
 // hooks fill them), against a real database.
-import { signAccessToken } from '../../src/lib/server/auth/tokens';
-import { userFromToken } from '../../src/lib/server/auth/session';
 import type { AppUser } from '../../src/lib/server/auth/user';
+import { consoleReader, type ConsoleAccess } from '../../src/lib/server/console/access';
 import type { Services } from '../../src/lib/server/runtime';
 import { createUser } from './db';
 
@@ -35,13 +34,19 @@ export async function call(handler: AnyHandler, services: Services, options: Cal
 	}
 }
 
-/** A user row in auth.users and the AppUser a valid session token for it resolves to. */
-export async function signedInUser(services: Services, options: { admin?: boolean } = {}) {
-	const { id, email } = await createUser(services.sql);
-	const token = signAccessToken(
-		{ sub: id, email, app_metadata: { provider: 'email', roles: options.admin ? ['admin'] : [] } },
-		services.sessionSecret,
-		3600
-	);
-	return { id, email, token, user: userFromToken(token, services.sessionSecret)! };
+/** A user row in auth.users, a live session of theirs, its token, and the AppUser it resolves to. */
+export async function signedInUser(services: Services, options: { admin?: boolean; operator?: boolean } = {}) {
+	const roles = [...(options.admin ? ['admin'] : []), ...(options.operator ? ['operator'] : [])];
+	const { id, email } = await createUser(services.sql, undefined, roles);
+	const token = await services.sessions.start({ id });
+	return { id, email, token, user: (await services.sessions.userFromToken(token))! };
+}
+
+/**
+ * Console access for tests that call console read models directly: an administrator that needs no
+ * row in auth.users (nothing it reads is audited). Actions take a signedInUser's access instead.
+ */
+export function adminAccess(): ConsoleAccess {
+	const id = '00000000-0000-4000-8000-00000000ad01';
+	return consoleReader({ id, email: 'console@example.test', isAdmin: true, isOperator: false, sessionId: null, claims: { sub: id, role: 'authenticated' } });
 }

@@ -9,6 +9,7 @@ import { createJobHandlers } from '../../src/lib/server/jobs';
 import { GenerationEvents } from '../../src/lib/server/events';
 import { createProviders } from '../../src/lib/server/providers';
 import { createStorage } from '../../src/lib/server/storage';
+import { SessionStore } from '../../src/lib/server/auth/session';
 
 export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough-0123456789';
 import type { TestDatabase } from './db';
@@ -43,6 +44,7 @@ export async function testServices(
 		storage,
 		events: new GenerationEvents(db.sql, { listen: config.databaseNotifications }),
 		sessionSecret: TEST_SESSION_SECRET,
+		sessions: new SessionStore(db.sql, TEST_SESSION_SECRET, config.adminEmails),
 		whenReady: async () => true,
 		close: async () => {}
 	};

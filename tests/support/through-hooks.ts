@@ -5,6 +5,7 @@ import path from 'node:path';
 import { isActionFailure, isHttpError, isRedirect, type Cookies, type RequestEvent } from '@sveltejs/kit';
 import type { Services } from '../../src/lib/server/runtime';
 import { appHandle } from '../integration/auth-supabase-helpers';
+import { routeIdFor } from './route-ids';
 
 type GetCookies = (request: Request, url: URL) => { cookies: Cookies; set_trailing_slash(mode: 'never' | 'always' | 'ignore'): void };
 const kitCookies = (await import(/* @vite-ignore */ path.resolve('node_modules/@sveltejs/kit/src/runtime/server/cookie.js'))) as {
@@ -48,7 +49,8 @@ export async function throughHooks(services: Services): Promise<Send> {
 		const request = new Request(url, init);
 		const { cookies, set_trailing_slash } = kitCookies.get_cookies(request, url);
 		set_trailing_slash('never');
-		const event = { request, url, cookies, locals: {}, params: options.params ?? {}, route: { id: null }, setHeaders: () => {} } as unknown as RequestEvent;
+		const matched = { id: routeIdFor(url.pathname) };
+		const event = { request, url, cookies, locals: {}, params: options.params ?? {}, route: matched, setHeaders: () => {}, isDataRequest: false } as unknown as RequestEvent;
 		let data: unknown = undefined;
 		const state = { tracing: { record_span: ({ fn }: { fn: (span: unknown) => unknown }) => fn({}) } };
 		const response = await with_request_store({ event, state }, () =>

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/lib/server/config';
-import { hasCronSecret } from '../../src/lib/server/cron-auth';
+import { hasCronSecret } from '../../src/lib/server/http/cron-auth';
 import { connectionUrl } from '../../src/lib/server/db/client';
 
 describe('loadConfig', () => {

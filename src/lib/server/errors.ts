@@ -1,4 +1,5 @@
-// Errors services throw; routes map them to HTTP answers (400, 404, 429 ...).
+// Errors services throw; the HTTP edge (http/errors.ts) maps each to one answer (400, 401, 403, 404,
+// 409, 429 ...). Services never import @sveltejs/kit.
 import type { UserLimits } from './generations/types';
 
 export class ValidationError extends Error {
@@ -11,10 +12,37 @@ export class ValidationError extends Error {
 	}
 }
 
+/** Nobody is signed in (or the session has ended): 401. */
+export class UnauthorizedError extends Error {
+	constructor(message = 'Sign in first: send your session cookie or Authorization: Bearer <access token>') {
+		super(message);
+		this.name = 'UnauthorizedError';
+	}
+}
+
+/** Signed in, but not allowed to do this: 403. */
+export class ForbiddenError extends Error {
+	constructor(message = 'This area is for administrators') {
+		super(message);
+		this.name = 'ForbiddenError';
+	}
+}
+
 export class NotFoundError extends Error {
 	constructor(message = 'Not found') {
 		super(message);
 		this.name = 'NotFoundError';
+	}
+}
+
+/** The request was valid but the state it was made against has moved on: 409. */
+export class ConflictError extends Error {
+	constructor(
+		message: string,
+		public readonly details: Record<string, unknown> = {}
+	) {
+		super(message);
+		this.name = 'ConflictError';
 	}
 }
 

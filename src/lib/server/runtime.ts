@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { SessionStore } from './auth/session';
 import type { SupabaseAuth } from './auth/supabase';
 import type { Config } from './config';
 import { createSql, redactUrl, type Sql } from './db/client';
@@ -15,7 +16,7 @@ import { GenerationEvents } from './events';
 import { createProviders, type Providers } from './providers';
 import { createStorage, type ImageStorage } from './storage';
 import { ContinuousWorker } from './worker/continuous';
-import { startAlertMonitor } from './admin/alerts';
+import { startAlertMonitor } from './monitoring/alerts';
 import type { JobHandlers } from './worker/types';
 
 export interface Services {
@@ -31,6 +32,8 @@ export interface Services {
 	storage: ImageStorage;
 	events: GenerationEvents;
 	sessionSecret: string;
+	/** Local accounts' server-side sessions (unused in Supabase accounts mode). */
+	sessions: SessionStore;
 	/** Set in Supabase accounts mode: verifies Supabase access tokens and signs in through Supabase Auth. */
 	supabaseAuth?: SupabaseAuth | null;
 	/** True once the schema is current and the background work runs; false if it never will (a history that disagrees, or closed). */
@@ -154,6 +157,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		storage,
 		events,
 		sessionSecret,
+		sessions: new SessionStore(sql, sessionSecret, config.adminEmails),
 		supabaseAuth,
 		whenReady: () => ready,
 		close() {

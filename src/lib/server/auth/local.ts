@@ -1,6 +1,6 @@
 // Local accounts (the default without Supabase): users in auth.users with scrypt password hashes.
 import type { Sql } from '../db/client';
-import { ValidationError } from '../errors';
+import { UnauthorizedError, ValidationError } from '../errors';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from './passwords';
 
 export interface AccountRow {
@@ -29,10 +29,25 @@ export const MAX_FAILURES = 5;
 export const FAILURE_WINDOW_SECONDS = 15 * 60;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * Characters that look like nothing, or like something else: controls, format characters
+ * (zero-width spaces and joiners, bidi controls, the BOM), separators other than the ASCII space,
+ * private-use and unassigned code points, and the fillers some fonts draw blank.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Z}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0]/u;
 
+/**
+ * The one form of an address that is stored and compared: NFKC (so a full-width `ａ` or a
+ * decomposed `é` is the letter itself) and case-folded. Addresses with invisible characters are
+ * refused rather than cleaned, so two accounts can never differ by something nobody can see.
+ */
 export function normaliseEmail(raw: unknown): string {
-	const email = typeof raw === 'string' ? raw.trim().toLowerCase() : '';
-	if (!EMAIL.test(email) || email.length > 254) throw new ValidationError('email', 'Enter a valid email address');
+	const trimmed = typeof raw === 'string' ? raw.trim() : '';
+	if (INVISIBLE.test(trimmed.replaceAll(' ', ''))) {
+		throw new ValidationError('email', 'The address contains invisible or control characters: type it again by hand');
+	}
+	const email = trimmed.normalize('NFKC').toLowerCase().replaceAll('ß', 'ss').replaceAll('ς', 'σ').normalize('NFKC');
+	if (!EMAIL.test(email) || email.length > 254 || INVISIBLE.test(email)) throw new ValidationError('email', 'Enter a valid email address');
 	return email;
 }
 
@@ -65,28 +80,43 @@ export async function signUp(sql: Sql, rawEmail: unknown, rawPassword: unknown, 
 	}) as Promise<AccountRow>;
 }
 
+/**
+ * Checks an address and password. The attempt is first recorded as a failure, under a per-address
+ * lock, unless the window already holds MAX_FAILURES (reserve_sign_in_attempt, 0015): so however many
+ * arrive at once, at most MAX_FAILURES passwords are ever checked per window. Success clears them.
+ */
 export async function signIn(sql: Sql, rawEmail: unknown, rawPassword: unknown): Promise<AccountRow> {
-	const email = typeof rawEmail === 'string' ? rawEmail.trim().toLowerCase() : '';
 	const password = typeof rawPassword === 'string' ? rawPassword : '';
-	if (!email || !password) throw new SignInError('Enter your email and password');
-
-	const [recent] = (await sql`
-		select count(*)::int as failures, min(failed_at) as oldest from app_private.sign_in_failures
-		where lower(email) = ${email} and failed_at > now() - make_interval(secs => ${FAILURE_WINDOW_SECONDS})`) as unknown as [
-		{ failures: number; oldest: Date | null }
-	];
-	if (recent.failures >= MAX_FAILURES) {
-		const retryAfter = recent.oldest ? FAILURE_WINDOW_SECONDS - (Date.now() - recent.oldest.getTime()) / 1000 : FAILURE_WINDOW_SECONDS;
-		throw new ThrottledError(Math.max(1, Math.ceil(retryAfter)));
+	if (typeof rawEmail !== 'string' || !rawEmail.trim() || !password) throw new SignInError('Enter your email and password');
+	let email: string;
+	try {
+		email = normaliseEmail(rawEmail);
+	} catch {
+		throw new SignInError();
 	}
+
+	const [reserved] = await sql<{ retry_after: number | null }[]>`
+		select app_private.reserve_sign_in_attempt(${email}, ${MAX_FAILURES}, make_interval(secs => ${FAILURE_WINDOW_SECONDS})) as retry_after`;
+	if (reserved!.retry_after !== null) throw new ThrottledError(reserved!.retry_after);
 
 	const [account] = await sql<AccountRow[]>`
 		select id, email, encrypted_password, raw_app_meta_data from auth.users where lower(email) = ${email}`;
-	if (!(await verifyPassword(password, account?.encrypted_password ?? null)) || !account) {
-		await sql`insert into app_private.sign_in_failures (email) values (${email})`;
-		throw new SignInError();
-	}
+	if (!(await verifyPassword(password, account?.encrypted_password ?? null)) || !account) throw new SignInError();
 	await sql`delete from app_private.sign_in_failures where lower(email) = ${email}`;
 	await sql`update auth.users set last_sign_in_at = now() where id = ${account.id}`;
 	return account;
+}
+
+/** Replaces the password after checking the current one (sessions are ended by the caller). */
+export async function changePassword(sql: Sql, userId: string, rawCurrent: unknown, rawNew: unknown): Promise<void> {
+	const current = typeof rawCurrent === 'string' ? rawCurrent : '';
+	const [account] = await sql<AccountRow[]>`
+		select id, email, encrypted_password, raw_app_meta_data from auth.users where id = ${userId}`;
+	if (!account) throw new UnauthorizedError('This account no longer exists');
+	if (!(await verifyPassword(current, account.encrypted_password))) {
+		throw new ValidationError('current_password', 'That is not your current password');
+	}
+	const password = checkNewPassword(rawNew);
+	if (password === current) throw new ValidationError('password', 'Choose a password different from the current one');
+	await sql`update auth.users set encrypted_password = ${await hashPassword(password)}, updated_at = now() where id = ${userId}`;
 }

@@ -12,7 +12,7 @@ import { ValidationError } from '../errors';
 import { JwksCache } from './jwks';
 import { checkNewPassword, normaliseEmail, SignInError, ThrottledError } from './local';
 import { bearerToken } from './session';
-import type { AppUser } from './user';
+import { rolesOf, type AppUser } from './user';
 
 export interface SupabaseAuthOptions {
 	url: string;
@@ -132,13 +132,10 @@ export class SupabaseAuth {
 		const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : '';
 		// Only app_metadata and hook-set claims: user_metadata is writable by the user.
 		const meta = claims.app_metadata ?? {};
-		const roles = Array.isArray(meta.roles) ? meta.roles : [];
-		const isAdmin =
-			roles.includes('admin') ||
-			meta.role === 'admin' ||
-			claims.user_role === 'admin' ||
-			(email !== '' && (this.options.adminEmails ?? []).includes(email));
-		return { id: claims.sub, email, isAdmin, claims: { ...claims } };
+		const granted = rolesOf(meta, email, email !== '' ? (this.options.adminEmails ?? []) : []);
+		const isAdmin = granted.isAdmin || meta.role === 'admin' || claims.user_role === 'admin';
+		const isOperator = !isAdmin && (granted.isOperator || meta.role === 'operator' || claims.user_role === 'operator');
+		return { id: claims.sub, email, isAdmin, isOperator, claims: { ...claims }, sessionId: null };
 	}
 
 	async userFromToken(token: string | null | undefined): Promise<AppUser | null> {
@@ -187,9 +184,14 @@ export class SupabaseAuth {
 
 	/** Signs in through Supabase Auth; @supabase/ssr writes the session cookies through `cookies`. */
 	async signIn(cookies: CookieJar, secure: boolean, rawEmail: unknown, rawPassword: unknown): Promise<AppUser> {
-		const email = typeof rawEmail === 'string' ? rawEmail.trim().toLowerCase() : '';
 		const password = typeof rawPassword === 'string' ? rawPassword : '';
-		if (!email || !password) throw new SignInError('Enter your email and password');
+		if (typeof rawEmail !== 'string' || !rawEmail.trim() || !password) throw new SignInError('Enter your email and password');
+		let email: string;
+		try {
+			email = normaliseEmail(rawEmail);
+		} catch {
+			throw new SignInError();
+		}
 		const { data, error } = await this.client(cookies, secure).auth.signInWithPassword({ email, password });
 		if (error) {
 			if (error.code === 'email_not_confirmed') throw new SignInError('Confirm your email address first: follow the link we sent you');
@@ -219,10 +221,10 @@ export class SupabaseAuth {
 		return this.started(data.session?.access_token);
 	}
 
-	/** Ends this browser's session; its cookies go even when Supabase Auth cannot be reached. */
-	async signOut(cookies: CookieJar, secure: boolean): Promise<void> {
+	/** Ends this browser's session (or, global, all of the user's); its cookies go even when Supabase Auth cannot be reached. */
+	async signOut(cookies: CookieJar, secure: boolean, scope: 'local' | 'global' = 'local'): Promise<void> {
 		await this.client(cookies, secure)
-			.auth.signOut({ scope: 'local' })
+			.auth.signOut({ scope })
 			.catch(() => {});
 		for (const { name } of cookies.getAll()) {
 			if (isChunkLike(name, this.storageKey)) cookies.delete(name, { path: '/', httpOnly: true, sameSite: 'lax', secure });

@@ -1,17 +1,18 @@
-// Compact HS256 JSON Web Tokens carrying the claims Supabase issues, so the same claims reach the
-// database (request.jwt.claims) whichever way a user signed in.
+// Compact HS256 JSON Web Tokens for local sessions: who (sub) and which session (sid, a row of
+// app_private.sessions). Roles and email are read from the database on each request, never trusted
+// from the token, so a change to them counts at once.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface AccessClaims {
 	sub: string;
-	email: string;
+	sid: string;
 	role: 'authenticated';
 	aud: 'authenticated';
-	app_metadata: { provider: string; roles?: string[] };
 	iat: number;
 	exp: number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 export function signAccessToken(
@@ -42,7 +43,8 @@ export function verifyAccessToken(token: string, secret: string, nowSeconds = Ma
 		const head = JSON.parse(Buffer.from(header, 'base64url').toString());
 		if (head.alg !== 'HS256') return null;
 		const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as AccessClaims;
-		if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || claims.exp <= nowSeconds) return null;
+		if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.exp !== 'number' || claims.exp <= nowSeconds) return null;
+		if (!UUID.test(claims.sub) || !UUID.test(claims.sid)) return null;
 		if (claims.role !== 'authenticated') return null;
 		return claims;
 	} catch {

@@ -1,15 +1,15 @@
-import type { Sql } from '../db/client';
 import type { AppUser } from '../auth/user';
+import type { Sql } from '../db/client';
 import { NotFoundError } from '../errors';
-import { cancelJob } from '../queue';
 import type { ImageProvider } from '../providers/types';
-import { getGeneration } from './read';
+import { isUuid } from './read';
 import type { GenerationRow } from './types';
 
 /**
- * Cancels a user's queued or running generation: its job is cancelled (a pending job never runs; a
- * running handler is told at its next heartbeat) and a remote prediction is cancelled too.
- * Returns the generation as it now stands; finished generations are returned unchanged.
+ * Cancels the user's queued or running generation and its job in one statement (cancel_generation,
+ * 0016): a pending job never runs; a running one finds its claim gone within a second and stops. A
+ * remote prediction is cancelled too. Returns the generation as it now stands; finished ones are
+ * returned unchanged. Someone else's generation is indistinguishable from none.
  */
 export async function cancelGeneration(
 	sql: Sql,
@@ -17,16 +17,11 @@ export async function cancelGeneration(
 	id: string,
 	providerFor: (modelId: string) => Promise<ImageProvider | null>
 ): Promise<GenerationRow> {
-	const visible = await getGeneration(sql, user, id);
-	if (!visible) throw new NotFoundError('No such generation');
+	if (!isUuid(id)) throw new NotFoundError('No such generation');
 	const [row] = await sql<GenerationRow[]>`
-		update public.image_generations
-		set status = 'cancelled', completed_at = now(), error_message = null
-		where id = ${id} and status in ('queued', 'processing')
-		returning *`;
-	if (!row) return visible;
-	if (row.job_id) await cancelJob(sql, row.job_id, 'cancelled by the user');
-	if (row.prediction_id) {
+		select * from public.cancel_generation(${id}, ${user.id})`;
+	if (!row) throw new NotFoundError('No such generation');
+	if (row.status === 'cancelled' && row.prediction_id) {
 		const provider = await providerFor(row.model_id);
 		await provider?.cancel(row.prediction_id).catch(() => {});
 	}

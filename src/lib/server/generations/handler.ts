@@ -1,14 +1,15 @@
 // The generate-image job: admit the generation under its model's concurrency limit, run the model,
-// store the image and its thumbnail, complete the generation. Remote predictions that are still
-// running snooze the job instead of holding a worker.
+// store the image and its thumbnail, complete the generation, all fenced by the job's claim (run.ts).
+// Remote predictions that are still running snooze the job instead of holding a worker.
 import type { Queryable } from '../db/client';
 import { makeThumbnail } from '../images/thumbnail';
 import { providerFor, type Providers } from '../providers';
 import { ProviderError, type GeneratedImage } from '../providers/types';
 import type { ImageStorage } from '../storage';
-import { PermanentJobError, RetryLaterError, snooze } from '../worker/errors';
+import { JobAbortedError, PermanentJobError, RetryLaterError, snooze } from '../worker/errors';
 import type { JobHandler } from '../worker/types';
-import { getModel, modelInfo, type ModelRow } from './models';
+import { getModel, modelInfo } from './models';
+import { admitGeneration, completeGeneration, startFence, type Fence, type GenerationRun } from './run';
 import { isUuid } from './read';
 import type { GenerationRow } from './types';
 
@@ -19,70 +20,34 @@ export interface GenerateImageDeps {
 	progressIntervalMs?: number;
 	/** How long to wait before trying again when the model is at its concurrency limit. */
 	busyRetrySeconds?: number;
+	/** How often a run asks whether it still holds its job when the model reports no progress. */
+	fenceCheckMs?: number;
 }
 
 const extensions: Record<string, string> = { 'image/png': 'png', 'image/webp': 'webp', 'image/jpeg': 'jpg' };
 
-/** An SQL string literal (standard_conforming_strings is on in every supported Postgres). */
-function literal(value: string): string {
-	return `'${value.replaceAll("'", "''")}'`;
-}
-
 /**
- * Marks the generation processing unless its model already runs max_concurrency others.
- *
- * One simple-protocol query of two statements, which Postgres runs as one implicit transaction:
- * the advisory lock serialises admissions per model, and the update (a later statement, so a fresh
- * snapshot) counts the running generations only once it holds the lock. Not sql.begin(): if the
- * connection dies inside a postgres.js transaction, the driver's ROLLBACK write lands on a null
- * socket in a setImmediate and crashes the process (porsager/postgres#1208, still in 3.4.9), and a
- * worker must survive a database restart. No parameters in the simple protocol, so the values are
- * inlined: a uuid checked by the caller, a model id and a number read from the database.
+ * Stores the image and its thumbnail, then completes the generation under this run's claim. The
+ * claim is asked for just before the write, so a run cancelled meanwhile writes nothing; if it is
+ * lost between that check and the completion, its files are removed again (below).
  */
-async function admit(sql: Queryable, generation: GenerationRow, model: ModelRow): Promise<boolean> {
-	if (generation.status === 'processing') return true; // resumed after a snooze: it holds its slot
-	if (!isUuid(generation.id) || !Number.isInteger(model.max_concurrency)) throw new Error('admit: unexpected generation or model');
-	const results = (await sql.unsafe(`
-		select pg_advisory_xact_lock(hashtextextended(${literal('model-slots:' + model.id)}, 0));
-		update public.image_generations
-		set status = 'processing', started_at = coalesce(started_at, now())
-		where id = ${literal(generation.id)} and status = 'queued'
-		  and (select count(*) from public.image_generations
-		       where model_id = ${literal(model.id)} and status = 'processing') < ${model.max_concurrency}
-		returning id`)) as unknown as unknown[][];
-	return results[1]?.length === 1;
-}
-
-function progressWriter(sql: Queryable, id: string, intervalMs: number) {
-	let lastWrite = 0;
-	let lastValue = -1;
-	return async (percent: number, force = false) => {
-		const value = Math.max(0, Math.min(100, Math.round(percent)));
-		const now = Date.now();
-		if (value <= lastValue || (!force && now - lastWrite < intervalMs)) return;
-		lastWrite = now;
-		lastValue = value;
-		await sql`update public.image_generations set progress = greatest(progress, ${value})
-			where id = ${id} and status = 'processing'`;
-	};
-}
-
-async function storeAndComplete(sql: Queryable, storage: ImageStorage, generation: GenerationRow, image: GeneratedImage) {
+async function storeAndComplete(sql: Queryable, storage: ImageStorage, generation: GenerationRow, run: GenerationRun, fence: Fence, image: GeneratedImage) {
 	const base = `${generation.user_id}/${generation.id}`;
 	const imageKey = `${base}.${extensions[image.contentType] ?? 'png'}`;
 	const thumbKey = `${base}.thumb.webp`;
 	const thumbnail = await makeThumbnail(image.data);
+	await fence.check();
 	await storage.put(imageKey, image.data, image.contentType);
 	await storage.put(thumbKey, thumbnail.data, thumbnail.contentType);
-	const done = await sql`
-		update public.image_generations
-		set status = 'completed', progress = 100, completed_at = now(), image_path = ${imageKey},
-		    thumbnail_path = ${thumbKey}, image_content_type = ${image.contentType}, image_bytes = ${image.data.length},
-		    predict_time_seconds = ${image.predictTimeSeconds}, prediction_id = coalesce(${image.predictionId}, prediction_id),
-		    error_message = null
-		where id = ${generation.id} and status = 'processing'
-		returning id`;
-	if (done.length > 0) return;
+	const done = await completeGeneration(sql, run, {
+		imagePath: imageKey,
+		thumbnailPath: thumbKey,
+		contentType: image.contentType,
+		bytes: image.data.length,
+		predictSeconds: image.predictTimeSeconds,
+		predictionId: image.predictionId
+	});
+	if (done) return;
 	// Not ours to complete. Cancelled or deleted while we rendered: the user does not want the image,
 	// do not keep it. But completed by another run of this job (ours lost its lease and ran on):
 	// that run stored the same keys, and deleting them would leave a completed generation without
@@ -91,6 +56,8 @@ async function storeAndComplete(sql: Queryable, storage: ImageStorage, generatio
 		select image_path, thumbnail_path from public.image_generations where id = ${generation.id}`;
 	const orphans = [imageKey, thumbKey].filter((key) => key !== current?.image_path && key !== current?.thumbnail_path);
 	if (orphans.length > 0) await storage.delete(orphans);
+	// Still our claim: the generation ended some other way (deleted), and the job is simply done.
+	await fence.check();
 }
 
 /** How long transient provider errors are waited out without spending attempts (Replicate keeps outputs an hour). */
@@ -98,8 +65,9 @@ const TRANSIENT_PATIENCE_MS = 60 * 60_000;
 const TRANSIENT_SNOOZE_SECONDS = 5;
 
 export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler {
-	const intervalMs = deps.progressIntervalMs ?? 1000;
-	return async (job, { signal, sql }) => {
+	const progressIntervalMs = deps.progressIntervalMs ?? 1000;
+	const checkMs = deps.fenceCheckMs ?? 1000;
+	return async (job, { signal, sql, workerId }) => {
 		const generationId = job.payload.generation_id;
 		if (typeof generationId !== 'string' || !isUuid(generationId)) {
 			throw new PermanentJobError('The job has no valid generation_id in its payload');
@@ -114,9 +82,12 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 		if (!provider) {
 			throw new PermanentJobError('Replicate models are not available on this server (REPLICATE_API_TOKEN is not set)');
 		}
-		if (!(await admit(sql, generation, model))) return snooze(deps.busyRetrySeconds ?? 2);
+		const run: GenerationRun = { generationId: generation.id, jobId: job.id, workerId, claimCount: job.claim_count };
+		const admission = await admitGeneration(sql, run);
+		if (admission === 'lost') throw new JobAbortedError('lease-lost');
+		if (admission === 'busy') return snooze(deps.busyRetrySeconds ?? 2);
 
-		const writeProgress = progressWriter(sql, generation.id, intervalMs);
+		const fence = startFence(sql, run, signal, { progressIntervalMs, checkMs });
 		let predictionId = generation.prediction_id;
 		try {
 			const result = await provider.generate(
@@ -131,8 +102,8 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 					predictionId: generation.prediction_id
 				},
 				{
-					signal,
-					onProgress: (percent) => writeProgress(percent),
+					signal: fence.signal,
+					onProgress: (percent) => fence.progress(percent),
 					savePredictionId: async (id) => {
 						await sql`update public.image_generations set prediction_id = ${id} where id = ${generation.id}`;
 						predictionId = id;
@@ -140,11 +111,16 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 				}
 			);
 			if (result.state === 'running') {
-				if (result.progress !== null) await writeProgress(result.progress, true);
+				if (result.progress !== null) await fence.progress(result.progress, true);
 				return snooze(result.checkAgainSeconds);
 			}
-			await storeAndComplete(sql, deps.storage, generation, result.image);
+			await storeAndComplete(sql, deps.storage, generation, run, fence, result.image);
 		} catch (error) {
+			if (fence.signal.aborted && !signal.aborted) {
+				// The run lost its job (cancelled, or reclaimed by another worker): stop paying for it.
+				if (predictionId) await provider.cancel(predictionId).catch(() => {});
+				throw new JobAbortedError('lease-lost');
+			}
 			if (signal.aborted || !(error instanceof ProviderError)) throw error;
 			const { permanent, retryAfterSeconds, details } = error.options;
 			if (permanent) throw new PermanentJobError(error.message, details);
@@ -161,6 +137,8 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 				throw new RetryLaterError(error.message, retryAfterSeconds, { ...details, retryAfterSeconds });
 			}
 			throw error;
+		} finally {
+			fence.stop();
 		}
 	};
 }

@@ -171,7 +171,8 @@ export class WorkerPool {
 			this.wakeSlotWaiters();
 			if (await this.completeSoon(claim)) this.counts.processed++;
 		} catch (error) {
-			if (controller.signal.aborted) return; // cancelled, reclaimed or handed back: not ours to record
+			// Cancelled, reclaimed or handed back (or the handler found so itself): not ours to record.
+			if (controller.signal.aborted || error instanceof JobAbortedError) return;
 			this.counts.errors++;
 			const { message, details } = describeError(error);
 			const held = await failJob(sql, claim, {

@@ -4,12 +4,12 @@ import { parseGenerationRequest } from '$lib/schemas';
 import type { GenerateFormValues } from '$lib/components/generate/form';
 import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/components/generate/form';
 import type { Generation, ModelOption, Usage } from '$lib/client/types';
-import { actionFailure, formFailure } from '$lib/server/forms';
+import { formFailure, generateFailure } from '$lib/server/http/forms';
 import { listModels } from '$lib/server/generations/models';
 import { listGenerations } from '$lib/server/generations/read';
 import { getUserLimits, startGeneration } from '$lib/server/generations/start';
 import { toView } from '$lib/server/generations/types';
-import { requireUser } from '$lib/server/http';
+import { actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
 const RECENT = 8;
@@ -35,7 +35,7 @@ function prefill(query: URLSearchParams, models: ModelOption[]): GenerateFormVal
 	};
 }
 
-export const load: PageServerLoad = async ({ locals, url }) => {
+export const load = pageLoad(async ({ locals, url }) => {
 	const user = requireUser(locals.user);
 	const { sql, providers } = locals.services;
 	const [catalogue, limits, recent] = await Promise.all([
@@ -63,9 +63,9 @@ export const load: PageServerLoad = async ({ locals, url }) => {
 		// Fallback for browsers without JavaScript; with it, the page makes a new key after each submission.
 		idempotencyKey: randomUUID()
 	};
-};
+}) satisfies PageServerLoad;
 
-export const actions: Actions = {
+export const actions = formActions({
 	generate: async ({ request, locals }) => {
 		const user = requireUser(locals.user);
 		const values = readGenerateForm(await request.formData());
@@ -79,8 +79,8 @@ export const actions: Actions = {
 			});
 			generationId = started.generation_id;
 		} catch (err) {
-			return actionFailure(err, values);
+			return generateFailure(err, values);
 		}
 		redirect(303, `/generations/${generationId}`);
 	}
-};
+} satisfies Actions);

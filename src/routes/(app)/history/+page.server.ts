@@ -1,25 +1,18 @@
-import { error } from '@sveltejs/kit';
 import type { Generation } from '$lib/client/types';
-import { ValidationError } from '$lib/server/errors';
 import { listGenerations } from '$lib/server/generations/read';
 import { toView } from '$lib/server/generations/types';
-import { requireUser } from '$lib/server/http';
+import { load as pageLoad, requireUser } from '$lib/server/http';
 import type { PageServerLoad } from './$types';
 
 const PAGE_SIZE = 24;
 
 /** One page of the user's generations, newest first; ?cursor= pages back (keyset), ?status= filters. */
-export const load: PageServerLoad = async ({ locals, url }) => {
+export const load = pageLoad(async ({ locals, url }) => {
 	const user = requireUser(locals.user);
 	const status = url.searchParams.get('status') || null;
 	const cursor = url.searchParams.get('cursor') || null;
-	try {
-		const page = await listGenerations(locals.services.sql, user, { limit: PAGE_SIZE, cursor, status });
-		const items: Generation[] = page.items.map(toView);
-		return { items, nextCursor: page.next_cursor, status, paged: cursor !== null };
-	} catch (err) {
-		// A hand-edited cursor or an unknown status: say so instead of failing with a 500.
-		if (err instanceof ValidationError) error(400, err.message);
-		throw err;
-	}
-};
+	// A hand-edited cursor or an unknown status is a ValidationError: a 400 page, not a 500.
+	const page = await listGenerations(locals.services.sql, user, { limit: PAGE_SIZE, cursor, status });
+	const items: Generation[] = page.items.map(toView);
+	return { items, nextCursor: page.next_cursor, status, paged: cursor !== null };
+}) satisfies PageServerLoad;

@@ -1,32 +1,31 @@
-import { error } from '@sveltejs/kit';
-import { actionFailure } from '$lib/server/admin/jobs';
-import { countFailureGroup, listFailureGroups, parseGroupMessage, retryFailureGroup } from '$lib/server/admin/failures';
+import { consoleActor, consoleReader } from '$lib/server/console/access';
+import { countFailureGroup, listFailureGroups, parseGroupMessage, retryFailureGroup } from '$lib/server/console/failures';
 import { ValidationError } from '$lib/server/errors';
+import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async ({ locals }) => ({
-	...(await listFailureGroups(locals.services.sql)),
+export const load = pageLoad(async ({ locals }) => ({
+	...(await listFailureGroups(consoleReader(locals.user), locals.services.sql)),
 	now: new Date()
-});
+})) satisfies PageServerLoad;
 
-export const actions: Actions = {
+export const actions = formActions({
 	/** First submit: how many of the group's jobs would be retried. Second (confirm=1): retry them. */
 	retryGroup: async ({ request, locals }) => {
-		const actor = locals.user;
-		if (!actor?.isAdmin) error(403, 'This area is for administrators');
+		const access = consoleActor(locals.user);
 		const form = await request.formData();
 		try {
 			const message = parseGroupMessage(form);
 			if (form.get('confirm') !== '1') {
-				const { count, asOf } = await countFailureGroup(locals.services.sql, message);
+				const { count, asOf } = await countFailureGroup(access, locals.services.sql, message);
 				return { confirm: { message, count, asOf } };
 			}
 			const count = Number(form.get('count'));
 			if (!Number.isSafeInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');
-			const affected = await retryFailureGroup(locals.services.sql, actor, message, { count, asOf: String(form.get('as_of') ?? '') });
+			const affected = await retryFailureGroup(access, locals.services.sql, message, { count, asOf: String(form.get('as_of') ?? '') });
 			return { done: { message, affected } };
 		} catch (err) {
-			return actionFailure(err);
+			return actionProblem(err, {});
 		}
 	}
-};
+} satisfies Actions);

@@ -1,6 +1,5 @@
-import { error } from '@sveltejs/kit';
+import { consoleActor, consoleReader } from '$lib/server/console/access';
 import {
-	actionFailure,
 	countBulk,
 	filterQuery,
 	listJobs,
@@ -11,15 +10,17 @@ import {
 	type BulkOp,
 	type JobFilter,
 	type JobPage
-} from '$lib/server/admin/jobs';
+} from '$lib/server/console/jobs';
 import { ValidationError } from '$lib/server/errors';
 import { listModels } from '$lib/server/generations/models';
+import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import { JOB_STATUSES } from '$lib/server/queue';
 import type { Actions, PageServerLoad } from './$types';
 
 const NO_FILTER: JobFilter = { status: null, type: null, user: null, model: null, from: null, to: null, q: null };
 
-export const load: PageServerLoad = async ({ url, locals }) => {
+export const load = pageLoad(async ({ url, locals }) => {
+	const access = consoleReader(locals.user);
 	const { sql, handlers } = locals.services;
 	const sort = parseJobSort(url.searchParams);
 	let filter = NO_FILTER;
@@ -27,7 +28,7 @@ export const load: PageServerLoad = async ({ url, locals }) => {
 	let problem: { error: string; field: string } | null = null;
 	try {
 		filter = parseJobFilter(url.searchParams);
-		page = await listJobs(sql, filter, sort, parseCursor(url.searchParams.get('cursor'), sort));
+		page = await listJobs(access, sql, filter, sort, parseCursor(url.searchParams.get('cursor'), sort));
 	} catch (err) {
 		if (!(err instanceof ValidationError)) throw err;
 		problem = { error: err.message, field: err.field };
@@ -44,33 +45,32 @@ export const load: PageServerLoad = async ({ url, locals }) => {
 		models: models.map(({ id, display_name }) => ({ id, display_name })),
 		now: new Date()
 	};
-};
+}) satisfies PageServerLoad;
 
 function parseOp(value: unknown): BulkOp {
 	if (value === 'retry' || value === 'cancel') return value;
 	throw new ValidationError('op', 'Choose retry or cancel');
 }
 
-export const actions: Actions = {
+export const actions = formActions({
 	/** First submit: how many jobs would change. Second (confirm=1, same filter): change them. */
 	bulk: async ({ request, locals }) => {
-		const actor = locals.user;
-		if (!actor?.isAdmin) error(403, 'This area is for administrators');
+		const access = consoleActor(locals.user);
 		const form = await request.formData();
 		try {
 			const op = parseOp(form.get('op'));
 			const filter = parseJobFilter(form);
 			const query = filterQuery(filter).toString();
 			if (form.get('confirm') !== '1') {
-				const { count, asOf } = await countBulk(locals.services.sql, filter, op);
+				const { count, asOf } = await countBulk(access, locals.services.sql, filter, op);
 				return { confirm: { op, count, asOf, query } };
 			}
 			const count = Number(form.get('count'));
 			if (!Number.isSafeInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');
-			const affected = await runBulk(locals.services.sql, actor, filter, op, { count, asOf: String(form.get('as_of') ?? '') });
+			const affected = await runBulk(access, locals.services.sql, filter, op, { count, asOf: String(form.get('as_of') ?? '') });
 			return { done: { op, affected, query } };
 		} catch (err) {
-			return actionFailure(err);
+			return actionProblem(err, {});
 		}
 	}
-};
+} satisfies Actions);

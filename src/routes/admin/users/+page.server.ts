@@ -1,50 +1,77 @@
-import { fail } from '@sveltejs/kit';
-import { clearUserLimits, DEFAULT_LIMITS, LIMIT_MAX, listUsers, setUserLimits } from '$lib/server/admin/users';
-import { NotFoundError, ValidationError } from '$lib/server/errors';
-import { requireUser } from '$lib/server/http';
+import { consoleReader, consoleActor } from '$lib/server/console/access';
+import { clearUserLimits, DEFAULT_LIMITS, endUserSessions, LIMIT_MAX, listUsers, setUserLimits, setUserRole } from '$lib/server/console/users';
+import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async ({ locals, url }) => {
+export const load = pageLoad(async ({ locals, url }) => {
+	const access = consoleReader(locals.user);
 	const query = url.searchParams.get('q')?.trim() ?? '';
-	const page = await listUsers(locals.services.sql, { query, before: url.searchParams.get('before') });
-	return { ...page, query, paged: url.searchParams.has('before'), defaults: DEFAULT_LIMITS, limitMax: LIMIT_MAX };
-};
-
-/** A service error for one user's form: 400 for bad input, 404 for an unknown user. */
-function failure(action: string, userId: string, err: unknown) {
-	if (err instanceof ValidationError) return fail(400, { action, userId, error: err.message, field: err.field });
-	if (err instanceof NotFoundError) return fail(404, { action, userId, error: err.message, field: null });
-	throw err;
-}
+	const page = await listUsers(access, locals.services.sql, { query, before: url.searchParams.get('before') });
+	return {
+		...page,
+		query,
+		paged: url.searchParams.has('before'),
+		defaults: DEFAULT_LIMITS,
+		limitMax: LIMIT_MAX,
+		localAccounts: !locals.services.supabaseAuth,
+		viewerId: access.user.id,
+		canAct: access.canAct
+	};
+}) satisfies PageServerLoad;
 
 const describe = (limits: { hourly_limit: number; daily_limit: number }) =>
 	`${limits.hourly_limit} an hour, ${limits.daily_limit} a day`;
 
-export const actions: Actions = {
+export const actions = formActions({
 	limits: async ({ request, locals }) => {
-		const actor = requireUser(locals.user);
+		const access = consoleActor(locals.user);
 		const form = await request.formData();
 		const userId = String(form.get('user_id') ?? '');
 		try {
-			const limits = await setUserLimits(locals.services.sql, actor, userId, {
+			const limits = await setUserLimits(access, locals.services.sql, userId, {
 				hourly: form.get('hourly_limit'),
 				daily: form.get('daily_limit')
 			});
 			return { action: 'limits', userId, message: `Limits saved: ${describe(limits)}.` };
 		} catch (err) {
-			return failure('limits', userId, err);
+			return actionProblem(err, { action: 'limits', userId });
 		}
 	},
 
 	clear: async ({ request, locals }) => {
-		const actor = requireUser(locals.user);
+		const access = consoleActor(locals.user);
 		const form = await request.formData();
 		const userId = String(form.get('user_id') ?? '');
 		try {
-			const limits = await clearUserLimits(locals.services.sql, actor, userId);
+			const limits = await clearUserLimits(access, locals.services.sql, userId);
 			return { action: 'clear', userId, message: `Back to the defaults: ${describe(limits)}.` };
 		} catch (err) {
-			return failure('clear', userId, err);
+			return actionProblem(err, { action: 'clear', userId });
+		}
+	},
+
+	role: async ({ request, locals }) => {
+		const access = consoleActor(locals.user);
+		const form = await request.formData();
+		const userId = String(form.get('user_id') ?? '');
+		try {
+			const role = await setUserRole(access, locals.services.sql, userId, form.get('role'), { localAccounts: !locals.services.supabaseAuth });
+			return { action: 'role', userId, message: role === 'user' ? 'Now a plain user.' : `Now ${role === 'admin' ? 'an administrator' : 'a read-only operator'}.` };
+		} catch (err) {
+			return actionProblem(err, { action: 'role', userId });
+		}
+	},
+
+	/** Signs the user out everywhere at once. */
+	endSessions: async ({ request, locals }) => {
+		const access = consoleActor(locals.user);
+		const form = await request.formData();
+		const userId = String(form.get('user_id') ?? '');
+		try {
+			const ended = await endUserSessions(access, locals.services.sql, locals.services.sessions, userId);
+			return { action: 'endSessions', userId, message: `${ended} session${ended === 1 ? '' : 's'} ended.` };
+		} catch (err) {
+			return actionProblem(err, { action: 'endSessions', userId });
 		}
 	}
-};
+} satisfies Actions);

@@ -3,11 +3,11 @@ import { parseGenerationRequest } from '$lib/schemas';
 import { listGenerations } from '$lib/server/generations/read';
 import { startGeneration } from '$lib/server/generations/start';
 import { toView } from '$lib/server/generations/types';
-import { errorResponse, requireUser } from '$lib/server/http';
+import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 /** Start a generation: 201 in the seed's shape; the same idempotency key answers with the same one. */
-export const POST: RequestHandler = async ({ request, locals }) => {
+export const POST = endpoint(async ({ request, locals }) => {
 	const user = requireUser(locals.user);
 	let body: unknown;
 	try {
@@ -22,31 +22,23 @@ export const POST: RequestHandler = async ({ request, locals }) => {
 	const parsed = parseGenerationRequest(body);
 	if (!parsed.ok) return json({ error: parsed.error, field: parsed.field }, { status: 400 });
 	const { services } = locals;
-	try {
-		const started = await startGeneration(services.sql, user.id, parsed.value, {
-			replicateConfigured: services.providers.replicate !== null
-		});
-		return json(
-			{ success: true, generation_id: started.generation_id, job_id: started.job_id, status: started.created ? 'queued' : started.status },
-			{ status: started.created ? 201 : 200 }
-		);
-	} catch (err) {
-		return errorResponse(err);
-	}
-};
+	const started = await startGeneration(services.sql, user.id, parsed.value, {
+		replicateConfigured: services.providers.replicate !== null
+	});
+	return json(
+		{ success: true, generation_id: started.generation_id, job_id: started.job_id, status: started.created ? 'queued' : started.status },
+		{ status: started.created ? 201 : 200 }
+	);
+}) satisfies RequestHandler;
 
 /** The caller's generations, newest first: ?limit=&cursor=&status= */
-export const GET: RequestHandler = async ({ url, locals }) => {
+export const GET = endpoint(async ({ url, locals }) => {
 	const user = requireUser(locals.user);
 	const limitParam = url.searchParams.get('limit');
-	try {
-		const page = await listGenerations(locals.services.sql, user, {
-			limit: limitParam === null ? undefined : Number(limitParam),
-			cursor: url.searchParams.get('cursor'),
-			status: url.searchParams.get('status')
-		});
-		return json({ items: page.items.map(toView), next_cursor: page.next_cursor });
-	} catch (err) {
-		return errorResponse(err);
-	}
-};
+	const page = await listGenerations(locals.services.sql, user, {
+		limit: limitParam === null ? undefined : Number(limitParam),
+		cursor: url.searchParams.get('cursor'),
+		status: url.searchParams.get('status')
+	});
+	return json({ items: page.items.map(toView), next_cursor: page.next_cursor });
+}) satisfies RequestHandler;

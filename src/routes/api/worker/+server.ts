@@ -1,10 +1,11 @@
 import { json } from '@sveltejs/kit';
-import { hasCronSecret } from '$lib/server/cron-auth';
+import { hasCronSecret } from '$lib/server/http/cron-auth';
 import { runWorkerForBudget } from '$lib/server/worker/budgeted';
+import { endpoint } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 /** The cron entry point: work the queue for one time budget and report, in the seed's shape. */
-export const POST: RequestHandler = async ({ request, locals, url }) => {
+export const POST = endpoint(async ({ request, locals, url }) => {
 	const { config, sql, handlers, migrationError } = locals.services;
 	if (!hasCronSecret(request.headers.get('authorization'), config.cronSecret)) {
 		const message = config.cronSecret
@@ -43,10 +44,10 @@ export const POST: RequestHandler = async ({ request, locals, url }) => {
 		run_id: result.runId,
 		worker_id: result.workerId
 	});
-};
+}) satisfies RequestHandler;
 
 /**
  * Vercel Cron can only send GET (with Authorization: Bearer <CRON_SECRET>), so GET does the same,
  * under the same secret. Without it a GET changes nothing and answers 401.
  */
-export const GET: RequestHandler = (event) => POST(event);
+export const GET = endpoint((event) => POST(event)) satisfies RequestHandler;

@@ -1,11 +1,11 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { SignInError, signIn, ThrottledError } from '$lib/server/auth/local';
 import { safeRedirect } from '$lib/server/auth/redirects';
-import { startSession } from '$lib/server/auth/session';
 import { AuthUnavailableError } from '$lib/server/auth/supabase';
+import { actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async ({ locals, url, cookies }) => {
+export const load = pageLoad(async ({ locals, url, cookies }) => {
 	// Supabase mode: an emailed confirmation link comes back here with a PKCE code to exchange.
 	const code = url.searchParams.get('code');
 	const supabaseAuth = locals.services.supabaseAuth;
@@ -22,9 +22,9 @@ export const load: PageServerLoad = async ({ locals, url, cookies }) => {
 	}
 	if (locals.user) redirect(303, safeRedirect(url.searchParams.get('redirectTo')));
 	return { redirectTo: url.searchParams.get('redirectTo') };
-};
+}) satisfies PageServerLoad;
 
-export const actions: Actions = {
+export const actions = formActions({
 	default: async ({ request, locals, cookies, url }) => {
 		const form = await request.formData();
 		const email = String(form.get('email') ?? '');
@@ -35,7 +35,7 @@ export const actions: Actions = {
 				await locals.services.supabaseAuth.signIn(cookies, secure, email, form.get('password'));
 			} else {
 				const account = await signIn(locals.services.sql, email, form.get('password'));
-				startSession(cookies, account, locals.services.sessionSecret, secure);
+				await locals.services.sessions.start(account, { cookies, secure, userAgent: request.headers.get('user-agent') });
 			}
 		} catch (err) {
 			if (err instanceof ThrottledError) return fail(429, { email, error: err.message, field: null });
@@ -45,4 +45,4 @@ export const actions: Actions = {
 		}
 		redirect(303, safeRedirect(form.get('redirectTo')));
 	}
-};
+} satisfies Actions);

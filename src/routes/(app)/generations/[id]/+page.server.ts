@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { error, redirect } from '@sveltejs/kit';
 import type { Generation } from '$lib/client/types';
 import type { AppUser } from '$lib/server/auth/user';
-import { actionFailure } from '$lib/server/forms';
 import { cancelGeneration } from '$lib/server/generations/cancel';
 import { deleteGeneration, providerForModel } from '$lib/server/generations/delete';
 import { getModel } from '$lib/server/generations/models';
 import { getGeneration } from '$lib/server/generations/read';
 import { startGeneration } from '$lib/server/generations/start';
 import { toView } from '$lib/server/generations/types';
-import { requireUser } from '$lib/server/http';
+import { generateFailure } from '$lib/server/http/forms';
+import { actionProblem, actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
 /** The user's own generation, or 404: someone else's is indistinguishable from none at all. */
@@ -19,7 +19,7 @@ async function ownGeneration(locals: App.Locals, user: AppUser, id: string) {
 	return row;
 }
 
-export const load: PageServerLoad = async ({ locals, params }) => {
+export const load = pageLoad(async ({ locals, params }) => {
 	const user = requireUser(locals.user);
 	const row = await ownGeneration(locals, user, params.id);
 	const model = await getModel(locals.services.sql, row.model_id);
@@ -30,9 +30,9 @@ export const load: PageServerLoad = async ({ locals, params }) => {
 		// For "vary the seed": one key per page view, so a double click starts one generation.
 		idempotencyKey: randomUUID()
 	};
-};
+}) satisfies PageServerLoad;
 
-export const actions: Actions = {
+export const actions = formActions({
 	cancel: async ({ locals, params }) => {
 		const user = requireUser(locals.user);
 		await ownGeneration(locals, user, params.id);
@@ -46,7 +46,7 @@ export const actions: Actions = {
 		try {
 			await deleteGeneration(locals.services.sql, user, params.id, locals.services);
 		} catch (err) {
-			return actionFailure(err, null);
+			return actionProblem(err);
 		}
 		redirect(303, '/history');
 	},
@@ -75,8 +75,8 @@ export const actions: Actions = {
 			);
 			newId = started.generation_id;
 		} catch (err) {
-			return actionFailure(err, null);
+			return generateFailure(err, null);
 		}
 		redirect(303, `/generations/${newId}`);
 	}
-};
+} satisfies Actions);

@@ -1,32 +1,34 @@
 import { error } from '@sveltejs/kit';
-import { actionFailure, changeJob, getJob, type BulkOp } from '$lib/server/admin/jobs';
+import { consoleActor, consoleReader } from '$lib/server/console/access';
+import { changeJob, getJob, type BulkOp } from '$lib/server/console/jobs';
 import { NotFoundError, ValidationError } from '$lib/server/errors';
+import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 // The generation page is its owner's (RLS), so the job page links there only for the owner.
-export const load: PageServerLoad = async ({ params, locals }) => {
+export const load = pageLoad(async ({ params, locals }) => {
+	const access = consoleReader(locals.user);
 	try {
-		return { ...(await getJob(locals.services.sql, params.id)), viewerId: locals.user?.id ?? null, now: new Date() };
+		return { ...(await getJob(access, locals.services.sql, params.id)), viewerId: locals.user?.id ?? null, now: new Date() };
 	} catch (err) {
 		if (err instanceof ValidationError || err instanceof NotFoundError) error(404, `No job ${params.id}`);
 		throw err;
 	}
-};
+}) satisfies PageServerLoad;
 
 /** The job comes from the form's id (the page's own, unless a test or script says otherwise). */
 async function change(op: BulkOp, { request, locals, params }: RequestEvent) {
-	const actor = locals.user;
-	if (!actor?.isAdmin) error(403, 'This area is for administrators');
+	const access = consoleActor(locals.user);
 	const form = await request.formData();
 	try {
-		await changeJob(locals.services.sql, actor, op, form.get('id') ?? params.id);
+		await changeJob(access, locals.services.sql, op, form.get('id') ?? params.id);
 		return { success: op === 'retry' ? 'The job is pending again with a fresh set of attempts.' : 'The job is cancelled.' };
 	} catch (err) {
-		return actionFailure(err);
+		return actionProblem(err, {});
 	}
 }
 
-export const actions: Actions = {
+export const actions = formActions({
 	retry: (event) => change('retry', event),
 	cancel: (event) => change('cancel', event)
-};
+} satisfies Actions);

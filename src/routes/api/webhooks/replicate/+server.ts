@@ -1,10 +1,11 @@
 import { json } from '@sveltejs/kit';
 import { applyReplicateWebhook } from '$lib/server/generations/webhook';
 import { verifyReplicateWebhook } from '$lib/server/providers/webhook-signature';
+import { endpoint } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 /** Signed prediction updates from Replicate; anything unsigned, stale or tampered is refused. */
-export const POST: RequestHandler = async ({ request, locals }) => {
+export const POST = endpoint(async ({ request, locals }) => {
 	const { config, sql } = locals.services;
 	const secret = config.replicate.webhookSecret;
 	if (!secret) return json({ error: 'Webhooks are not configured (REPLICATE_WEBHOOK_SECRET)' }, { status: 404 });
@@ -27,4 +28,4 @@ export const POST: RequestHandler = async ({ request, locals }) => {
 	if (typeof prediction !== 'object' || prediction === null) return json({ error: 'Expected a prediction object' }, { status: 400 });
 	const outcome = await applyReplicateWebhook(sql, id!, prediction);
 	return json({ ok: true, outcome });
-};
+}) satisfies RequestHandler;

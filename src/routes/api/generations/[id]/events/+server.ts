@@ -1,7 +1,7 @@
-import { json } from '@sveltejs/kit';
 import { getGeneration } from '$lib/server/generations/read';
 import { TERMINAL_STATUSES, toView, type GenerationRow } from '$lib/server/generations/types';
-import { requireUser } from '$lib/server/http';
+import { NotFoundError } from '$lib/server/errors';
+import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 const HEARTBEAT_MS = 15_000;
@@ -11,10 +11,10 @@ const HEARTBEAT_MS = 15_000;
  * event_seq, so a reconnect with Last-Event-ID resumes), heartbeat comments, and the stream ends
  * once the generation reaches a terminal state.
  */
-export const GET: RequestHandler = async ({ params, locals, request }) => {
+export const GET = endpoint(async ({ params, locals, request }) => {
 	const user = requireUser(locals.user);
 	const { sql, events } = locals.services;
-	if (!(await getGeneration(sql, user, params.id))) return json({ error: 'No such generation' }, { status: 404 });
+	if (!(await getGeneration(sql, user, params.id))) throw new NotFoundError('No such generation');
 
 	const resumeFrom = Number(request.headers.get('last-event-id') ?? 0) || 0;
 	const encoder = new TextEncoder();
@@ -71,4 +71,4 @@ export const GET: RequestHandler = async ({ params, locals, request }) => {
 			'x-accel-buffering': 'no'
 		}
 	});
-};
+}) satisfies RequestHandler;

@@ -1,6 +1,6 @@
 // The console's models page: how each model is doing (model_generation_stats in 0012) and the two
 // switches an operator needs: take a model out of service, and cap how many of its jobs run at once.
-import type { AppUser } from '../auth/user';
+import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Queryable, Sql } from '../db/client';
 import { NotFoundError } from '../errors';
 import { recordAudit } from './audit';
@@ -32,7 +32,8 @@ export interface ModelStats {
 
 const num = (value: string | number | null): number | null => (value === null ? null : Number(value));
 
-export async function listModelStats(sql: Queryable, days = STATS_DAYS): Promise<ModelStats[]> {
+export async function listModelStats(access: ConsoleAccess, sql: Queryable, days = STATS_DAYS): Promise<ModelStats[]> {
+	assertReader(access);
 	const rows = await sql<Record<string, string | number | boolean | null>[]>`
 		select m.id, m.provider, m.display_name, m.enabled, m.max_concurrency, m.cost_per_second,
 		       s.generations_recent, s.generations_total, s.completed_recent, s.failed_recent,
@@ -66,7 +67,8 @@ function modelId(raw: unknown): string {
 }
 
 /** Turns a model on or off for new generations; queued ones still run. Returns whether it changed. */
-export async function setModelEnabled(sql: Sql, actor: AppUser, rawId: unknown, enabled: boolean): Promise<boolean> {
+export async function setModelEnabled(access: ConsoleAccess, sql: Sql, rawId: unknown, enabled: boolean): Promise<boolean> {
+	const actor = assertActor(access);
 	const id = modelId(rawId);
 	return sql.begin(async (tx) => {
 		const [row] = await tx<{ was: boolean }[]>`
@@ -82,7 +84,8 @@ export async function setModelEnabled(sql: Sql, actor: AppUser, rawId: unknown, 
 }
 
 /** Caps how many of the model's generations run at once (the generate-image handler checks it). */
-export async function setModelConcurrency(sql: Sql, actor: AppUser, rawId: unknown, rawValue: unknown): Promise<number> {
+export async function setModelConcurrency(access: ConsoleAccess, sql: Sql, rawId: unknown, rawValue: unknown): Promise<number> {
+	const actor = assertActor(access);
 	const id = modelId(rawId);
 	const value = wholeNumber('max_concurrency', 'Max concurrency', rawValue, CONCURRENCY_MIN, CONCURRENCY_MAX);
 	return sql.begin(async (tx) => {

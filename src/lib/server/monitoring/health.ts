@@ -1,5 +1,5 @@
-import { migrationStatus, type MigrationStatus } from './db/migrate';
-import type { Services } from './runtime';
+import { migrationStatus, type MigrationStatus } from '../db/migrate';
+import type { Services } from '../runtime';
 
 export interface HealthReport {
 	status: 'ok' | 'unavailable';

@@ -1,8 +1,8 @@
 // CSV exports: the seed's data preservation step (COPY ... TO ... CSV HEADER of failed_jobs_recent
 // and queue_health) plus its hourly throughput query (6.5), downloadable from the console. Rows are
 // streamed from a cursor, so a day of failures never has to fit in memory.
+import { assertReader, type ConsoleAccess } from './access';
 import type postgres from 'postgres';
-import type { AppUser } from '../auth/user';
 import type { Sql } from '../db/client';
 import { NotFoundError } from '../errors';
 import { recordAudit } from './audit';
@@ -91,7 +91,9 @@ export interface CsvDownload {
  * Starts streaming one export. The audit entry is written when the stream ends (or is abandoned),
  * with the number of rows actually sent.
  */
-export async function exportCsv(sql: Sql, actor: AppUser, name: string): Promise<CsvDownload> {
+export async function exportCsv(access: ConsoleAccess, sql: Sql, name: string): Promise<CsvDownload> {
+	assertReader(access);
+	const actor = access.user;
 	const definition = Object.hasOwn(EXPORTS, name) ? EXPORTS[name]! : null;
 	if (!definition) throw new NotFoundError(`No export named ${name}`);
 	const statement = await definition.query(sql).describe();

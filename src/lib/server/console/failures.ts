@@ -1,7 +1,7 @@
 // The failures page: the last day's failures grouped by message, as the seed's "group failures by
 // error type" and "identify failure patterns" queries, with example jobs, and retrying a group.
+import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Queryable, Sql } from '../db/client';
-import type { AppUser } from '../auth/user';
 import { ValidationError } from '../errors';
 import { recordAudit } from './audit';
 
@@ -32,7 +32,8 @@ export interface FailureGroup {
 	examples: FailureExample[];
 }
 
-export async function listFailureGroups(sql: Queryable): Promise<{ groups: FailureGroup[]; total: number }> {
+export async function listFailureGroups(access: ConsoleAccess, sql: Queryable): Promise<{ groups: FailureGroup[]; total: number }> {
+	assertReader(access);
 	// The window sums every group before the limit: the page's total without a second scan.
 	const groups = await sql<(Omit<FailureGroup, 'examples'> & { total: number })[]>`
 		select coalesce(error_message, '') as message,
@@ -76,7 +77,8 @@ export function parseGroupMessage(fields: { get(name: string): unknown }): strin
 }
 
 /** How many of the group's jobs a retry would put back now, and the moment counted. */
-export async function countFailureGroup(sql: Queryable, message: string): Promise<{ count: number; asOf: string }> {
+export async function countFailureGroup(access: ConsoleAccess, sql: Queryable, message: string): Promise<{ count: number; asOf: string }> {
+	assertReader(access);
 	const [row] = await sql<{ count: number; as_of: string }[]>`
 		select count(*)::int as count, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
 		from public.failed_jobs_recent where coalesce(error_message, '') = ${message}`;
@@ -84,7 +86,8 @@ export async function countFailureGroup(sql: Queryable, message: string): Promis
 }
 
 /** Retries the group's jobs that had failed by the confirmation (asOf), in one statement; audited. */
-export async function retryFailureGroup(sql: Sql, actor: AppUser, message: string, confirmed: { count: number; asOf: string }): Promise<number> {
+export async function retryFailureGroup(access: ConsoleAccess, sql: Sql, message: string, confirmed: { count: number; asOf: string }): Promise<number> {
+	const actor = assertActor(access);
 	if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(confirmed.asOf)) throw new ValidationError('as_of', 'The confirmation is not valid; ask again');
 	return sql.begin(async (tx) => {
 		const [row] = await tx<{ n: number }[]>`

@@ -1,8 +1,10 @@
 // The console's users page: each user's generations against their limits (get_user_limits, the
 // same function that admits a generation), and per-user overrides of the default limits.
-import type { AppUser } from '../auth/user';
+import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Queryable, Sql } from '../db/client';
-import { NotFoundError } from '../errors';
+import { ACCOUNT_ROLES, type AccountRole } from '../auth/user';
+import type { SessionStore } from '../auth/session';
+import { NotFoundError, ValidationError } from '../errors';
 import { isUuid } from '../generations/read';
 import type { UserLimits } from '../generations/types';
 import { recordAudit } from './audit';
@@ -22,6 +24,10 @@ export interface UserUsage {
 	hourly_override: number | null;
 	daily_override: number | null;
 	total: number;
+	/** 'admin', 'operator' or 'user' (app_metadata.roles; ADMIN_EMAILS are not shown here). */
+	role: AccountRole | 'user';
+	/** Live local sessions. */
+	sessions: number;
 }
 
 export interface UserPage {
@@ -37,16 +43,21 @@ function emailPattern(query: string): string {
 
 /** Newest accounts first, keyset paged by (created_at, id), optionally searched by email. */
 export async function listUsers(
+	access: ConsoleAccess,
 	sql: Queryable,
 	options: { query?: string | null; before?: string | null; limit?: number } = {}
 ): Promise<UserPage> {
+	assertReader(access);
 	const limit = Math.min(Math.max(options.limit ?? 25, 1), 100);
 	const query = options.query?.trim().slice(0, 200) || null;
 	const before = options.before && isUuid(options.before) ? options.before : null;
-	const rows = await sql<(Omit<UserUsage, 'total'> & { total: string })[]>`
+	const rows = await sql<(Omit<UserUsage, 'total' | 'sessions'> & { total: string; sessions: string })[]>`
 		select u.id, u.email, u.created_at, public.get_user_limits(u.id) as limits,
 		       l.hourly_limit as hourly_override, l.daily_limit as daily_override,
-		       (select count(*) from public.image_generations g where g.user_id = u.id) as total
+		       (select count(*) from public.image_generations g where g.user_id = u.id) as total,
+		       case when coalesce(u.raw_app_meta_data -> 'roles', '[]') ? 'admin' then 'admin'
+		            when coalesce(u.raw_app_meta_data -> 'roles', '[]') ? 'operator' then 'operator' else 'user' end as role,
+		       (select count(*) from app_private.sessions s where s.user_id = u.id and s.expires_at > now()) as sessions
 		from auth.users u
 		left join public.user_limits l on l.user_id = u.id
 		where true
@@ -54,7 +65,7 @@ export async function listUsers(
 			${before ? sql`and (u.created_at, u.id) < (select c.created_at, c.id from auth.users c where c.id = ${before})` : sql``}
 		order by u.created_at desc, u.id desc
 		limit ${limit + 1}`;
-	const users = rows.slice(0, limit).map((row) => ({ ...row, total: Number(row.total) }));
+	const users = rows.slice(0, limit).map((row) => ({ ...row, total: Number(row.total), sessions: Number(row.sessions) }));
 	return { users, nextCursor: rows.length > limit ? users.at(-1)!.id : null };
 }
 
@@ -79,11 +90,12 @@ async function lockUser(tx: Queryable, rawId: unknown) {
  * Returns the limits now in force, as get_user_limits computes them.
  */
 export async function setUserLimits(
+	access: ConsoleAccess,
 	sql: Sql,
-	actor: AppUser,
 	rawId: unknown,
 	input: { hourly: unknown; daily: unknown }
 ): Promise<UserLimits> {
+	const actor = assertActor(access);
 	const hourly = limitField('hourly_limit', 'The hourly limit', input.hourly);
 	const daily = limitField('daily_limit', 'The daily limit', input.daily);
 	return sql.begin(async (tx) => {
@@ -115,6 +127,43 @@ export async function setUserLimits(
 }
 
 /** Back to the defaults (20 an hour, 100 a day). */
-export function clearUserLimits(sql: Sql, actor: AppUser, rawId: unknown): Promise<UserLimits> {
-	return setUserLimits(sql, actor, rawId, { hourly: null, daily: null });
+export function clearUserLimits(access: ConsoleAccess, sql: Sql, rawId: unknown): Promise<UserLimits> {
+	return setUserLimits(access, sql, rawId, { hourly: null, daily: null });
+}
+
+const ROLE_CHOICES = ['user', ...ACCOUNT_ROLES] as const;
+
+/**
+ * Makes a local account a plain user, a read-only operator or an administrator; its live sessions
+ * see the change on their next request. Nobody changes their own role (an administrator cannot lock
+ * the console out by demoting the last one). Supabase Auth's roles live in GoTrue, not here.
+ */
+export async function setUserRole(access: ConsoleAccess, sql: Sql, rawId: unknown, rawRole: unknown, options: { localAccounts: boolean }): Promise<AccountRole | 'user'> {
+	const actor = assertActor(access);
+	if (!options.localAccounts) {
+		throw new ValidationError('role', "Accounts are Supabase Auth's here: set app_metadata.roles with the service role key");
+	}
+	const role = (ROLE_CHOICES as readonly unknown[]).includes(rawRole) ? (rawRole as (typeof ROLE_CHOICES)[number]) : null;
+	if (!role) throw new ValidationError('role', `Choose one of ${ROLE_CHOICES.join(', ')}`);
+	return sql.begin(async (tx) => {
+		const user = await lockUser(tx, rawId);
+		if (user.id === actor.id) throw new ValidationError('role', 'You cannot change your own role; ask another administrator');
+		const [before] = await tx<{ roles: string[] }[]>`
+			select coalesce(raw_app_meta_data -> 'roles', '[]'::jsonb) as roles from auth.users where id = ${user.id} for update`;
+		const kept = (Array.isArray(before!.roles) ? before!.roles : []).filter((r) => !(ACCOUNT_ROLES as readonly string[]).includes(r));
+		const roles = role === 'user' ? kept : [...kept, role];
+		await tx`update auth.users set raw_app_meta_data = jsonb_set(coalesce(raw_app_meta_data, '{}'::jsonb), '{roles}', ${tx.json(roles)}), updated_at = now()
+			where id = ${user.id}`;
+		await recordAudit(tx, actor, 'user.role', { target: user.email ?? user.id, details: { user_id: user.id, from: before!.roles, to: roles }, affectedRows: 1 });
+		return role;
+	});
+}
+
+/** Ends every session of a user at once (a lost laptop, a leaver); audited. Returns how many ended. */
+export async function endUserSessions(access: ConsoleAccess, sql: Sql, sessions: SessionStore, rawId: unknown): Promise<number> {
+	const actor = assertActor(access);
+	const user = await lockUser(sql, rawId);
+	const ended = await sessions.endAll(user.id);
+	await recordAudit(sql, actor, 'user.sessions.end', { target: user.email ?? user.id, details: { user_id: user.id }, affectedRows: ended });
+	return ended;
 }

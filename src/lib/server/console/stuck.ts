@@ -1,7 +1,7 @@
 // The stuck page: jobs the stuck_jobs view reports, resetting them as the seed's troubleshooting
 // step does (without spending an attempt), and what the automatic reaper has done lately.
+import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Queryable, Sql } from '../db/client';
-import type { AppUser } from '../auth/user';
 import { ValidationError } from '../errors';
 import { recordAudit } from './audit';
 import { parseUuid } from './jobs';
@@ -23,7 +23,8 @@ export interface StuckJob {
 	lease_expired: boolean;
 }
 
-export async function listStuck(sql: Queryable): Promise<{ jobs: StuckJob[]; total: number }> {
+export async function listStuck(access: ConsoleAccess, sql: Queryable): Promise<{ jobs: StuckJob[]; total: number }> {
+	assertReader(access);
 	const jobs = await sql<StuckJob[]>`
 		select s.id, s.job_type, s.payload ->> 'model_id' as model_id, u.email as user_email, s.attempts, s.max_attempts,
 		       s.locked_by, s.locked_until, s.started_at, s.created_at,
@@ -47,7 +48,8 @@ export function parseSelectedIds(values: unknown[]): string[] {
  * Back to pending with the claim's attempt given back (reset_stuck_jobs); only jobs still stuck
  * are touched. ids null: every stuck job. Audited in the same transaction.
  */
-export async function resetStuck(sql: Sql, actor: AppUser, ids: string[] | null, confirmedCount?: number): Promise<number> {
+export async function resetStuck(access: ConsoleAccess, sql: Sql, ids: string[] | null, confirmedCount?: number): Promise<number> {
+	const actor = assertActor(access);
 	return sql.begin(async (tx) => {
 		const [row] = await tx<{ n: number }[]>`select count(*)::int as n from public.reset_stuck_jobs(${ids}::uuid[])`;
 		await recordAudit(tx, actor, ids ? 'stuck.reset' : 'stuck.reset_all', {
@@ -81,7 +83,8 @@ export interface ReapedJob {
 }
 
 /** Worker runs that reaped leases, and the jobs the reaper marked in the last day. */
-export async function reaperActivity(sql: Queryable): Promise<{ runs: ReaperRun[]; jobs: ReapedJob[] }> {
+export async function reaperActivity(access: ConsoleAccess, sql: Queryable): Promise<{ runs: ReaperRun[]; jobs: ReapedJob[] }> {
+	assertReader(access);
 	const runs = await sql<ReaperRun[]>`
 		select id, worker_id, trigger, started_at, finished_at, reaped, processed, errors
 		from public.worker_runs where reaped > 0 order by started_at desc limit 20`;

@@ -1,10 +1,10 @@
 // The console's worker page: the history of worker runs, running the worker by hand, pausing job
 // types, and the seed's two bulk operations (cancel everything waiting, purge old finished jobs).
 // Every action records an audit entry in the same transaction as its change where it can.
-import type { AppUser } from '../auth/user';
+import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Config } from '../config';
 import type { Queryable, Sql } from '../db/client';
-import { ValidationError } from '../errors';
+import { ConflictError, ValidationError } from '../errors';
 import { pauseJobType, purgeFinishedJobs, resumeJobType } from '../queue';
 import { runWorkerForBudget } from '../worker/budgeted';
 import type { WorkerTrigger } from '../worker/runs';
@@ -18,7 +18,7 @@ const DEFAULT_RUN_BUDGET_SECONDS = 10;
 const MAX_RUN_BUDGET_SECONDS = 60;
 
 /** The operator confirmed fewer rows than now match: nothing was changed; confirm again. */
-export class ConfirmationError extends Error {
+export class ConfirmationError extends ConflictError {
 	constructor(public readonly matched: number, confirmed: number) {
 		super(`${matched} jobs match now, more than the ${confirmed} you confirmed. Nothing was changed; review the new count.`);
 		this.name = 'ConfirmationError';
@@ -66,9 +66,11 @@ const parseCursor = (raw: string | null) => (raw && /^\d{1,18}$/.test(raw) ? Num
 
 /** Newest first, keyset paged by id (either direction), optionally of one trigger. */
 export async function listWorkerRuns(
+	access: ConsoleAccess,
 	sql: Queryable,
 	options: { trigger?: string | null; before?: string | null; after?: string | null; limit?: number } = {}
 ): Promise<WorkerRunPage> {
+	assertReader(access);
 	const limit = Math.min(Math.max(options.limit ?? 25, 1), 200);
 	// Checked against the known triggers, then written as a literal (see lastRunByTrigger).
 	const trigger = parseTrigger(options.trigger ?? null);
@@ -104,7 +106,8 @@ export interface LastRun {
 }
 
 /** The latest run of each trigger, so the page can say whether cron calls at all. */
-export async function lastRunByTrigger(sql: Queryable): Promise<LastRun[]> {
+export async function lastRunByTrigger(access: ConsoleAccess, sql: Queryable): Promise<LastRun[]> {
+	assertReader(access);
 	// One branch per trigger, each naming its trigger as a literal: the planner then knows from the
 	// statistics that manual runs are rare and reads worker_runs_trigger_id_idx, instead of walking
 	// the primary key back through every cron run to find the last manual one.
@@ -134,7 +137,8 @@ export interface JobTypeState {
  * inserts (job_queue_created_at_id_idx) are read: the cost follows the day's traffic, never the
  * table's history.
  */
-export async function listJobTypes(sql: Queryable, registered: string[]): Promise<JobTypeState[]> {
+export async function listJobTypes(access: ConsoleAccess, sql: Queryable, registered: string[]): Promise<JobTypeState[]> {
+	assertReader(access);
 	return sql<JobTypeState[]>`
 		with live as (
 			-- One branch per status, so each reads its own partial index (0001) instead of the table.
@@ -167,7 +171,8 @@ function jobTypeField(raw: unknown): string {
 }
 
 /** Pauses a job type: workers stop claiming it until resumed. Returns false if it was paused already. */
-export async function pauseType(sql: Sql, actor: AppUser, rawType: unknown, rawReason: unknown): Promise<boolean> {
+export async function pauseType(access: ConsoleAccess, sql: Sql, rawType: unknown, rawReason: unknown): Promise<boolean> {
+	const actor = assertActor(access);
 	const jobType = jobTypeField(rawType);
 	const reason = typeof rawReason === 'string' && rawReason.trim() ? rawReason.trim().slice(0, 500) : undefined;
 	return sql.begin(async (tx) => {
@@ -181,7 +186,8 @@ export async function pauseType(sql: Sql, actor: AppUser, rawType: unknown, rawR
 }
 
 /** Resumes a paused job type and wakes the workers. Returns false if it was not paused. */
-export async function resumeType(sql: Sql, actor: AppUser, rawType: unknown): Promise<boolean> {
+export async function resumeType(access: ConsoleAccess, sql: Sql, rawType: unknown): Promise<boolean> {
+	const actor = assertActor(access);
 	const jobType = jobTypeField(rawType);
 	return sql.begin(async (tx) => {
 		const [before] = await tx<{ paused: boolean }[]>`
@@ -211,10 +217,11 @@ export interface RunNowResult {
 
 /** "Run the worker now": one budgeted pass, recorded as a manual worker run, as a cron call would. */
 export async function runWorkerNow(
+	access: ConsoleAccess,
 	services: { sql: Sql; handlers: JobHandlers; config: Pick<Config, 'worker'> },
-	actor: AppUser,
 	rawBudget: unknown
 ): Promise<RunNowResult> {
+	const actor = assertActor(access);
 	const { sql, handlers, config } = services;
 	const limits = runBudget(config);
 	const budgetSeconds = wholeNumber('budget_seconds', 'The time budget', rawBudget ?? limits.default, 1, limits.max);
@@ -244,7 +251,8 @@ export interface CancelPreview {
 	includeProcessing: boolean;
 }
 
-export async function previewCancelAll(sql: Queryable, includeProcessing: boolean): Promise<CancelPreview> {
+export async function previewCancelAll(access: ConsoleAccess, sql: Queryable, includeProcessing: boolean): Promise<CancelPreview> {
+	assertReader(access);
 	// Each status counted on its own partial index; a status list would scan the whole table.
 	const [row] = await sql<{ count: number; as_of: string }[]>`
 		select (select count(*) from public.job_queue where status = 'pending')::int
@@ -256,10 +264,11 @@ export async function previewCancelAll(sql: Queryable, includeProcessing: boolea
 
 /** The seed's rollback step, bounded by what the operator confirmed (see cancel_all_pending_jobs). */
 export async function cancelAllPending(
+	access: ConsoleAccess,
 	sql: Sql,
-	actor: AppUser,
 	input: { asOf: unknown; includeProcessing: boolean; confirmedCount: unknown }
 ): Promise<number> {
+	const actor = assertActor(access);
 	// Kept as text to the microsecond: a Date would round it and the cancel would cover a different set.
 	const asOf = typeof input.asOf === 'string' && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(input.asOf) ? input.asOf : null;
 	if (asOf === null || Number.isNaN(Date.parse(asOf))) {
@@ -281,7 +290,8 @@ export async function cancelAllPending(
 
 const MAX_RETENTION_DAYS = 3650;
 
-export async function previewPurge(sql: Queryable, rawDays: unknown): Promise<{ days: number; count: number }> {
+export async function previewPurge(access: ConsoleAccess, sql: Queryable, rawDays: unknown): Promise<{ days: number; count: number }> {
+	assertReader(access);
 	const days = wholeNumber('days', 'Days', rawDays, 1, MAX_RETENTION_DAYS);
 	const [row] = await sql<{ count: number }[]>`
 		select count(*)::int as count from public.job_queue
@@ -290,7 +300,8 @@ export async function previewPurge(sql: Queryable, rawDays: unknown): Promise<{ 
 }
 
 /** Deletes finished jobs older than N days in batches (purgeFinishedJobs); returns how many. */
-export async function purgeFinished(sql: Sql, actor: AppUser, rawDays: unknown, rawConfirmed: unknown): Promise<number> {
+export async function purgeFinished(access: ConsoleAccess, sql: Sql, rawDays: unknown, rawConfirmed: unknown): Promise<number> {
+	const actor = assertActor(access);
 	const days = wholeNumber('days', 'Days', rawDays, 1, MAX_RETENTION_DAYS);
 	const confirmed = wholeNumber('confirm_count', 'The confirmed count', rawConfirmed, 0, 2 ** 31 - 1);
 	// Batches commit one by one (short locks on the hot table), so the audit follows the last batch.

@@ -1,7 +1,8 @@
-// fail() answers for form actions, as errorResponse (http.ts) is for JSON endpoints: the page shows
-// the message next to the field and keeps what the user typed.
-import { error, fail } from '@sveltejs/kit';
-import { NotFoundError, RateLimitError, ValidationError } from './errors';
+// The generate form's failures: the page shows the message next to the field, keeps what the user
+// typed, and over a limit says when it resets. Other errors map as everywhere (actionProblem).
+import { fail } from '@sveltejs/kit';
+import { RateLimitError } from '../errors';
+import { actionProblem } from './index';
 
 export interface LimitReached {
 	hourly_limit: number;
@@ -20,13 +21,12 @@ export interface FormFailure<V> {
 	limit: LimitReached | null;
 }
 
-export function formFailure<V>(status: 400 | 429, failure: FormFailure<V>) {
+export function formFailure<V>(status: number, failure: FormFailure<V>) {
 	return fail(status, failure);
 }
 
-/** fail(400) for invalid input, fail(429) over a limit, 404 for someone else's generation; rethrows the rest. */
-export function actionFailure<V>(err: unknown, values: V) {
-	if (err instanceof ValidationError) return formFailure(400, { field: err.field, error: err.message, values, limit: null });
+/** fail(429) over a limit with its numbers; anything else as actionProblem, keeping the values. */
+export function generateFailure<V>(err: unknown, values: V) {
 	if (err instanceof RateLimitError) {
 		const seconds = err.retryAfterSeconds;
 		const { hourly_limit, hourly_used, daily_limit, daily_used } = err.limits;
@@ -44,6 +44,6 @@ export function actionFailure<V>(err: unknown, values: V) {
 			}
 		});
 	}
-	if (err instanceof NotFoundError) error(404, err.message);
-	throw err;
+	const failure = actionProblem(err, { values, limit: null });
+	return failure as ReturnType<typeof formFailure<V>>;
 }

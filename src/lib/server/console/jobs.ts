@@ -1,9 +1,8 @@
 // The console's jobs: the filtered list, one job, and the actions on jobs. Filters arrive as URL
 // query or form fields; sort keys and directions pass through allowlists, values only as parameters.
-import { fail } from '@sveltejs/kit';
+import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type postgres from 'postgres';
 import type { Queryable, Sql } from '../db/client';
-import type { AppUser } from '../auth/user';
 import { NotFoundError, ValidationError } from '../errors';
 import { cancelJob, JOB_STATUSES, retryJob, type Job, type JobStatus } from '../queue';
 import { recordAudit } from './audit';
@@ -172,7 +171,8 @@ export interface JobPage {
 }
 
 /** One page by keyset on (sort key, id): an index range scan however deep the page. */
-export async function listJobs(sql: Queryable, filter: JobFilter, sort: JobSort, cursor: Cursor | null): Promise<JobPage> {
+export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: JobFilter, sort: JobSort, cursor: Cursor | null): Promise<JobPage> {
+	assertReader(access);
 	const column = sql`j.${sql(sort.key)}`;
 	const back = cursor?.back ?? false;
 	const descending = (sort.dir === 'desc') !== back;
@@ -220,7 +220,8 @@ export interface JobGeneration {
 	error_message: string | null;
 }
 
-export async function getJob(sql: Queryable, rawId: string): Promise<{ job: Job & { user_email: string | null }; generation: JobGeneration | null }> {
+export async function getJob(access: ConsoleAccess, sql: Queryable, rawId: string): Promise<{ job: Job & { user_email: string | null }; generation: JobGeneration | null }> {
+	assertReader(access);
 	const id = parseUuid(rawId);
 	const [job] = await sql<(Job & { user_email: string | null })[]>`
 		select j.*, u.email as user_email from public.job_queue j left join auth.users u on u.id = j.created_by where j.id = ${id}`;
@@ -236,7 +237,8 @@ export async function getJob(sql: Queryable, rawId: string): Promise<{ job: Job 
 }
 
 /** Retry (failed/cancelled) or cancel (pending/processing) one job, audited in the same transaction. */
-export async function changeJob(sql: Sql, actor: AppUser, op: BulkOp, rawId: unknown): Promise<void> {
+export async function changeJob(access: ConsoleAccess, sql: Sql, op: BulkOp, rawId: unknown): Promise<void> {
+	const actor = assertActor(access);
 	const id = parseUuid(rawId);
 	await sql.begin(async (tx) => {
 		const [job] = await tx<{ status: JobStatus }[]>`select status from public.job_queue where id = ${id} for update`;
@@ -250,7 +252,8 @@ export async function changeJob(sql: Sql, actor: AppUser, op: BulkOp, rawId: unk
 }
 
 /** How many jobs a bulk action would change now, and the moment counted (it bounds the action). */
-export async function countBulk(sql: Queryable, filter: JobFilter, op: BulkOp): Promise<{ count: number; asOf: string }> {
+export async function countBulk(access: ConsoleAccess, sql: Queryable, filter: JobFilter, op: BulkOp): Promise<{ count: number; asOf: string }> {
+	assertReader(access);
 	const [row] = await sql<{ count: number; as_of: string }[]>`
 		select count(*)::int as count, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
 		from public.job_queue j where ${whereFilter(sql, filter, [sql`j.status = any(${ELIGIBLE[op]}::text[])`])}`;
@@ -261,7 +264,8 @@ export async function countBulk(sql: Queryable, filter: JobFilter, op: BulkOp): 
  * Every job matching the filter that was created by asOf (jobs arriving after the confirmation are
  * not touched), in batches of BATCH ids so no statement holds a million rows; audited once.
  */
-export async function runBulk(sql: Sql, actor: AppUser, filter: JobFilter, op: BulkOp, confirmed: { count: number; asOf: string }): Promise<number> {
+export async function runBulk(access: ConsoleAccess, sql: Sql, filter: JobFilter, op: BulkOp, confirmed: { count: number; asOf: string }): Promise<number> {
+	const actor = assertActor(access);
 	parseDate(confirmed.asOf, 'as_of'); // validated here, compared in SQL at full (microsecond) precision
 	let after: string | null = null;
 	let total = 0;
@@ -286,11 +290,4 @@ export async function runBulk(sql: Sql, actor: AppUser, filter: JobFilter, op: B
 		affectedRows: total
 	});
 	return total;
-}
-
-/** The console's routes share one mapping of service errors to action failures. */
-export function actionFailure(err: unknown) {
-	if (err instanceof ValidationError) return fail(400, { error: err.message, field: err.field });
-	if (err instanceof NotFoundError) return fail(404, { error: err.message, field: 'id' });
-	throw err;
 }

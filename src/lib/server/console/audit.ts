@@ -1,4 +1,5 @@
 // The audit trail of console actions. Every admin action records one entry after it succeeds.
+import { assertReader, type ConsoleAccess } from './access';
 import type { Queryable } from '../db/client';
 import type { AppUser } from '../auth/user';
 
@@ -26,7 +27,8 @@ export async function recordAudit(
 }
 
 /** Newest first, keyset paged by id. */
-export async function listAudit(sql: Queryable, options: { before?: number | null; limit?: number } = {}): Promise<AuditEntry[]> {
+export async function listAudit(access: ConsoleAccess, sql: Queryable, options: { before?: number | null; limit?: number } = {}): Promise<AuditEntry[]> {
+	assertReader(access);
 	const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
 	return sql<AuditEntry[]>`
 		select * from public.admin_audit_log

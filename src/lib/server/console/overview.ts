@@ -4,10 +4,11 @@
 // and job_queue_created_at_id_idx, both from 0011).
 // None of them walks the whole history the way `select * from queue_health` would. Durations use
 // date_part (float8), which aggregates and sorts far faster than extract()'s numeric.
+import { assertReader, type ConsoleAccess } from './access';
 import type { Config } from '../config';
 import type { Queryable } from '../db/client';
 import type { JobStatus } from '../queue/types';
-import { evaluateAlerts, type AlertThresholds } from './alerts';
+import { evaluateAlerts, type AlertThresholds } from '../monitoring/alerts';
 
 /** One row per job type and status, in queue_health's shape; finished statuses count the last 24 hours. */
 export interface TypeStatusCount {
@@ -72,7 +73,8 @@ export interface Overview {
 	lastWorkerRun: LastWorkerRun | null;
 }
 
-export async function queueCounts(sql: Queryable): Promise<TypeStatusCount[]> {
+export async function queueCounts(access: ConsoleAccess, sql: Queryable): Promise<TypeStatusCount[]> {
+	assertReader(access);
 	// Three branches, not one OR: each is served by its own partial index (an OR would scan the table).
 	return sql<TypeStatusCount[]>`
 		with live as (
@@ -91,7 +93,8 @@ export async function queueCounts(sql: Queryable): Promise<TypeStatusCount[]> {
 		order by job_type, status`;
 }
 
-export async function queueNow(sql: Queryable): Promise<QueueNow> {
+export async function queueNow(access: ConsoleAccess, sql: Queryable): Promise<QueueNow> {
+	assertReader(access);
 	const [row] = await sql<QueueNow[]>`
 		select
 			(select count(*)::int from public.job_queue where status = 'pending') as pending,
@@ -115,7 +118,8 @@ export async function queueNow(sql: Queryable): Promise<QueueNow> {
 }
 
 /** The last 24 hours hour by hour (UTC hours, the current one included), empty hours as zeros. */
-export async function hourlyStats(sql: Queryable): Promise<HourlyPoint[]> {
+export async function hourlyStats(access: ConsoleAccess, sql: Queryable): Promise<HourlyPoint[]> {
+	assertReader(access);
 	// Hours are numbered floor(epoch / 3600): plain arithmetic per row, where date_trunc(..., 'UTC')
 	// converts time zones per row and costs several times more over a day of jobs. The window's start
 	// is written out in each branch (not taken from a CTE) so the planner sees how narrow the range
@@ -154,7 +158,8 @@ export async function hourlyStats(sql: Queryable): Promise<HourlyPoint[]> {
 }
 
 /** The seed's 6.4 "average generation time by model" (request to done), over the last `days` days. */
-export async function modelTimes(sql: Queryable, days = 7): Promise<ModelTime[]> {
+export async function modelTimes(access: ConsoleAccess, sql: Queryable, days = 7): Promise<ModelTime[]> {
+	assertReader(access);
 	return sql<ModelTime[]>`
 		select coalesce(payload->>'model_id', '(none)') as model,
 		       count(*)::int as total_generations,
@@ -169,7 +174,8 @@ export async function modelTimes(sql: Queryable, days = 7): Promise<ModelTime[]>
 		order by avg_time_seconds desc`;
 }
 
-export async function lastWorkerRun(sql: Queryable): Promise<LastWorkerRun | null> {
+export async function lastWorkerRun(access: ConsoleAccess, sql: Queryable): Promise<LastWorkerRun | null> {
+	assertReader(access);
 	const [row] = await sql<LastWorkerRun[]>`
 		select id::int as id, worker_id, trigger, started_at, last_seen_at, finished_at, processed, errors,
 		       date_part('epoch', now() - last_seen_at) as seen_seconds_ago
@@ -206,22 +212,25 @@ function cached<T>(sql: Queryable, key: string, maxAgeMs: number, compute: () =>
 	return fresh;
 }
 
-export function cachedModelTimes(sql: Queryable, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
-	return cached(sql, 'models', maxAgeMs, () => modelTimes(sql));
+export function cachedModelTimes(access: ConsoleAccess, sql: Queryable, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
+	assertReader(access);
+	return cached(sql, 'models', maxAgeMs, () => modelTimes(access, sql));
 }
 
-export function cachedHourlyStats(sql: Queryable, maxAgeMs = HOURLY_MAX_AGE_MS): Promise<HourlyPoint[]> {
-	return cached(sql, 'hourly', maxAgeMs, () => hourlyStats(sql));
+export function cachedHourlyStats(access: ConsoleAccess, sql: Queryable, maxAgeMs = HOURLY_MAX_AGE_MS): Promise<HourlyPoint[]> {
+	assertReader(access);
+	return cached(sql, 'hourly', maxAgeMs, () => hourlyStats(access, sql));
 }
 
 /** Everything the overview shows, read in parallel (each query on its own pooled connection). */
-export async function loadOverview(sql: Queryable, options: { cacheMaxAgeMs?: number } = {}): Promise<Overview> {
+export async function loadOverview(access: ConsoleAccess, sql: Queryable, options: { cacheMaxAgeMs?: number } = {}): Promise<Overview> {
+	assertReader(access);
 	const [now, counts, hourly, models, worker] = await Promise.all([
-		queueNow(sql),
-		queueCounts(sql),
-		cachedHourlyStats(sql, options.cacheMaxAgeMs),
-		cachedModelTimes(sql, options.cacheMaxAgeMs),
-		lastWorkerRun(sql)
+		queueNow(access, sql),
+		queueCounts(access, sql),
+		cachedHourlyStats(access, sql, options.cacheMaxAgeMs),
+		cachedModelTimes(access, sql, options.cacheMaxAgeMs),
+		lastWorkerRun(access, sql)
 	]);
 	return { generatedAt: new Date(), now, counts, hourly, models, lastWorkerRun: worker };
 }
@@ -240,11 +249,13 @@ export interface ConsoleOverview {
 
 /** Reads the overview and evaluates the alerts (announcing any change in the background). */
 export async function consoleOverview(
+	access: ConsoleAccess,
 	sql: Queryable,
 	config: Pick<Config, 'alerts' | 'publicBaseUrl'>,
 	log?: (message: string) => void
 ): Promise<ConsoleOverview> {
-	const [overview, alerts] = await Promise.all([loadOverview(sql), evaluateAlerts(sql, config, { log })]);
+	assertReader(access);
+	const [overview, alerts] = await Promise.all([loadOverview(access, sql), evaluateAlerts(sql, config, { log })]);
 	const run = overview.lastWorkerRun;
 	const { pendingMax, failureRate, noCompletionSeconds, noWorkerSeconds } = config.alerts;
 	return {
