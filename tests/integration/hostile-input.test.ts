@@ -28,6 +28,7 @@ import { actions as usersActions, load as usersLoad } from '../../src/routes/adm
 import { load as auditLoad } from '../../src/routes/admin/audit/+page.server';
 import { actions as workerActions, load as workerLoad } from '../../src/routes/admin/worker/+page.server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { messageOf, snapshotTables } from '../support/hostile';
 import { signedInUser } from '../support/routes';
 import { testServices } from '../support/services';
 import { action, form, sessionCookie, throughHooks, type Route, type Send } from '../support/through-hooks';
@@ -54,27 +55,7 @@ beforeEach(async () => {
 	await db.sql`delete from job_queue`;
 });
 
-/** Every table a request could write, each as a digest of all its rows: any change shows. */
-const TABLES = [
-	'public.image_generations',
-	'public.job_queue',
-	'public.admin_audit_log',
-	'auth.users',
-	'public.user_limits',
-	'public.models',
-	'public.job_queue_paused_types',
-	'public.worker_runs',
-	'public.webhook_deliveries',
-	'app_private.sign_in_failures'
-];
-async function snapshot(): Promise<Record<string, string>> {
-	const result: Record<string, string> = {};
-	for (const table of TABLES) {
-		const [row] = await db.sql.unsafe(`select count(*)::int as n, md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${table} t`);
-		result[table] = `${row!.n}:${row!.digest}`;
-	}
-	return result;
-}
+const snapshot = () => snapshotTables(db.sql);
 
 const MB = 1024 * 1024;
 const valid = { prompt: 'a lighthouse in a storm', model_id: 'local/preview', width: 512, height: 512 };
@@ -109,13 +90,6 @@ interface Case {
 	message: RegExp;
 	/** Tables this refusal may write: a failed sign-in counts towards the throttle. */
 	mayWrite?: string[];
-}
-
-/** The message an answer carries: JSON error/message, a form failure's error, or plain text. */
-function messageOf(body: unknown): string {
-	if (typeof body === 'string') return body;
-	const b = body as { error?: unknown; message?: unknown; problem?: { error: string } } | null;
-	return String(b?.error ?? b?.message ?? b?.problem?.error ?? '');
 }
 
 const cases: Case[] = [

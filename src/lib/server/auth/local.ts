@@ -42,7 +42,8 @@ const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Z}\u034F\u115F\u1160\u17B4\
  * refused rather than cleaned, so two accounts can never differ by something nobody can see.
  */
 export function normaliseEmail(raw: unknown): string {
-	const trimmed = typeof raw === 'string' ? raw.trim() : '';
+	// Only ASCII white space is trimmed (what a form or a paste adds); anything else invisible is refused.
+	const trimmed = typeof raw === 'string' ? raw.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '') : '';
 	if (INVISIBLE.test(trimmed.replaceAll(' ', ''))) {
 		throw new ValidationError('email', 'The address contains invisible or control characters: type it again by hand');
 	}

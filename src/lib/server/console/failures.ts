@@ -93,7 +93,7 @@ export async function retryFailureGroup(access: ConsoleAccess, sql: Sql, message
 		const [row] = await tx<{ n: number }[]>`
 			select count(*)::int as n from public.retry_jobs(array(
 				select id from public.failed_jobs_recent
-				where coalesce(error_message, '') = ${message} and completed_at <= ${confirmed.asOf}::timestamptz))`;
+				where coalesce(error_message, '') = ${message} and completed_at <= ${confirmed.asOf}::text::timestamptz))`;
 		await recordAudit(tx, actor, 'failures.retry_group', {
 			target: message.slice(0, 200) || '(no message)',
 			details: { message, confirmed_count: confirmed.count, as_of: confirmed.asOf },

@@ -58,9 +58,11 @@ function parseDate(value: string, field: string, end = false): Date {
 	// Date rolls 2025-02-31 over into March; a day the month lacks is refused instead.
 	const day = m ? new Date(`${m[1]}T00:00Z`) : null;
 	if (!m || !at || Number.isNaN(at.getTime()) || day!.toISOString().slice(0, 10) !== m[1]) throw new ValidationError(field, `"${value}" is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)`);
-	if (!end) return at;
-	const step = !m[2] ? 86_400_000 : !m[3] ? 60_000 : m[3].includes('.') ? 1 : 1000;
-	return new Date(at.getTime() + step);
+	// Years 1 to 9999 only: Postgres has no year 0, and an end past 9999 would not round-trip as text.
+	const step = !end ? 0 : !m[2] ? 86_400_000 : !m[3] ? 60_000 : m[3].includes('.') ? 1 : 1000;
+	const result = new Date(at.getTime() + step);
+	if (at.getUTCFullYear() < 1 || result.getUTCFullYear() > 9999) throw new ValidationError(field, `"${value}" is outside the years 1 to 9999`);
+	return result;
 }
 
 export function parseJobFilter(fields: Fields): JobFilter {
@@ -177,7 +179,7 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 	const back = cursor?.back ?? false;
 	const descending = (sort.dir === 'desc') !== back;
 	const keyset = cursor
-		? sql`(${column}, j.id) ${descending ? sql`<` : sql`>`} (${cursor.value}::${isTimeKey(sort.key) ? sql`timestamptz` : sql`integer`}, ${cursor.id}::uuid)`
+		? sql`(${column}, j.id) ${descending ? sql`<` : sql`>`} (${cursor.value}::text::${isTimeKey(sort.key) ? sql`timestamptz` : sql`integer`}, ${cursor.id}::uuid)`
 		: null;
 	const order = descending ? sql`${column} desc, j.id desc` : sql`${column} asc, j.id asc`;
 	const sortValue = isTimeKey(sort.key) ? sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : sql`${column}::text`;
@@ -270,7 +272,7 @@ export async function runBulk(access: ConsoleAccess, sql: Sql, filter: JobFilter
 	let after: string | null = null;
 	let total = 0;
 	for (;;) {
-		const extra = [sql`j.status = any(${ELIGIBLE[op]}::text[])`, sql`j.created_at <= ${confirmed.asOf}::timestamptz`];
+		const extra = [sql`j.status = any(${ELIGIBLE[op]}::text[])`, sql`j.created_at <= ${confirmed.asOf}::text::timestamptz`];
 		if (after) extra.push(sql`j.id > ${after}::uuid`);
 		const batch = await sql<{ id: string }[]>`
 			select j.id from public.job_queue j where ${whereFilter(sql, filter, extra)} order by j.id limit ${BATCH}`;

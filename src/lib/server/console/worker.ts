@@ -278,7 +278,7 @@ export async function cancelAllPending(
 	const reason = 'Cancelled by an administrator (cancel all pending)';
 	return sql.begin(async (tx) => {
 		const [row] = await tx<{ cancelled: number; matched: number }[]>`
-			select * from public.cancel_all_pending_jobs(${asOf}::timestamptz, ${input.includeProcessing}, ${confirmed}, ${reason})`;
+			select * from public.cancel_all_pending_jobs(${asOf}::text::timestamptz, ${input.includeProcessing}, ${confirmed}, ${reason})`;
 		if (row!.matched > confirmed) throw new ConfirmationError(row!.matched, confirmed);
 		await recordAudit(tx, actor, 'queue.cancel_all', {
 			details: { include_processing: input.includeProcessing, as_of: asOf, confirmed },

@@ -26,7 +26,10 @@ export function isUuid(value: string): boolean {
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
 	try {
 		const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
-		if (!isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw new Error('bad');
+		// Postgres' own text form, years 1 to 9999: anything else is not a cursor this server made.
+		if (!isUuid(id) || typeof createdAt !== 'string' || !/^(?!0000)\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/.test(createdAt)) {
+			throw new Error('bad');
+		}
 		return { createdAt, id };
 	} catch {
 		throw new ValidationError('cursor', 'The cursor is not one this server made');
@@ -51,7 +54,7 @@ export async function listGenerations(sql: Sql, user: AppUser, options: ListOpti
 		select *, created_at::text as created_at_text from public.image_generations
 		where user_id = ${user.id}
 		  ${status ? tx`and status = ${status}` : tx``}
-		  ${after ? tx`and (created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : tx``}
+		  ${after ? tx`and (created_at, id) < (${after.createdAt}::text::timestamptz, ${after.id}::uuid)` : tx``}
 		order by created_at desc, id desc
 		limit ${limit + 1}`);
 	const items = rows.slice(0, limit);

@@ -26,6 +26,8 @@ export const POST = endpoint(async ({ request, locals }) => {
 		return json({ error: 'The body is not JSON' }, { status: 400 });
 	}
 	if (typeof prediction !== 'object' || prediction === null) return json({ error: 'Expected a prediction object' }, { status: 400 });
+	// JSON may spell a NUL as \u0000; Postgres can store none, so the delivery is refused whole.
+	if (/(^|[^\\])(\\\\)*\\u0000/.test(body)) return json({ error: 'The prediction contains a NUL character (\\u0000), which cannot be stored' }, { status: 400 });
 	const outcome = await applyReplicateWebhook(sql, id!, prediction);
 	return json({ ok: true, outcome });
 }) satisfies RequestHandler;
