@@ -1,4 +1,4 @@
-import { json, text, type Handle, type ServerInit } from '@sveltejs/kit';
+import { json, text, type Handle, type HandleServerError, type ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { getServices } from '$lib/server/app';
 import { resolveUser } from '$lib/server/auth/session';
@@ -126,10 +126,6 @@ const inputLimits: Handle = async ({ event, resolve }) => {
 		if (!body) return tooLarge(event);
 		request = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
 	}
-	// A form action takes a form: any other body would reach request.formData() and throw there.
-	if (request.method === 'POST' && event.route.id !== null && !isApi(event) && !FORM_TYPES.test(request.headers.get('content-type') ?? '')) {
-		return refusal(event, 415, 'Form actions take application/x-www-form-urlencoded or multipart/form-data');
-	}
 	const problem = await inputProblem(request, event.url);
 	if (problem) return refusal(event, 400, problem);
 	return resolve(request === event.request ? event : { ...event, request });
@@ -153,6 +149,18 @@ function refusePage(event: Event, status: number, message: string): Response {
 	return new Response(html, { status, headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
+/**
+ * A form action takes a form: any other body (text/plain with the site's Origin passes the CSRF
+ * check) would reach request.formData() and throw there. After the guard: who may post is decided first.
+ */
+const formBodies: Handle = async ({ event, resolve }) => {
+	const { request } = event;
+	if (request.method === 'POST' && event.route.id !== null && !isApi(event) && !FORM_TYPES.test(request.headers.get('content-type') ?? '')) {
+		return refusal(event, 415, 'Form actions take application/x-www-form-urlencoded or multipart/form-data');
+	}
+	return resolve(event);
+};
+
 const securityHeaders: Handle = async ({ event, resolve }) => {
 	const response = await resolve(event);
 	response.headers.set('x-content-type-options', 'nosniff');
@@ -163,4 +171,10 @@ const securityHeaders: Handle = async ({ event, resolve }) => {
 };
 
 // securityHeaders first: it wraps everything after it, the body limit's and the guard's refusals included.
-export const handle = sequence(securityHeaders, inputLimits, attachServices, identify, guard);
+export const handle = sequence(securityHeaders, inputLimits, attachServices, identify, guard, formBodies);
+
+/** A path that matches no route is an answer (404), not a fault: only real errors are logged. */
+export const handleError: HandleServerError = ({ error, event, status, message }) => {
+	if (status !== 404) console.error(`[picture] ${status} ${event.request.method} ${event.url.pathname}:`, error);
+	return { message };
+};

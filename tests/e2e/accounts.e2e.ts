@@ -7,7 +7,7 @@ test('sign up, sign out, and back in; later accounts are not administrators', as
 	const email = uniqueEmail();
 	await signUp(page, email, 'a-long-enough-password');
 	await expect(page.getByTestId('signed-in-as')).toHaveText(email);
-	await expect(page.getByRole('link', { name: 'Admin' })).toHaveCount(0);
+	await expect(page.getByRole('link', { name: 'Admin', exact: true })).toHaveCount(0);
 	const cookie = (await page.context().cookies()).find((c) => c.name === 'picture_session')!;
 	expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
 

@@ -3,5 +3,5 @@ import { ADMIN, signUp } from './support';
 
 setup('the first account is the administrator', async ({ page }) => {
 	await signUp(page, ADMIN.email, ADMIN.password);
-	await expect(page.getByRole('link', { name: 'Admin' })).toBeVisible();
+	await expect(page.getByRole('link', { name: 'Admin', exact: true })).toBeVisible();
 });

@@ -15,7 +15,7 @@ async function sessionCookie(action: 'signin' | 'signup', email: string, passwor
 	const response = await fetch(`${origin()}/auth/${action}`, {
 		method: 'POST',
 		redirect: 'manual',
-		headers: { 'content-type': 'application/x-www-form-urlencoded', origin: origin() },
+		headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', origin: origin() },
 		body: new URLSearchParams({ email, password })
 	});
 	expect(response.status, `${action} ${email}`).toBe(303);
@@ -24,8 +24,8 @@ async function sessionCookie(action: 'signin' | 'signup', email: string, passwor
 }
 
 /** Sends a path exactly as written (fetch keeps percent-escapes and slashes as given). */
-async function send(caller: Caller, cookies: Record<Caller, string | null>, method: string, pathAndQuery: string, body?: URLSearchParams) {
-	const headers: Record<string, string> = { origin: origin() };
+async function send(caller: Caller, cookies: Record<Caller, string | null>, method: string, pathAndQuery: string, body?: URLSearchParams, accept = 'text/html') {
+	const headers: Record<string, string> = { origin: origin(), accept };
 	if (cookies[caller]) headers.cookie = cookies[caller]!;
 	if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
 	const response = await fetch(`${origin()}${pathAndQuery}`, { method, redirect: 'manual', headers, body });
@@ -58,13 +58,18 @@ test.beforeAll(async () => {
 	cookies.admin = await sessionCookie('signin', ADMIN.email, ADMIN.password);
 	cookies.user = await sessionCookie('signup', uniqueEmail('attacker'), 'attacker-password-1');
 	db = await connectToAppDatabase();
-	// Nothing of earlier tests may still be running, so the digests change only by what we send.
-	await expect.poll(async () => (await db`select count(*)::int as n from job_queue where status in ('pending', 'processing')`)[0]!.n, { timeout: 30_000 }).toBe(0);
+	// The in-process worker must not change the tables while we watch them: pause its job type (as
+	// an operator would) and wait for what runs to finish, so digests change only by what we send.
+	await db`insert into job_queue_paused_types (job_type, reason) values ('generate-image', 'router attack under way') on conflict do nothing`;
+	await expect.poll(async () => (await db`select count(*)::int as n from job_queue where status = 'processing'`)[0]!.n, { timeout: 60_000 }).toBe(0);
 });
-test.afterAll(async () => db?.end());
+test.afterAll(async () => {
+	await db`delete from job_queue_paused_types where reason = 'router attack under way'`;
+	await db?.end();
+});
 
 test('the manifest lists every kind of route, console actions included', () => {
-	expect(routes.length).toBeGreaterThan(30);
+	expect(routes.length).toBeGreaterThanOrEqual(29);
 	expect(routes.find((r) => r.id === '/admin/users')?.actions).toEqual(expect.arrayContaining(['limits', 'clear']));
 	expect(routes.find((r) => r.id === '/api/worker')?.methods).toEqual(expect.arrayContaining(['GET', 'POST']));
 });
@@ -132,11 +137,14 @@ test('no refused action changes a table, however its path is spelled', async () 
 			const before = await digestTables(db);
 			for (const caller of ['anon', 'user'] as const) {
 				for (const variant of spellings(route.path).filter((s) => s.same)) {
-					const query = action === 'default' ? '' : `?/${action}`;
-					const answer = await send(caller, cookies, 'POST', `${variant.path}${query}`, fieldsFor(action, ids));
-					requests++;
-					const expected = caller === 'anon' ? [401, 308] : [403, 308];
-					if (!expected.includes(answer.status)) failures.push(`${caller} POST ${variant.path}${query}: ${answer.status}`);
+					// As a browser posts a form, and as enhance() posts it (asking for JSON).
+					for (const accept of ['text/html', 'application/json']) {
+						const query = action === 'default' ? '' : `?/${action}`;
+						const answer = await send(caller, cookies, 'POST', `${variant.path}${query}`, fieldsFor(action, ids), accept);
+						requests++;
+						const expected = caller === 'anon' ? [401, 308] : [403, 308];
+						if (!expected.includes(answer.status)) failures.push(`${caller} POST ${variant.path}${query} (${accept}): ${answer.status}`);
+					}
 				}
 			}
 			const after = await digestTables(db);
