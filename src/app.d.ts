@@ -10,6 +10,8 @@ declare global {
 		interface Locals {
 			services: Services;
 			user: AppUser | null;
+			/** Set by the guard for a browser's page request it refuses: drawn as an error page in the layout. */
+			refusal?: { status: 401 | 403; message: string };
 		}
 	}
 }

@@ -38,11 +38,28 @@ const guard: Handle = async ({ event, resolve }) => {
 		return new Response(null, { status: 303, headers: { location } });
 	}
 	if (access === 'console') {
-		if (!user.isAdmin && !user.isOperator) return refusePage(event, 403, CONSOLE_ONLY);
+		if (!user.isAdmin && !user.isOperator) return refuseConsole(event, resolve, CONSOLE_ONLY);
 		if (!user.isAdmin && !READS.has(event.request.method)) return refusePage(event, 403, READ_ONLY);
 	}
 	return resolve(event);
 };
+
+/** Route ids of the +server.ts endpoints, from the files themselves. */
+const ENDPOINTS = new Set(
+	Object.keys(import.meta.glob('./routes/**/+server.ts')).map((file) => file.replace(/^\.\/routes/, '').replace(/\/\+server\.ts$/, '') || '/')
+);
+
+/**
+ * A browser opening a console page it may not see gets the app's own error page (its layout, its
+ * way back): the request goes on with the refusal in locals, and the console layout's load throws it
+ * (its page load refuses as well). Everything else (data requests, endpoints, posts) is refused here.
+ */
+function refuseConsole(event: Event, resolve: Parameters<Handle>[0]['resolve'], message: string) {
+	const page = READS.has(event.request.method) && !event.isDataRequest && !ENDPOINTS.has(event.route.id ?? '');
+	if (!page || !/text\/html/.test(event.request.headers.get('accept') ?? '')) return refusePage(event, 403, message);
+	event.locals.refusal = { status: 403, message };
+	return resolve(event);
+}
 
 /**
  * The largest request body accepted anywhere: 1 MB. Checked here so the rule is the same under

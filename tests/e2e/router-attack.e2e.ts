@@ -127,9 +127,9 @@ function fieldsFor(action: string, ids: { userId: string; jobId: string }): URLS
 
 test('no refused action changes a table, however its path is spelled', async () => {
 	test.setTimeout(300_000);
-	const [{ id: userId }] = await db<{ id: string }[]>`select id from auth.users where email = ${ADMIN.email}`;
+	const [adminRow] = await db<{ id: string }[]>`select id from auth.users where email = ${ADMIN.email}`;
 	const [job] = await db<{ id: string }[]>`select id from job_queue order by created_at desc limit 1`;
-	const ids = { userId: userId!, jobId: job?.id ?? '4b1c7a2e-9d3f-4e8a-b6c5-0f1e2d3c4b5a' };
+	const ids = { userId: adminRow!.id, jobId: job?.id ?? '4b1c7a2e-9d3f-4e8a-b6c5-0f1e2d3c4b5a' };
 	const failures: string[] = [];
 	let requests = 0;
 	for (const route of routes.filter((r) => isConsole(r) && r.actions.length > 0)) {

@@ -23,6 +23,7 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 beforeEach(async () => {
 	await db.sql`delete from image_generations`;
+	await db.sql`delete from generation_usage`; // usage outlives generations by design (0017)
 	await db.sql`delete from job_queue`;
 	await db.sql`delete from admin_audit_log`;
 });

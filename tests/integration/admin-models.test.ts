@@ -18,6 +18,7 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 beforeEach(async () => {
 	await db.sql`delete from image_generations`;
+	await db.sql`delete from generation_usage`; // usage outlives generations by design (0017)
 	await db.sql`delete from model_generation_totals`; // each test counts its own history afresh
 	await db.sql`delete from admin_audit_log`;
 	await db.sql`update models set enabled = true, max_concurrency = 4`;

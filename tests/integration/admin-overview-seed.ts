@@ -39,6 +39,25 @@ export async function seedJobs(sql: Sql, job: SeedJob): Promise<void> {
 		from generate_series(1, ${job.count ?? 1})`;
 }
 
+/**
+ * Completed generations of a model, made by a throwaway user: created `createdAgo` seconds ago,
+ * done `completedAgo` ago; `retriedAgo` marks a later attempt (an operator's retry) that started then.
+ */
+export async function seedGenerations(
+	sql: Sql,
+	g: { model: string; createdAgo: number; completedAgo: number; retriedAgo?: number; status?: string; count?: number }
+): Promise<void> {
+	const [user] = await sql<{ id: string }[]>`insert into auth.users (email) values (${`seed-${crypto.randomUUID()}@example.test`}) returning id`;
+	await sql`
+		insert into public.image_generations (user_id, prompt, model_id, width, height, seed, status, progress, image_path,
+		                                      created_at, started_at, run_started_at, completed_at)
+		select ${user!.id}, 'seeded', ${g.model}, 512, 512, 1, ${g.status ?? 'completed'}, 100,
+		       case when ${g.status ?? 'completed'} = 'completed' then 'x/y.png' end,
+		       now() - make_interval(secs => ${g.createdAgo}), now() - make_interval(secs => ${g.createdAgo}),
+		       now() - make_interval(secs => ${g.retriedAgo ?? g.createdAgo}), now() - make_interval(secs => ${g.completedAgo})
+		from generate_series(1, ${g.count ?? 1})`;
+}
+
 /** A worker run last seen `seenAgo` seconds ago. */
 export async function seedWorkerRun(sql: Sql, seenAgo: number, trigger: 'cron' | 'continuous' | 'manual' = 'cron'): Promise<void> {
 	await sql`
@@ -48,5 +67,5 @@ export async function seedWorkerRun(sql: Sql, seenAgo: number, trigger: 'cron' |
 }
 
 export async function emptyTables(sql: Sql): Promise<void> {
-	await sql`truncate public.job_queue, public.job_queue_paused_types, public.worker_runs, public.alert_state cascade`;
+	await sql`truncate public.job_queue, public.job_queue_paused_types, public.worker_runs, public.alert_state, public.image_generations cascade`;
 }

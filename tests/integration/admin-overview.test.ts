@@ -17,7 +17,7 @@ import { GET as overviewJson } from '../../src/routes/admin/overview/+server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { adminAccess, call, signedInUser } from '../support/routes';
 import { eventually, testServices } from '../support/services';
-import { emptyTables, seedJobs, seedWorkerRun } from './admin-overview-seed';
+import { emptyTables, seedGenerations, seedJobs, seedWorkerRun } from './admin-overview-seed';
 
 let db: TestDatabase;
 let services: Services;
@@ -114,24 +114,26 @@ describe('on seeded jobs', () => {
 		expect(others.every((p) => p.total === 0 && p.p95_duration_seconds === null)).toBe(true);
 	});
 
-	test("average generation time per model over 7 days, in the seed's 6.4 shape", async () => {
-		await seedJobs(db.sql, { status: 'completed', model: 'vendor/fast', createdAgo: 100, completedAgo: 96, runSeconds: 1 });
-		await seedJobs(db.sql, { status: 'completed', model: 'vendor/fast', createdAgo: 100, completedAgo: 94, runSeconds: 1 });
-		await seedJobs(db.sql, { status: 'completed', model: 'vendor/slow', createdAgo: 100, completedAgo: 40, runSeconds: 1 });
-		await seedJobs(db.sql, { status: 'completed', model: 'vendor/slow', createdAgo: 8 * 86400, completedAgo: 8 * 86400 - 999 });
-		await seedJobs(db.sql, { status: 'failed', model: 'vendor/slow', createdAgo: 100, completedAgo: 1 });
-		await seedJobs(db.sql, { job_type: 'other', status: 'completed', model: 'vendor/fast', createdAgo: 100, completedAgo: 0 });
+	test("time to image per model over 7 days, in the seed's 6.4 shape, leaving out pictures a retry delayed", async () => {
+		await seedGenerations(db.sql, { model: 'local/preview', createdAgo: 100, completedAgo: 96 });
+		await seedGenerations(db.sql, { model: 'local/preview', createdAgo: 100, completedAgo: 94 });
+		await seedGenerations(db.sql, { model: 'local/detailed', createdAgo: 100, completedAgo: 40 });
+		await seedGenerations(db.sql, { model: 'local/detailed', createdAgo: 8 * 86400, completedAgo: 8 * 86400 - 999 });
+		await seedGenerations(db.sql, { model: 'local/detailed', createdAgo: 100, completedAgo: 1, status: 'failed' });
+		// Cancelled and retried by an operator an hour later: two minutes of clock, but not two minutes of waiting for a picture.
+		await seedGenerations(db.sql, { model: 'local/preview', createdAgo: 3700, completedAgo: 90, retriedAgo: 95 });
 
 		expect(await modelTimes(access, db.sql)).toEqual([
-			{ model: 'vendor/slow', total_generations: 1, avg_time_seconds: 60, min_time_seconds: 60, max_time_seconds: 60 },
-			{ model: 'vendor/fast', total_generations: 2, avg_time_seconds: 5, min_time_seconds: 4, max_time_seconds: 6 }
+			{ model: 'local/detailed', total_generations: 1, avg_time_seconds: 60, min_time_seconds: 60, max_time_seconds: 60 },
+			{ model: 'local/preview', total_generations: 2, avg_time_seconds: 5, min_time_seconds: 4, max_time_seconds: 6 }
 		]);
 	});
 
 	test('the slow series are served from memory while fresh, recomputed in the background when stale', async () => {
 		expect(await cachedModelTimes(access, db.sql, 60_000)).toEqual([]);
 		const hourly = await cachedHourlyStats(access, db.sql, 60_000);
-		await seedJobs(db.sql, { status: 'completed', model: 'vendor/new', createdAgo: 10, completedAgo: 0 });
+		await seedJobs(db.sql, { status: 'completed', model: 'local/preview', createdAgo: 10, completedAgo: 0 });
+		await seedGenerations(db.sql, { model: 'local/preview', createdAgo: 10, completedAgo: 0 });
 		expect(await cachedModelTimes(access, db.sql, 60_000)).toEqual([]); // fresh: the remembered answer
 		expect(await cachedHourlyStats(access, db.sql, 60_000)).toBe(hourly);
 		expect(await cachedModelTimes(access, db.sql, 1)).toEqual([]); // stale: still the old answer, recomputing meanwhile
@@ -139,7 +141,7 @@ describe('on seeded jobs', () => {
 			const value = await cachedModelTimes(access, db.sql, 60_000);
 			return value.length > 0 && value;
 		});
-		expect(recomputed).toMatchObject([{ model: 'vendor/new', total_generations: 1 }]);
+		expect(recomputed).toMatchObject([{ model: 'local/preview', total_generations: 1 }]);
 		const afresh = await cachedHourlyStats(access, db.sql, 0); // 0: always computed afresh
 		expect(afresh.reduce((sum, p) => sum + p.completed, 0)).toBe(1);
 	});

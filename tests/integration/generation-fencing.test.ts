@@ -42,7 +42,10 @@ afterAll(async () => {
 	await fake.close();
 	await db.drop();
 });
-beforeEach(() => db.sql`delete from image_generations`);
+beforeEach(async () => {
+	await db.sql`delete from image_generations`;
+	await db.sql`delete from generation_usage`;
+});
 
 /** The app's handlers over a store that counts image writes, and a model that counts its progress reports. */
 function instrumented() {

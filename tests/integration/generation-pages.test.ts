@@ -30,6 +30,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
 	await db.sql`delete from image_generations`;
+	await db.sql`delete from generation_usage`; // usage outlives generations by design (0017)
 	await db.sql`delete from job_queue`;
 	await db.sql`delete from user_limits`;
 });

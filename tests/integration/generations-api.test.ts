@@ -20,6 +20,7 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 beforeEach(async () => {
 	await db.sql`delete from image_generations`;
+	await db.sql`delete from generation_usage`; // usage outlives generations by design (0017)
 	await db.sql`delete from job_queue`;
 	await db.sql`delete from user_limits`;
 });
@@ -40,7 +41,7 @@ describe('POST /api/generations', () => {
 		expect(body).toEqual({ success: true, generation_id: expect.any(String), job_id: expect.any(String), status: 'queued' });
 		const [row] = await db.sql`select g.*, j.job_type, j.payload, j.created_by from image_generations g join job_queue j on j.id = g.job_id where g.id = ${body.generation_id}`;
 		expect(row).toMatchObject({ user_id: alice.id, seed: '42', negative_prompt: 'blurry', status: 'queued', job_type: 'generate-image', created_by: alice.id });
-		expect(row!.payload).toEqual({ generation_id: body.generation_id, model_id: 'local/preview' });
+		expect(row!.payload).toEqual({ generation_id: body.generation_id, model_id: 'local/preview', attempt_timeout_seconds: 300 });
 	});
 
 	test('a missing seed gets a random one', async () => {

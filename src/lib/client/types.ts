@@ -17,6 +17,9 @@ export interface Generation {
 	status: Status;
 	progress: number;
 	error: string | null;
+	failure: { class: string; title: string; advice: string } | null;
+	retry: { at: string; attempt: number; max_attempts: number; reason: string | null } | null;
+	paused: boolean;
 	image_url: string | null;
 	thumbnail_url: string | null;
 	image_bytes: number | null;
@@ -25,6 +28,7 @@ export interface Generation {
 	event_seq: number;
 	created_at: string;
 	started_at: string | null;
+	run_started_at: string | null;
 	completed_at: string | null;
 }
 
@@ -46,4 +50,5 @@ export interface Usage {
 	daily_used: number;
 	daily_limit: number;
 	retry_after_seconds: number | null;
+	blocked?: boolean;
 }

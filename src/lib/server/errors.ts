@@ -28,6 +28,14 @@ export class ForbiddenError extends Error {
 	}
 }
 
+/** A limit of 0: this account may not make pictures at all until an administrator lifts it. */
+export class BlockedError extends ForbiddenError {
+	constructor() {
+		super('Your account is blocked from making pictures (its limit is 0). Ask an administrator of this site to lift it.');
+		this.name = 'BlockedError';
+	}
+}
+
 export class NotFoundError extends Error {
 	constructor(message = 'Not found') {
 		super(message);

@@ -205,6 +205,8 @@ export function runBudget(config: Pick<Config, 'worker'>): { default: number; ma
 }
 
 export interface RunNowResult {
+	/** Job types that were paused during the run: it claimed none of them. */
+	paused: string[];
 	runId: number;
 	workerId: string;
 	budgetSeconds: number;
@@ -241,7 +243,8 @@ export async function runWorkerNow(
 		details: { budget_seconds: budgetSeconds, worker_id: workerId, processed, errors, reaped, returned, duration_ms: durationMs },
 		affectedRows: processed
 	});
-	return { runId, workerId, budgetSeconds, processed, errors, reaped, returned, durationMs };
+	const paused = (await sql<{ job_type: string }[]>`select job_type from public.job_queue_paused_types order by job_type`).map((r) => r.job_type);
+	return { paused, runId, workerId, budgetSeconds, processed, errors, reaped, returned, durationMs };
 }
 
 export interface CancelPreview {

@@ -8,6 +8,7 @@ import { ProviderError, type GeneratedImage } from '../providers/types';
 import type { ImageStorage } from '../storage';
 import { JobAbortedError, PermanentJobError, RetryLaterError, snooze } from '../worker/errors';
 import type { JobHandler } from '../worker/types';
+import { classified, type FailureClass } from './failures';
 import { getModel, modelInfo } from './models';
 import { admitGeneration, completeGeneration, startFence, type Fence, type GenerationRun } from './run';
 import { isUuid } from './read';
@@ -37,8 +38,12 @@ async function storeAndComplete(sql: Queryable, storage: ImageStorage, generatio
 	const thumbKey = `${base}.thumb.webp`;
 	const thumbnail = await makeThumbnail(image.data);
 	await fence.check();
-	await storage.put(imageKey, image.data, image.contentType);
-	await storage.put(thumbKey, thumbnail.data, thumbnail.contentType);
+	try {
+		await storage.put(imageKey, image.data, image.contentType);
+		await storage.put(thumbKey, thumbnail.data, thumbnail.contentType);
+	} catch (error) {
+		throw classified(error instanceof Error ? error : new Error(String(error)), 'storage');
+	}
 	const done = await completeGeneration(sql, run, {
 		imagePath: imageKey,
 		thumbnailPath: thumbKey,
@@ -77,10 +82,12 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 		if (generation.status === 'completed' || generation.status === 'cancelled') return;
 
 		const model = await getModel(sql, generation.model_id);
-		if (!model || !model.enabled) throw new PermanentJobError(`The model ${generation.model_id} is not available any more`);
+		if (!model || !model.enabled) {
+			throw new PermanentJobError(`The model ${generation.model_id} is not available any more`, { class: 'unavailable' });
+		}
 		const provider = providerFor(deps.providers, model.provider);
 		if (!provider) {
-			throw new PermanentJobError('Replicate models are not available on this server (REPLICATE_API_TOKEN is not set)');
+			throw new PermanentJobError('Replicate models are not available on this server (REPLICATE_API_TOKEN is not set)', { class: 'unavailable' });
 		}
 		const run: GenerationRun = { generationId: generation.id, jobId: job.id, workerId, claimCount: job.claim_count };
 		const admission = await admitGeneration(sql, run);
@@ -122,21 +129,23 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 				throw new JobAbortedError('lease-lost');
 			}
 			if (signal.aborted || !(error instanceof ProviderError)) throw error;
-			const { permanent, retryAfterSeconds, details } = error.options;
+			const { permanent, retryAfterSeconds } = error.options;
+			const failureClass: FailureClass = error.options.kind ?? (permanent ? 'model' : 'provider');
+			const details = { ...error.options.details, class: failureClass };
 			if (permanent) throw new PermanentJobError(error.message, details);
 			if (Date.now() - new Date(generation.created_at).getTime() < TRANSIENT_PATIENCE_MS) {
 				// Once the prediction exists it runs on Replicate whatever our check of it answered, so a
 				// failed status check or download is no failure of the job; and a 429 before creating one
 				// means nothing ran. Either way the job waits (honouring Retry-After) without spending an
 				// attempt. Past the patience window, attempts are spent as usual, so an outage ends in failure.
-				if (predictionId !== null || details?.status === 429) {
+				if (predictionId !== null || error.options.details?.status === 429) {
 					return snooze(retryAfterSeconds ?? TRANSIENT_SNOOZE_SECONDS);
 				}
 			}
 			if (retryAfterSeconds !== undefined) {
 				throw new RetryLaterError(error.message, retryAfterSeconds, { ...details, retryAfterSeconds });
 			}
-			throw error;
+			throw Object.assign(error, { details });
 		} finally {
 			fence.stop();
 		}

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { checkSize, SEED_MAX, type GenerationRequest } from '../../schemas';
 import type { Queryable } from '../db/client';
-import { RateLimitError, ValidationError } from '../errors';
+import { BlockedError, RateLimitError, ValidationError } from '../errors';
 import { getModel, modelView, type Availability } from './models';
 import type { UserLimits } from './types';
 
@@ -39,7 +39,7 @@ export async function startGeneration(
 			${seed}, ${request.negative_prompt}, ${request.idempotency_key}) as result`) as unknown as [
 		{ result: { outcome: string; generation_id: string; job_id: string; status: string; limits: UserLimits } }
 	];
-	if (result.outcome === 'rate_limited') throw new RateLimitError(result.limits);
+	if (result.outcome === 'rate_limited') throw result.limits.blocked ? new BlockedError() : new RateLimitError(result.limits);
 	return {
 		generation_id: result.generation_id,
 		job_id: result.job_id,

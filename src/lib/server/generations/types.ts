@@ -1,3 +1,5 @@
+import { failureView, type FailureView } from './failures';
+
 export const GENERATION_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly GenerationStatus[] = ['completed', 'failed', 'cancelled'];
@@ -22,6 +24,16 @@ export interface GenerationRow {
 	image_bytes: number | null;
 	predict_time_seconds: string | null;
 	error_message: string | null;
+	/** Why it failed (or why its last attempt failed, while it waits to retry): see failures.ts. */
+	failure_class: string | null;
+	/** While queued after a failed attempt: when the next attempt is due. */
+	retry_at: Date | null;
+	attempts_used: number;
+	max_attempts: number;
+	/** When the current (or last) attempt started rendering; started_at is the first. */
+	run_started_at: Date | null;
+	/** Queued while the operators have paused generating. */
+	queue_paused: boolean;
 	idempotency_key: string | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: string;
@@ -38,6 +50,8 @@ export interface UserLimits {
 	hourly_limit: number;
 	hourly_used: number;
 	retry_after_seconds: number | null;
+	/** A limit of 0: this account may not generate at all (until an administrator lifts it). */
+	blocked?: boolean;
 }
 
 /** What the API returns for a generation: no storage paths, the image as app URLs. */
@@ -51,7 +65,13 @@ export interface GenerationView {
 	seed: number;
 	status: GenerationStatus;
 	progress: number;
+	/** A sentence for the user (never a raw error): the failure's title, and its detail where one was written for people. */
 	error: string | null;
+	failure: FailureView | null;
+	/** Waiting after a failed attempt: when the next one is due and how many were used. */
+	retry: { at: string; attempt: number; max_attempts: number; reason: string | null } | null;
+	/** Waiting because the operators paused generating. */
+	paused: boolean;
 	image_url: string | null;
 	thumbnail_url: string | null;
 	image_bytes: number | null;
@@ -60,11 +80,13 @@ export interface GenerationView {
 	event_seq: number;
 	created_at: string;
 	started_at: string | null;
+	run_started_at: string | null;
 	completed_at: string | null;
 }
 
 export function toView(row: GenerationRow): GenerationView {
 	const done = row.status === 'completed' && row.image_path !== null;
+	const failure = row.status === 'queued' ? null : failureView(row.status, row.failure_class);
 	return {
 		id: row.id,
 		prompt: row.prompt,
@@ -75,7 +97,18 @@ export function toView(row: GenerationRow): GenerationView {
 		seed: Number(row.seed),
 		status: row.status,
 		progress: row.progress,
-		error: row.error_message,
+		error: failure ? [failure.title, row.error_message].filter(Boolean).join(' ') : null,
+		failure,
+		retry:
+			row.status === 'queued' && row.retry_at
+				? {
+						at: row.retry_at.toISOString(),
+						attempt: row.attempts_used + 1,
+						max_attempts: row.max_attempts,
+						reason: failureView('failed', row.failure_class)?.title ?? null
+					}
+				: null,
+		paused: row.status === 'queued' && row.queue_paused,
 		image_url: done ? `/api/generations/${row.id}/image` : null,
 		thumbnail_url: done && row.thumbnail_path ? `/api/generations/${row.id}/image?size=thumb` : null,
 		image_bytes: row.image_bytes,
@@ -84,6 +117,7 @@ export function toView(row: GenerationRow): GenerationView {
 		event_seq: Number(row.event_seq),
 		created_at: row.created_at.toISOString(),
 		started_at: row.started_at?.toISOString() ?? null,
+		run_started_at: row.run_started_at?.toISOString() ?? null,
 		completed_at: row.completed_at?.toISOString() ?? null
 	};
 }

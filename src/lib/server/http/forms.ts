@@ -1,7 +1,7 @@
 // The generate form's failures: the page shows the message next to the field, keeps what the user
 // typed, and over a limit says when it resets. Other errors map as everywhere (actionProblem).
 import { fail } from '@sveltejs/kit';
-import { RateLimitError } from '../errors';
+import { BlockedError, RateLimitError } from '../errors';
 import { actionProblem } from './index';
 
 export interface LimitReached {
@@ -27,6 +27,7 @@ export function formFailure<V>(status: number, failure: FormFailure<V>) {
 
 /** fail(429) over a limit with its numbers; anything else as actionProblem, keeping the values. */
 export function generateFailure<V>(err: unknown, values: V) {
+	if (err instanceof BlockedError) return formFailure(403, { field: null, error: err.message, values, limit: null });
 	if (err instanceof RateLimitError) {
 		const seconds = err.retryAfterSeconds;
 		const { hourly_limit, hourly_used, daily_limit, daily_used } = err.limits;

@@ -102,6 +102,7 @@ function checkSize(input: GenerationInput): void {
 		if (!Number.isInteger(value) || value < 1 || value > MAX_SIDE) {
 			throw new ProviderError(`The ${name} must be a whole number of pixels from 1 to ${MAX_SIDE}.`, {
 				permanent: true,
+				kind: 'input',
 				details: { [name]: value }
 			});
 		}

@@ -59,20 +59,21 @@ export async function errorFromResponse(response: Response, url: string): Promis
 		return new ProviderError(`Replicate is unavailable (HTTP ${status}); trying again later`, { permanent: false, details });
 	}
 	if (status === 401 || status === 403) {
-		return new ProviderError('Replicate rejected the API token', { permanent: true, details });
+		return new ProviderError('Replicate rejected the API token', { permanent: true, kind: 'unavailable', details });
 	}
 	if (status === 402) {
-		return new ProviderError('The Replicate account has run out of credit', { permanent: true, details });
+		return new ProviderError('The Replicate account has run out of credit', { permanent: true, kind: 'unavailable', details });
 	}
 	if (status === 400 || status === 422) {
 		const reason = detail.replace(/^-\s*/, '');
-		return new ProviderError(`The model rejected these settings${reason ? `: ${reason}` : ''}`, { permanent: true, details });
+		return new ProviderError(`The model rejected these settings${reason ? `: ${reason}` : ''}`, { permanent: true, kind: 'input', details });
 	}
 	if (status === 404) {
-		return new ProviderError('Replicate could not find this model or prediction', { permanent: true, details });
+		return new ProviderError('Replicate could not find this model or prediction', { permanent: true, kind: 'unavailable', details });
 	}
 	return new ProviderError(`Replicate refused the request (HTTP ${status})${detail ? `: ${detail}` : ''}`, {
 		permanent: true,
+		kind: 'provider',
 		details
 	});
 }

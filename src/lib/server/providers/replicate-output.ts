@@ -42,12 +42,14 @@ export async function downloadOutput(prediction: Prediction, fetchImpl: Fetch, s
 	if (response.status === 404 || response.status === 410) {
 		throw new ProviderError('The image expired on Replicate before it could be copied', {
 			permanent: true,
+			kind: 'provider',
 			details: { ...details, status: response.status }
 		});
 	}
 	if (!response.ok) {
 		throw new ProviderError(`Downloading the image failed (HTTP ${response.status}); trying again later`, {
 			permanent: response.status < 500 && response.status !== 429,
+			kind: 'provider',
 			details: { ...details, status: response.status }
 		});
 	}

@@ -63,7 +63,7 @@ export function terminalPredictionError(prediction: Pick<Prediction, 'id' | 'sta
 		return new ProviderError('The prediction was cancelled', { permanent: true, details });
 	}
 	if (prediction.status === 'failed' && SAFETY_FILTER.test(raw)) {
-		return new ProviderError("The model's safety filter blocked this image. Try a different prompt.", { permanent: true, details });
+		return new ProviderError("The model's safety filter blocked this image. Try a different prompt.", { permanent: true, kind: 'safety', details });
 	}
 	if (prediction.status === 'failed') {
 		const reason = raw.trim().slice(0, 300) || 'no reason given';

@@ -58,10 +58,18 @@ export interface ImageProvider {
  * A failure with what the queue needs to know: permanent ones fail the job at once with a
  * message a user understands; others retry, after retryAfterSeconds when the provider said so.
  */
+export type ProviderFailureKind = 'input' | 'safety' | 'provider' | 'model' | 'unavailable';
+
 export class ProviderError extends Error {
 	constructor(
 		message: string,
-		public readonly options: { permanent: boolean; retryAfterSeconds?: number; details?: Record<string, unknown> }
+		public readonly options: {
+			permanent: boolean;
+			retryAfterSeconds?: number;
+			details?: Record<string, unknown>;
+			/** What kind of failure a user should be told of; by default 'model' when permanent, else 'provider'. */
+			kind?: ProviderFailureKind;
+		}
 	) {
 		super(message);
 		this.name = 'ProviderError';

@@ -38,8 +38,14 @@ export function isSnooze(value: unknown): value is Snooze {
 
 /** Why a running handler's signal was aborted. */
 export class JobAbortedError extends Error {
-	constructor(public readonly reason: 'lease-lost' | 'shutdown') {
-		super(reason === 'lease-lost' ? 'the job was cancelled or claimed by another worker' : 'the worker is shutting down');
+	constructor(public readonly reason: 'lease-lost' | 'shutdown' | 'deadline') {
+		super(
+			reason === 'lease-lost'
+				? 'the job was cancelled or claimed by another worker'
+				: reason === 'deadline'
+					? 'the attempt ran past its time limit'
+					: 'the worker is shutting down'
+		);
 		this.name = 'JobAbortedError';
 	}
 }

@@ -24,7 +24,23 @@ export interface PoolOptions {
 	 * caller's own, slower reaper happens to be in its cycle.
 	 */
 	heartbeatMs?: number;
+	/**
+	 * How long one attempt may run when its job names no limit of its own (payload
+	 * attempt_timeout_seconds, as generation jobs carry their model's). Past it the attempt is
+	 * abandoned, counted as a failure (retried while attempts remain) and its slot freed, even if the
+	 * handler is stuck in a call that never returns. Checked on the heartbeat, so it fires up to one
+	 * beat late.
+	 */
+	attemptTimeoutSeconds?: number;
 	log?: (message: string) => void;
+}
+
+export const DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 600;
+
+/** The job's own limit when it names a sane one, else the pool's. */
+function attemptLimitSeconds(job: Job, fallback: number): number {
+	const own = job.payload?.attempt_timeout_seconds;
+	return typeof own === 'number' && Number.isInteger(own) && own >= 1 && own <= 86_400 ? own : fallback;
 }
 
 interface Running {
@@ -34,6 +50,8 @@ interface Running {
 	done: Promise<void>;
 	/** The handler succeeded; only its (batched) completion is still being written. */
 	settling?: boolean;
+	/** When this attempt is abandoned (Date.now() time). */
+	deadlineAt: number;
 }
 
 export function newWorkerId(): string {
@@ -140,10 +158,12 @@ export class WorkerPool {
 	private start(job: Job): void {
 		const controller = new AbortController();
 		const claim: Claim = { jobId: job.id, workerId: this.workerId, claimCount: job.claim_count };
-		const entry = { job, claim, controller } as Running;
+		const limit = attemptLimitSeconds(job, this.options.attemptTimeoutSeconds ?? DEFAULT_ATTEMPT_TIMEOUT_SECONDS);
+		const entry = { job, claim, controller, deadlineAt: Date.now() + limit * 1000 } as Running;
 		this.running.set(job.id, entry);
 		entry.done = this.execute(entry).finally(() => {
-			this.running.delete(job.id);
+			// An abandoned attempt left the map already; the same job may be running again by now.
+			if (this.running.get(job.id) === entry) this.running.delete(job.id);
 			if (entry.settling) this.settling--;
 			this.wakeSlotWaiters();
 		});
@@ -214,17 +234,35 @@ export class WorkerPool {
 
 	private beating = false;
 
-	/** One heartbeat: renew our leases, then return expired ones. Never two at once (a slow database). */
+	/** One heartbeat: abandon attempts past their limit, renew our leases, return expired ones. Never two at once. */
 	private async beat(): Promise<void> {
 		if (this.beating) return;
 		this.beating = true;
 		try {
+			await this.abandonOverdue();
 			await this.renewLeases();
 			if (!this.stopping) this.reaped += await reapExpiredJobs(this.options.sql);
 		} catch (error) {
 			this.options.log?.(`worker ${this.workerId}: reaping failed: ${String(error)}`);
 		} finally {
 			this.beating = false;
+		}
+	}
+
+	private async abandonOverdue(): Promise<void> {
+		const now = Date.now();
+		const overdue = [...this.running.values()].filter((entry) => !entry.settling && entry.deadlineAt <= now);
+		for (const entry of overdue) {
+			const seconds = attemptLimitSeconds(entry.job, this.options.attemptTimeoutSeconds ?? DEFAULT_ATTEMPT_TIMEOUT_SECONDS);
+			entry.controller.abort(new JobAbortedError('deadline'));
+			this.running.delete(entry.job.id);
+			this.counts.errors++;
+			this.wakeSlotWaiters();
+			const held = await failJob(this.options.sql, entry.claim, {
+				message: `The attempt took longer than its limit of ${seconds} s and was abandoned`,
+				details: { class: 'timeout', timeout_seconds: seconds, worker: this.workerId }
+			}).catch(() => false);
+			this.options.log?.(`worker ${this.workerId}: job ${entry.job.id} passed its ${seconds} s limit${held ? '' : ' (it was no longer ours)'}`);
 		}
 	}
 
