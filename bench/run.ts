@@ -12,6 +12,7 @@ import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
+import { userQueries } from './user-queries';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
 
 const MEASUREMENTS: Measurement[] = [
@@ -25,6 +26,7 @@ const MEASUREMENTS: Measurement[] = [
 	eventDelay,
 	churnBench,
 	recovery,
+	userQueries,
 	load
 ];
 /** The whole run is killed after this long, so it never hangs a CI job. */

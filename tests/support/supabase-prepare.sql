@@ -10,8 +10,16 @@
 --   supabase/auth migrations (auth.users, auth.uid()/role()/email() reading request.jwt.claim(s), auth.jwt())
 --   supabase/storage migrations (storage.buckets, storage.objects with RLS on, storage.foldername())
 -- Roles are cluster-wide, so their part is idempotent: several databases of one cluster may be prepared.
--- Not mirrored: supautils (which lets Supabase's `postgres` create policies on storage.objects without
--- owning it: see tests/integration/supabase-migrations.test.ts) and supabase_vault (a stand-in below).
+--   supabase/postgres migrations/db/init-scripts: the event triggers (PostgREST's pgrst_ddl_watch and
+--     pgrst_drop_watch, the pg_cron and pg_net access grants) owned by supabase_admin, which fire on
+--     every DDL statement postgres runs; the authenticator's timeouts; supabase_auth_admin's settings;
+--     postgres' pg_monitor, pg_read_all_data and pg_signal_backend; the realtime and graphql_public schemas
+--   supabase/auth migrations: auth.identities and auth.sessions next to auth.users (GoTrue's own schema,
+--     which is how an app can tell the auth schema is GoTrue's and not a plain-Postgres stand-in)
+--   supabase/vault 0.3: functions that run with the caller's rights and search_path '' (not definer)
+-- Not mirrored: supautils itself (its policy_grants let Supabase's `postgres` create policies on
+-- storage.objects and auth's tables without owning them: the tests grant the owning roles to postgres
+-- as a stand-in, see tests/integration/supabase-migrations.test.ts) and pgsodium's encryption.
 
 -- Roles -------------------------------------------------------------------------------------------
 do $roles$
@@ -44,8 +52,17 @@ begin
   alter role postgres set search_path to "$user", public, extensions;
   alter role anon set statement_timeout = '3s';
   alter role authenticated set statement_timeout = '8s';
+  -- PostgREST logs in as authenticator: its settings are the ones every API request runs under.
+  alter role authenticator set statement_timeout = '8s';
+  alter role authenticator set lock_timeout = '8s';
+  alter role supabase_auth_admin nocreaterole;
+  alter role supabase_auth_admin set search_path = auth;
+  alter role supabase_auth_admin set idle_in_transaction_session_timeout = '60s';
+  alter role supabase_storage_admin set search_path = storage;
 end
 $roles$;
+
+grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;
 
 grant anon, authenticated, service_role to authenticator;
 -- The dashboard's SQL editor and `supabase db push` connect as postgres, which may switch into the API roles.
@@ -67,7 +84,76 @@ alter default privileges for role postgres in schema public grant all on sequenc
 create schema if not exists extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
 create extension if not exists pgcrypto with schema extensions;
+alter schema extensions owner to postgres;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
+do $owner$
+begin
+  execute format('alter database %I owner to postgres', current_database());
+end
+$owner$;
+
+create schema if not exists realtime;
+create schema if not exists graphql_public;
+grant usage on schema graphql_public to postgres, anon, authenticated, service_role;
+
+-- PostgREST reloads its schema cache on DDL: these event triggers, owned by the superuser, fire on
+-- every DDL statement of every role, migrations included.
+create or replace function extensions.pgrst_ddl_watch() returns event_trigger language plpgsql as $$
+declare
+  cmd record;
+begin
+  for cmd in select * from pg_event_trigger_ddl_commands() loop
+    if cmd.command_tag in ('CREATE SCHEMA', 'ALTER SCHEMA', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
+                           'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'CREATE VIEW', 'ALTER VIEW',
+                           'CREATE MATERIALIZED VIEW', 'ALTER MATERIALIZED VIEW', 'CREATE FUNCTION', 'ALTER FUNCTION',
+                           'CREATE TRIGGER', 'CREATE TYPE', 'ALTER TYPE', 'CREATE RULE', 'COMMENT')
+       and cmd.schema_name is distinct from 'pg_temp' then
+      perform pg_notify('pgrst', 'reload schema');
+    end if;
+  end loop;
+end
+$$;
+create or replace function extensions.pgrst_drop_watch() returns event_trigger language plpgsql as $$
+declare
+  obj record;
+begin
+  for obj in select * from pg_event_trigger_dropped_objects() loop
+    if obj.object_type in ('schema', 'table', 'foreign table', 'view', 'materialized view', 'function', 'trigger', 'type', 'rule')
+       and obj.is_temporary is false then
+      perform pg_notify('pgrst', 'reload schema');
+    end if;
+  end loop;
+end
+$$;
+-- The platform grants the API roles the cron and net schemas when those extensions are created.
+create or replace function extensions.grant_pg_cron_access() returns event_trigger language plpgsql as $$
+begin
+  if exists (select from pg_event_trigger_ddl_commands() ev join pg_extension e on ev.objid = e.oid where e.extname = 'pg_cron') then
+    grant usage on schema cron to postgres with grant option;
+    grant all on all tables in schema cron to postgres with grant option;
+    grant all on all functions in schema cron to postgres with grant option;
+  end if;
+end
+$$;
+create or replace function extensions.grant_pg_net_access() returns event_trigger language plpgsql as $$
+begin
+  if exists (select from pg_event_trigger_ddl_commands() ev join pg_extension e on ev.objid = e.oid where e.extname = 'pg_net') then
+    grant usage on schema net to postgres, anon, authenticated, service_role;
+  end if;
+end
+$$;
+do $events$
+begin
+  if not exists (select from pg_event_trigger where evtname = 'pgrst_ddl_watch') then
+    create event trigger pgrst_ddl_watch on ddl_command_end execute procedure extensions.pgrst_ddl_watch();
+    create event trigger pgrst_drop_watch on sql_drop execute procedure extensions.pgrst_drop_watch();
+    create event trigger issue_pg_cron_access on ddl_command_end when tag in ('CREATE EXTENSION')
+      execute procedure extensions.grant_pg_cron_access();
+    create event trigger issue_pg_net_access on ddl_command_end when tag in ('CREATE EXTENSION')
+      execute procedure extensions.grant_pg_net_access();
+  end if;
+end
+$events$;
 
 -- Realtime: an empty publication the project's owner (postgres) adds tables to.
 create publication supabase_realtime;
@@ -116,6 +202,37 @@ create index users_instance_id_idx on auth.users (instance_id);
 alter table auth.users enable row level security;
 alter table auth.users owner to supabase_auth_admin;
 
+-- GoTrue's sign-in identities and sessions, both cascading from auth.users as GoTrue's do.
+create table auth.identities (
+  provider_id     text not null,
+  user_id         uuid not null references auth.users (id) on delete cascade,
+  identity_data   jsonb not null,
+  provider        text not null,
+  last_sign_in_at timestamptz,
+  created_at      timestamptz,
+  updated_at      timestamptz,
+  email           text generated always as (lower(identity_data ->> 'email')) stored,
+  id              uuid not null default gen_random_uuid() primary key,
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create table auth.sessions (
+  id           uuid not null primary key,
+  user_id      uuid not null references auth.users (id) on delete cascade,
+  created_at   timestamptz,
+  updated_at   timestamptz,
+  factor_id    uuid,
+  aal          text,
+  not_after    timestamptz,
+  refreshed_at timestamp,
+  user_agent   text,
+  ip           inet,
+  tag          text
+);
+alter table auth.identities enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.identities owner to supabase_auth_admin;
+alter table auth.sessions owner to supabase_auth_admin;
+
 create function auth.uid() returns uuid language sql stable as $$
   select coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
                   (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
@@ -145,6 +262,7 @@ grant all on all routines in schema auth to postgres;
 -- Storage ------------------------------------------------------------------------------------------
 create schema storage authorization supabase_admin;
 grant usage on schema storage to postgres, anon, authenticated, service_role;
+grant all on schema storage to postgres with grant option;
 grant all on schema storage to supabase_storage_admin with grant option;
 
 create table storage.buckets (
@@ -213,16 +331,17 @@ create unique index secrets_name_idx on vault.secrets (name) where name is not n
 create view vault.decrypted_secrets as
   select id, name, description, secret, secret as decrypted_secret, key_id, nonce, created_at, updated_at
   from vault.secrets;
+-- Vault 0.3: the functions run with the caller's rights (security invoker) and an empty search_path.
 create function vault.create_secret(new_secret text, new_name text default null, new_description text default '',
                                     new_key_id uuid default null) returns uuid
-language sql security definer set search_path = '' as $$
+language sql security invoker set search_path = '' as $$
   insert into vault.secrets (secret, name, description, key_id)
   values (new_secret, new_name, coalesce(new_description, ''), new_key_id)
   returning id;
 $$;
 create function vault.update_secret(secret_id uuid, new_secret text default null, new_name text default null,
                                     new_description text default null, new_key_id uuid default null) returns void
-language sql security definer set search_path = '' as $$
+language sql security invoker set search_path = '' as $$
   update vault.secrets
   set secret = coalesce(new_secret, secret), name = coalesce(new_name, name),
       description = coalesce(new_description, description), key_id = coalesce(new_key_id, key_id),
@@ -232,6 +351,8 @@ $$;
 revoke all on all tables in schema vault from public;
 revoke all on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) from public;
 grant usage on schema vault to postgres, service_role;
-grant select, delete on vault.secrets, vault.decrypted_secrets to postgres, service_role;
+-- With invoker rights the caller needs the table itself: postgres and the service role may write secrets.
+grant select, insert, update, delete on vault.secrets to postgres, service_role;
+grant select on vault.decrypted_secrets to postgres, service_role;
 grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid)
   to postgres, service_role;

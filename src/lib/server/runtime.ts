@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { authSchemaIsGotrue, LocalAccountsUnavailableError } from './auth/local';
 import { SessionStore } from './auth/session';
 import type { SupabaseAuth } from './auth/supabase';
 import type { Config } from './config';
@@ -15,6 +16,7 @@ import { createJobHandlers } from './jobs';
 import { GenerationEvents } from './events';
 import { createProviders, type Providers } from './providers';
 import { createStorage, type ImageStorage } from './storage';
+import { ensureImageBucket } from './storage/bucket';
 import { ContinuousWorker } from './worker/continuous';
 import { startAlertMonitor } from './monitoring/alerts';
 import type { JobHandlers } from './worker/types';
@@ -140,6 +142,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
 			log(`in-process worker ${worker.workerId} started (${config.worker.concurrency} at a time)`);
 		}
 		alertMonitor = startAlertMonitor(sql, config, log);
+		if (!supabaseAuth && (await authSchemaIsGotrue(sql).catch(() => false))) log(`accounts: ${new LocalAccountsUnavailableError().message}`);
+		if (storage.kind === 'supabase') {
+			const bucket = config.storage.bucket;
+			const outcome = await ensureImageBucket(sql, bucket).catch((error: Error) => `failed: ${error.message}`);
+			if (outcome !== 'ready') log(`storage: bucket ${bucket} on this database: ${outcome} (images are still stored through the Storage API)`);
+		}
 	};
 	let settle: (ready: boolean) => void = () => {};
 	const ready = new Promise<boolean>((resolve) => (settle = resolve));

@@ -24,6 +24,38 @@ export class ThrottledError extends Error {
 	}
 }
 
+/**
+ * The database's auth schema is GoTrue's (a Supabase project's): its accounts are Supabase Auth's,
+ * made and checked by GoTrue with its own hashing. Picture adds no local accounts there and says so,
+ * rather than inserting rows GoTrue would not recognise.
+ */
+export class LocalAccountsUnavailableError extends Error {
+	constructor() {
+		super(
+			"Accounts on this database belong to Supabase Auth, so this server cannot make or check local ones. " +
+				'Its operator should set PUBLIC_SUPABASE_URL and PUBLIC_SUPABASE_ANON_KEY to sign in through Supabase Auth (see docs/deployment.md).'
+		);
+		this.name = 'LocalAccountsUnavailableError';
+	}
+}
+
+const gotrueSchemas = new WeakMap<object, Promise<boolean>>();
+
+/** True when auth.users is GoTrue's (it has auth.identities beside it), checked once per pool. */
+export function authSchemaIsGotrue(sql: Sql): Promise<boolean> {
+	let known = gotrueSchemas.get(sql);
+	if (!known) {
+		known = sql`select to_regclass('auth.identities') is not null as gotrue`.then(([row]) => Boolean(row?.gotrue));
+		known.catch(() => gotrueSchemas.delete(sql));
+		gotrueSchemas.set(sql, known);
+	}
+	return known;
+}
+
+async function assertLocalAccounts(sql: Sql): Promise<void> {
+	if (await authSchemaIsGotrue(sql)) throw new LocalAccountsUnavailableError();
+}
+
 /** Failures allowed within the window before an address is locked out for the rest of it. */
 export const MAX_FAILURES = 5;
 export const FAILURE_WINDOW_SECONDS = 15 * 60;
@@ -65,6 +97,7 @@ export function checkNewPassword(raw: unknown): string {
 export async function signUp(sql: Sql, rawEmail: unknown, rawPassword: unknown, adminEmails: string[]): Promise<AccountRow> {
 	const email = normaliseEmail(rawEmail);
 	const password = checkNewPassword(rawPassword);
+	await assertLocalAccounts(sql);
 	const hash = await hashPassword(password);
 	return sql.begin(async (tx) => {
 		// Serialise sign-ups so exactly one account can be "the first".
@@ -95,6 +128,7 @@ export async function signIn(sql: Sql, rawEmail: unknown, rawPassword: unknown):
 	} catch {
 		throw new SignInError();
 	}
+	await assertLocalAccounts(sql);
 
 	const [reserved] = await sql<{ retry_after: number | null }[]>`
 		select app_private.reserve_sign_in_attempt(${email}, ${MAX_FAILURES}, make_interval(secs => ${FAILURE_WINDOW_SECONDS})) as retry_after`;

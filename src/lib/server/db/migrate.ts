@@ -129,6 +129,46 @@ const TRACKING_TABLE_SQL = `
 		applied_at timestamptz not null default now()
 	);`;
 
+/**
+ * The Supabase CLI's own history table, created exactly as `supabase db push` creates it
+ * (supabase/cli pkg/migration/history.go): the schema, the table with its version primary key, then
+ * the statements and name columns it added later. Only on a Supabase database: elsewhere the CLI
+ * has nothing to push to.
+ */
+const CLI_HISTORY_SQL = [
+	'CREATE SCHEMA IF NOT EXISTS supabase_migrations',
+	'CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY)',
+	'ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS statements text[]',
+	'ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS name text'
+];
+
+/** A Supabase project's database: its platform roles exist (supabase_admin owns the cluster). */
+async function isSupabaseDatabase(sql: Sql): Promise<boolean> {
+	const [row] = await sql`select exists (select 1 from pg_roles where rolname = 'supabase_admin') as supabase`;
+	return Boolean(row?.supabase);
+}
+
+/**
+ * Records every migration this runner has applied in the CLI's history too, as the CLI records its
+ * own: the version and name it derives from the file name (`<version>_<name>.sql`) and the file's
+ * statements (here the whole file as one). Then `supabase db push` finds nothing to apply, whichever
+ * of the two ran first.
+ */
+async function recordForCli(tx: Sql, migrations: Migration[], versions: Set<string>): Promise<number> {
+	const [cli] = await tx`select to_regclass('supabase_migrations.schema_migrations') is not null as present`;
+	if (!cli?.present) {
+		if (!(await isSupabaseDatabase(tx))) return 0;
+		for (const statement of CLI_HISTORY_SQL) await tx.unsafe(statement);
+	}
+	const recorded = new Set((await tx<{ version: string }[]>`select version from supabase_migrations.schema_migrations`).map((r) => r.version));
+	const missing = migrations.filter((m) => versions.has(m.version) && !recorded.has(m.version));
+	for (const m of missing) {
+		await tx`insert into supabase_migrations.schema_migrations (version, name, statements)
+			values (${m.version}, ${m.name}, ${[m.sql]}::text[]) on conflict (version) do nothing`;
+	}
+	return missing.length;
+}
+
 /** Brings the database up to date; throws MigrationError (having changed nothing) on a disagreement. */
 export async function migrate(sql: Sql, migrations: Migration[], options: MigrateOptions = {}): Promise<string[]> {
 	const log = options.log ?? (() => {});
@@ -147,6 +187,9 @@ export async function migrate(sql: Sql, migrations: Migration[], options: Migrat
 		const applied = await tx<AppliedRow[]>`select version, name, checksum from app_private.schema_migrations`;
 		const result = compare(migrations, applied);
 		if (result.problems.length > 0) throw new MigrationError(result.problems);
+		// Migrations applied before the CLI's table existed: recorded there now.
+		const backfilled = await recordForCli(tx as unknown as Sql, migrations, new Set(applied.map((row) => row.version)));
+		if (backfilled > 0) log(`recorded ${backfilled} applied migration(s) in the Supabase CLI's history`);
 		return result.pending;
 	});
 
@@ -162,11 +205,7 @@ export async function migrate(sql: Sql, migrations: Migration[], options: Migrat
 				await tx`insert into app_private.schema_migrations (version, name, checksum)
 					values (${migration.version}, ${migration.name}, ${migration.checksum})`;
 				// Keep the Supabase CLI's history in step too, so a later `supabase db push` does not re-run it.
-				const [cli] = await tx`select to_regclass('supabase_migrations.schema_migrations') is not null as present`;
-				if (cli?.present) {
-					await tx`insert into supabase_migrations.schema_migrations (version, name)
-						values (${migration.version}, ${migration.name}) on conflict (version) do nothing`;
-				}
+				await recordForCli(tx as unknown as Sql, [migration], new Set([migration.version]));
 				return true;
 			})
 			.catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { SignInError, signIn, ThrottledError } from '$lib/server/auth/local';
+import { LocalAccountsUnavailableError, SignInError, signIn, ThrottledError } from '$lib/server/auth/local';
 import { safeRedirect } from '$lib/server/auth/redirects';
 import { AuthUnavailableError } from '$lib/server/auth/supabase';
 import { actions as formActions, load as pageLoad } from '$lib/server/http';
@@ -40,7 +40,7 @@ export const actions = formActions({
 		} catch (err) {
 			if (err instanceof ThrottledError) return fail(429, { email, error: err.message, field: null });
 			if (err instanceof SignInError) return fail(400, { email, error: err.message, field: 'password' });
-			if (err instanceof AuthUnavailableError) return fail(503, { email, error: err.message, field: null });
+			if (err instanceof AuthUnavailableError || err instanceof LocalAccountsUnavailableError) return fail(503, { email, error: err.message, field: null });
 			throw err;
 		}
 		redirect(303, safeRedirect(form.get('redirectTo')));

@@ -1,5 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { signUp } from '$lib/server/auth/local';
+import { authSchemaIsGotrue, LocalAccountsUnavailableError, signUp } from '$lib/server/auth/local';
 import { safeRedirect } from '$lib/server/auth/redirects';
 import { AuthUnavailableError } from '$lib/server/auth/supabase';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
@@ -7,7 +7,10 @@ import type { Actions, PageServerLoad } from './$types';
 
 export const load = pageLoad(async ({ locals, url }) => {
 	if (locals.user) redirect(303, safeRedirect(url.searchParams.get('redirectTo')));
-	return { redirectTo: url.searchParams.get('redirectTo') };
+	const { supabaseAuth, sql } = locals.services;
+	// Said before anyone types: on a Supabase database without Supabase Auth configured, no local account can be made.
+	const unavailable = !supabaseAuth && (await authSchemaIsGotrue(sql)) ? new LocalAccountsUnavailableError().message : null;
+	return { redirectTo: url.searchParams.get('redirectTo'), unavailable };
 }) satisfies PageServerLoad;
 
 export const actions = formActions({
@@ -28,7 +31,7 @@ export const actions = formActions({
 				await sessions.start(account, { cookies, secure, userAgent: request.headers.get('user-agent') });
 			}
 		} catch (err) {
-			if (err instanceof AuthUnavailableError) return fail(503, { email, error: err.message, field: null });
+			if (err instanceof AuthUnavailableError || err instanceof LocalAccountsUnavailableError) return fail(503, { email, error: err.message, field: null });
 			return actionProblem(err, { email });
 		}
 		redirect(303, redirectTo);
