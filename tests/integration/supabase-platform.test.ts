@@ -11,7 +11,10 @@ import { createSql, type Sql } from '../../src/lib/server/db/client';
 import { migrate, migrationStatus, type Migration } from '../../src/lib/server/db/migrate';
 import { startGeneration } from '../../src/lib/server/generations/start';
 import { ensureImageBucket } from '../../src/lib/server/storage/bucket';
+import { isActionFailure } from '@sveltejs/kit';
+import { actions as signUpActions, load as signUpLoad } from '../../src/routes/auth/signup/+page.server';
 import { loadMigrations } from '../support/db';
+import { testServices } from '../support/services';
 import { startSystemPostgres, type SystemPostgres } from '../support/system-postgres';
 
 let cluster: SystemPostgres;
@@ -142,6 +145,19 @@ describe("on GoTrue's auth schema", () => {
 		await expect(signUp(sql, 'new@example.test', 'a-long-password-1', [])).rejects.toBeInstanceOf(LocalAccountsUnavailableError);
 		await expect(signIn(sql, 'new@example.test', 'a-long-password-1')).rejects.toThrow(/belong to Supabase Auth.*PUBLIC_SUPABASE_URL/);
 		expect(await sql`select count(*)::int as n from auth.users`).toEqual([before]);
+	});
+
+	test('the sign-up page says so before anyone types, and its form answers 503 with the same words, never a 500', async () => {
+		const services = await testServices({ sql, url: cluster.url('postgres', 'gotrue_accounts'), name: 'gotrue_accounts', drop: async () => {} });
+		const url = new URL('http://localhost/auth/signup');
+		const page = (await signUpLoad({ locals: { services, user: null }, url } as never)) as { unavailable: string | null };
+		expect(page.unavailable).toMatch(/belong to Supabase Auth/);
+		const body = new FormData();
+		body.append('email', 'someone@example.test');
+		body.append('password', 'a-long-password-1');
+		const answer = await signUpActions.default({ request: new Request(url, { method: 'POST', body }), url, locals: { services, user: null }, cookies: { set() {}, delete() {} } } as never);
+		expect(isActionFailure(answer) && answer.status).toBe(503);
+		expect((answer as { data: { error: string } }).data.error).toMatch(/PUBLIC_SUPABASE_URL and PUBLIC_SUPABASE_ANON_KEY/);
 	});
 
 	test("deleting a user as GoTrue does (supabase_auth_admin) works, and cancels the user's waiting work", async () => {
