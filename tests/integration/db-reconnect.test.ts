@@ -1,9 +1,9 @@
 // The connection under an open transaction dies (a restart, a failover, an admin's
 // pg_terminate_backend): the transaction fails, the process lives on, and the pool reconnects by
 // itself. Unpatched postgres.js 3.4.9 throws from its ROLLBACK write outside any promise here and
-// kills the process (scripts/patch-postgres.js).
+// kills the process (patches/postgres+3.4.9.patch, applied by patch-package at install).
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createSql, type Sql } from '../../src/lib/server/db/client';
+import { createSql, driverPatched, type Sql } from '../../src/lib/server/db/client';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 let db: TestDatabase;
@@ -45,4 +45,8 @@ test('a transaction whose connection is terminated fails cleanly, and the next q
 	});
 	expect(row!.ok).toBe(1);
 	expect(uncaught).toEqual([]);
+});
+
+test('the installed driver carries the patch (patch-package ran at install)', () => {
+	expect(driverPatched()).toBe(true);
 });

@@ -1,3 +1,8 @@
+// The one module that creates database pools. The driver is postgres.js 3.4.9 with two fixes for a
+// server that goes away under an open transaction (patches/postgres+3.4.9.patch, applied by
+// patch-package at install; CONTRIBUTING.md says why this driver and these patches).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -34,7 +39,35 @@ export function connectionUrl(url: string): string {
 	return parsed.toString();
 }
 
+const PATCH_MARK = 'picture: patches/postgres+3.4.9.patch';
+let patchChecked = false;
+
+/**
+ * True when the installed driver carries our patch. An install with --ignore-scripts skips
+ * patch-package: the app then still works, but a database restart under an open transaction can
+ * crash the process, so it says so once, loudly.
+ */
+export function driverPatched(): boolean {
+	try {
+		const require = createRequire(import.meta.url);
+		const entry = require.resolve('postgres');
+		const connection = entry.replace(/src[\\/]index\.js$/, 'src/connection.js').replace(/cjs[\\/]src[\\/]index\.js$/, 'cjs/src/connection.js');
+		return readFileSync(connection, 'utf8').includes(PATCH_MARK);
+	} catch {
+		return true; // bundled or unreadable: nothing to say
+	}
+}
+
+function warnIfUnpatched(): void {
+	if (patchChecked) return;
+	patchChecked = true;
+	if (!driverPatched()) {
+		console.warn('[picture] postgres.js is not patched (installed with --ignore-scripts?): run `npx patch-package` so a database restart cannot crash this process');
+	}
+}
+
 export function createSql(url: string, options: SqlOptions = {}): Sql {
+	warnIfUnpatched();
 	const transactionPooler = options.transactionPooler ?? false;
 	const settings = {
 		max: options.max ?? 10,
