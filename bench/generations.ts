@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { SessionStore } from '../src/lib/server/auth/session';
 import { freePort } from '../src/lib/server/db/embedded';
-import { GenerationEvents } from '../src/lib/server/events';
+import { GenerationEvents } from '../src/lib/server/generations/events';
 import { builtApp, emit, insertUnlimitedUsers, percentile, QUICK, round, sleep, type Measurement } from './support';
 
 const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';

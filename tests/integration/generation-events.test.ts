@@ -1,6 +1,6 @@
 // The fan-out behind SSE: one listener per process; polling where LISTEN is unavailable.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { GenerationEvents } from '../../src/lib/server/events';
+import { GenerationEvents } from '../../src/lib/server/generations/events';
 import type { GenerationRow } from '../../src/lib/server/generations/types';
 import { createTestDatabase, createUser, type TestDatabase } from '../support/db';
 import { deferred } from '../support/services';

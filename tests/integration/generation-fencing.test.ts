@@ -7,7 +7,7 @@ import { changeJob } from '../../src/lib/server/console/jobs';
 import { cancelGeneration } from '../../src/lib/server/generations/cancel';
 import { providerForModel } from '../../src/lib/server/generations/delete';
 import { startGeneration } from '../../src/lib/server/generations/start';
-import { createJobHandlers } from '../../src/lib/server/jobs';
+import { createJobHandlers } from '../../src/lib/server/worker/jobs';
 import { createProviders } from '../../src/lib/server/providers';
 import type { ImageProvider } from '../../src/lib/server/providers/types';
 import type { Services } from '../../src/lib/server/runtime';

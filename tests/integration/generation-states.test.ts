@@ -12,7 +12,7 @@ import { deleteGeneration, providerForModel } from '../../src/lib/server/generat
 import { getGeneration } from '../../src/lib/server/generations/read';
 import { getUserLimits, startGeneration } from '../../src/lib/server/generations/start';
 import { toView } from '../../src/lib/server/generations/types';
-import { createJobHandlers } from '../../src/lib/server/jobs';
+import { createJobHandlers } from '../../src/lib/server/worker/jobs';
 import { claimJobs, failJob, reapExpiredJobs } from '../../src/lib/server/queue';
 import { ProviderError, type ImageProvider } from '../../src/lib/server/providers/types';
 import type { Services } from '../../src/lib/server/runtime';

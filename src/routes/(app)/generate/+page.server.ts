@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { redirect } from '@sveltejs/kit';
 import { parseGenerationRequest } from '$lib/schemas';
-import type { GenerateFormValues } from '$lib/components/generate/form';
-import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/components/generate/form';
+import type { GenerateFormValues } from '$lib/forms/generate';
+import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/forms/generate';
 import type { Generation, ModelOption, Usage } from '$lib/client/types';
 import { formFailure, generateFailure } from '$lib/server/http/forms';
 import { listModels } from '$lib/server/generations/models';

@@ -1,11 +1,11 @@
 // Turns a prompt, negative prompt, seed and model into a scene: a palette, a sky, a sun or moon and
 // layers of land, all in fractions of the picture so a scene looks alike at every size. Nothing
-// here touches pixels (local-render.ts does); every choice comes from one hash, so the same
+// here touches pixels (render.ts does); every choice comes from one hash, so the same
 // inputs always give the same scene.
-import { composeLands, type Land } from './local-layers';
-import { THEMES, mix, nightfall, varyPalette, type Palette, type RGB, type ThemeName } from './local-palette';
-import { Random, hashParts } from './local-random';
-import { understand, type LandKind } from './local-words';
+import { composeLands, type Land } from './layers';
+import { THEMES, mix, nightfall, varyPalette, type Palette, type RGB, type ThemeName } from './palette';
+import { Random, hashParts } from './random';
+import { understand, type LandKind } from './words';
 
 export type Detail = 'preview' | 'detailed';
 

@@ -1,6 +1,6 @@
 // The job types this deployment runs, by name. Workers claim only the types registered here.
-import { createGenerateImageHandler, type GenerateImageDeps } from './generations/handler';
-import type { JobHandlers } from './worker/types';
+import { createGenerateImageHandler, type GenerateImageDeps } from '../generations/handler';
+import type { JobHandlers } from './types';
 
 export const GENERATE_IMAGE = 'generate-image';
 

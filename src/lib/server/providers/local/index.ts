@@ -1,8 +1,8 @@
 // The built-in image model: paints an abstract landscape from the prompt and seed, with no network
 // and no model weights. It runs in steps like a diffusion model (each step paints a band of rows)
 // and paces itself so progress is visible in the app; tests set the pace to 0 and get it at once.
-import { composeScene, type Detail } from './local-scene';
-import { SceneRenderer } from './local-render';
+import { composeScene, type Detail } from './scene';
+import { SceneRenderer } from './render';
 import {
 	ProviderError,
 	type GenerationInput,
@@ -10,7 +10,7 @@ import {
 	type ModelInfo,
 	type ProviderContext,
 	type ProviderResult
-} from './types';
+} from '../types';
 
 export interface LocalProviderOptions {
 	/** Wall-clock time for one image at the default number of steps; 0 renders without any timer. */

@@ -1,6 +1,6 @@
 // What the local model "understands" of a prompt: words that pick a palette, a landscape and a
 // mood. Words in the negative prompt take those ideas out again ("no fog", "night").
-import type { ThemeName } from './local-palette';
+import type { ThemeName } from './palette';
 
 export type LandKind = 'mountains' | 'hills' | 'dunes' | 'waves' | 'trees' | 'city';
 export type Mood = 'night' | 'fog';

@@ -1,8 +1,8 @@
 // The outline of each layer of land, one value per pixel column: mountains, hills, dunes, waves,
 // pine forests and city skylines. Shapes are drawn in fractions of the width, so a scene keeps its
 // composition at every size; only the sampling depends on the pixel width.
-import { Random, hashParts } from './local-random';
-import type { Land } from './local-layers';
+import { Random, hashParts } from './random';
+import type { Land } from './layers';
 
 export interface LandShape {
 	/**

@@ -1,7 +1,7 @@
 // Colours and the hand-picked palettes the local model paints with. Palettes are chosen by words
 // in the prompt and then varied a little by the seed, which keeps the results harmonious (random
 // RGB colours almost never are).
-import type { Random } from './local-random';
+import type { Random } from './random';
 
 /** Red, green, blue in 0-255 (floats; rounded only when the pixels are written). */
 export type RGB = readonly [number, number, number];

@@ -1,7 +1,7 @@
 // Live generation updates for SSE: one LISTEN connection per process fans each change out to every
 // subscriber of that generation. Without notifications (transaction poolers) it polls instead.
-import type { Sql } from './db/client';
-import type { GenerationRow } from './generations/types';
+import type { Sql } from '../db/client';
+import type { GenerationRow } from './types';
 
 export const GENERATION_CHANNEL = 'generation_events';
 

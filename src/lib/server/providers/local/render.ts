@@ -2,11 +2,11 @@
 // the PNG. Every effect works on one row of floats so the hot loops are plain arithmetic over typed
 // arrays: a 1024x1024 picture takes a small fraction of a second.
 import sharp from 'sharp';
-import type { Land } from './local-layers';
-import { shapeLand, type LandShape } from './local-outline';
-import { clamp01, mix, type RGB } from './local-palette';
-import { hash2 } from './local-random';
-import type { Scene } from './local-scene';
+import type { Land } from './layers';
+import { shapeLand, type LandShape } from './outline';
+import { clamp01, mix, type RGB } from './palette';
+import { hash2 } from './random';
+import type { Scene } from './scene';
 
 // 4x4 ordered dither, centred on zero: breaks up banding in smooth gradients without the cost (in
 // PNG size) of random noise.

@@ -1,9 +1,9 @@
 // The layers of land, far to near: where each lies, how high it rises and its colours. Far layers
 // are paler (there is air between them and the viewer), near ones darker; valleys fill with mist,
 // thicker when the prompt asks for fog. Fractions of the picture, like the rest of the scene.
-import { adjust, mix, scale, type Palette, type RGB } from './local-palette';
-import type { Random } from './local-random';
-import type { LandKind } from './local-words';
+import { adjust, mix, scale, type Palette, type RGB } from './palette';
+import type { Random } from './random';
+import type { LandKind } from './words';
 
 export interface Land {
 	kind: LandKind;

@@ -1,0 +1,1459 @@
+-- The schema the migrations make (generated: see tests/integration/schema-snapshot.test.ts). Do not edit by hand.
+
+CREATE SCHEMA app_private;
+
+CREATE SCHEMA public;
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+CREATE FUNCTION app_private.create_session(p_user_id uuid, p_ttl interval, p_user_agent text DEFAULT NULL::text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'app_private', 'pg_temp'
+    AS $$
+declare
+  v_id uuid;
+begin
+  if p_ttl is null or p_ttl <= interval '0' or p_ttl > interval '90 days' then
+    raise exception 'create_session: ttl must be between 0 and 90 days' using errcode = '22023';
+  end if;
+  -- A little housekeeping per sign-in keeps the table to live sessions without a scheduler.
+  delete from sessions where id in (select id from sessions where expires_at < now() limit 100);
+  insert into sessions (user_id, expires_at, user_agent)
+  values (p_user_id, now() + p_ttl, left(p_user_agent, 300))
+  returning id into v_id;
+  return v_id;
+end;
+$$;
+
+CREATE FUNCTION app_private.end_session(p_session_id uuid) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO 'app_private', 'pg_temp'
+    AS $$
+  with gone as (delete from sessions where id = p_session_id returning 1)
+  select exists (select 1 from gone);
+$$;
+
+CREATE FUNCTION app_private.end_user_sessions(p_user_id uuid, p_keep uuid DEFAULT NULL::uuid) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'app_private', 'pg_temp'
+    AS $$
+  with gone as (
+    delete from sessions where user_id = p_user_id and (p_keep is null or id <> p_keep) returning 1
+  )
+  select count(*)::integer from gone;
+$$;
+
+CREATE FUNCTION app_private.reserve_sign_in_attempt(p_email text, p_max integer, p_window interval) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'app_private', 'pg_temp'
+    AS $$
+declare
+  v_count  integer;
+  v_oldest timestamptz;
+begin
+  if p_max is null or p_max < 1 or p_window is null or p_window <= interval '0' then
+    raise exception 'reserve_sign_in_attempt: max must be positive and window longer than 0' using errcode = '22023';
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('picture.sign_in:' || lower(p_email), 0));
+  select count(*), min(failed_at) into v_count, v_oldest
+  from sign_in_failures
+  where lower(email) = lower(p_email) and failed_at > now() - p_window;
+  if v_count >= p_max then
+    return greatest(1, ceil(extract(epoch from (v_oldest + p_window - now()))))::integer;
+  end if;
+  insert into sign_in_failures (email) values (lower(p_email));
+  return null;
+end;
+$$;
+
+CREATE FUNCTION app_private.resolve_session(p_session_id uuid) RETURNS TABLE(user_id uuid, email text, app_metadata jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO 'app_private', 'pg_temp'
+    AS $$
+begin
+  update sessions s set last_seen_at = now()
+  where s.id = p_session_id and s.expires_at > now() and s.last_seen_at < now() - interval '1 minute';
+  return query
+  select s.user_id, u.email::text, coalesce(u.raw_app_meta_data, '{}'::jsonb)
+  from sessions s join auth.users u on u.id = s.user_id
+  where s.id = p_session_id and s.expires_at > now();
+end;
+$$;
+
+CREATE FUNCTION public.admit_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_generation image_generations;
+  v_limit      integer;
+  v_running    integer;
+begin
+  if not generation_run_holds(p_job_id, p_worker_id, p_claim_count) then
+    return 'lost';
+  end if;
+  select * into v_generation from image_generations where id = p_generation_id;
+  if not found or v_generation.status not in ('queued', 'processing') then
+    return 'lost';
+  end if;
+  if v_generation.status = 'processing' then
+    return 'admitted'; -- resumed after a snooze: it holds its slot
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('model-slots:' || v_generation.model_id, 0));
+  select max_concurrency into v_limit from models where id = v_generation.model_id;
+  select count(*) into v_running from image_generations
+  where model_id = v_generation.model_id and status = 'processing';
+  if v_running >= coalesce(v_limit, 1) then
+    return 'busy';
+  end if;
+  update image_generations
+  set status = 'processing', started_at = coalesce(started_at, now()), run_started_at = now(), retry_at = null,
+      queue_paused = false, failure_class = null
+  where id = p_generation_id and status = 'queued';
+  return case when found then 'admitted' else 'lost' end;
+end;
+$$;
+
+CREATE FUNCTION public.cancel_all_pending_jobs(p_as_of timestamp with time zone DEFAULT now(), p_include_processing boolean DEFAULT false, p_max_rows integer DEFAULT NULL::integer, p_reason text DEFAULT NULL::text) RETURNS TABLE(cancelled integer, matched integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_ids uuid[];
+begin
+  if p_as_of is null then
+    raise exception 'cancel_all_pending_jobs: as_of must not be null' using errcode = '22023';
+  end if;
+  if p_max_rows is not null and p_max_rows < 0 then
+    raise exception 'cancel_all_pending_jobs: max_rows must not be negative' using errcode = '22023';
+  end if;
+
+  -- Lock the matching rows first: the count and the update then see the same set. Claimers skip
+  -- locked rows, so they carry on with anything newer meanwhile. One status per statement, so each
+  -- reads its partial index instead of the whole table.
+  select coalesce(array_agg(s.id), '{}') into v_ids
+  from (select j.id from job_queue j where j.status = 'pending' and j.created_at <= p_as_of for update) s;
+  if coalesce(p_include_processing, false) then
+    select v_ids || coalesce(array_agg(s.id), '{}') into v_ids
+    from (select j.id from job_queue j where j.status = 'processing' and j.created_at <= p_as_of for update) s;
+  end if;
+
+  matched := cardinality(v_ids);
+  if p_max_rows is not null and matched > p_max_rows then
+    cancelled := 0;
+    return next;
+    return;
+  end if;
+
+  update job_queue j
+  set status = 'cancelled', completed_at = now(), locked_by = null, locked_until = null,
+      error_message = coalesce(p_reason, j.error_message), updated_at = now()
+  where j.id = any (v_ids);
+  get diagnostics cancelled = row_count;
+  return next;
+end;
+$$;
+
+CREATE TABLE public.image_generations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    prompt text NOT NULL,
+    negative_prompt text,
+    model_id text NOT NULL,
+    width integer NOT NULL,
+    height integer NOT NULL,
+    seed bigint NOT NULL,
+    params jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    progress integer DEFAULT 0 NOT NULL,
+    job_id uuid,
+    prediction_id text,
+    image_path text,
+    thumbnail_path text,
+    image_content_type text,
+    image_bytes integer,
+    predict_time_seconds numeric(10,3),
+    error_message text,
+    idempotency_key text,
+    history jsonb DEFAULT '[]'::jsonb NOT NULL,
+    event_seq bigint DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    failure_class text,
+    retry_at timestamp with time zone,
+    attempts_used integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    run_started_at timestamp with time zone,
+    queue_paused boolean DEFAULT false NOT NULL,
+    CONSTRAINT completed_has_image CHECK (((status <> 'completed'::text) OR (image_path IS NOT NULL))),
+    CONSTRAINT failure_class_valid CHECK (((failure_class IS NULL) OR (failure_class = ANY (ARRAY['storage'::text, 'input'::text, 'safety'::text, 'provider'::text, 'model'::text, 'timeout'::text, 'worker_lost'::text, 'unavailable'::text, 'cancelled_by_operator'::text, 'internal'::text])))),
+    CONSTRAINT idempotency_key_length CHECK (((idempotency_key IS NULL) OR ((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 255)))),
+    CONSTRAINT negative_prompt_length CHECK (((negative_prompt IS NULL) OR (char_length(negative_prompt) <= 2000))),
+    CONSTRAINT progress_in_range CHECK (((progress >= 0) AND (progress <= 100))),
+    CONSTRAINT prompt_length CHECK (((char_length(btrim(prompt)) >= 1) AND (char_length(btrim(prompt)) <= 2000))),
+    CONSTRAINT seed_not_negative CHECK ((seed >= 0)),
+    CONSTRAINT size_positive CHECK ((((width >= 64) AND (width <= 4096)) AND ((height >= 64) AND (height <= 4096)))),
+    CONSTRAINT status_valid CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
+)
+WITH (fillfactor='85', autovacuum_vacuum_scale_factor='0.05');
+
+CREATE FUNCTION public.cancel_generation(p_generation_id uuid, p_user_id uuid) RETURNS SETOF public.image_generations
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_row image_generations;
+begin
+  update image_generations set status = 'cancelled', completed_at = now(), error_message = null
+  where id = p_generation_id and user_id = p_user_id and status in ('queued', 'processing')
+  returning * into v_row;
+  if found then
+    if v_row.job_id is not null then
+      perform cancel_job(v_row.job_id, 'cancelled by the user');
+    end if;
+    return next v_row;
+    return;
+  end if;
+  return query select * from image_generations where id = p_generation_id and user_id = p_user_id;
+end;
+$$;
+
+CREATE FUNCTION public.cancel_job(p_job_id uuid, p_reason text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  update job_queue
+  set status = 'cancelled', completed_at = now(), locked_by = null, locked_until = null,
+      error_message = coalesce(p_reason, error_message), updated_at = now()
+  where id = p_job_id and status in ('pending', 'processing');
+  return found;
+end;
+$$;
+
+CREATE FUNCTION public.cancel_job_of_deleted_generation() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if old.job_id is not null and old.status in ('queued', 'processing') then
+    perform public.cancel_job(old.job_id, 'its generation was deleted');
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.cancel_jobs(p_job_ids uuid[], p_reason text DEFAULT NULL::text) RETURNS SETOF uuid
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  update job_queue
+  set status = 'cancelled', completed_at = now(), locked_by = null, locked_until = null,
+      error_message = coalesce(p_reason, error_message), updated_at = now()
+  where id = any (p_job_ids) and status in ('pending', 'processing')
+  returning id;
+$$;
+
+CREATE TABLE public.job_queue (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    job_type text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    error_message text,
+    error_details jsonb,
+    created_by uuid,
+    priority integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_by text,
+    locked_until timestamp with time zone,
+    dedupe_key text,
+    claim_count integer DEFAULT 0 NOT NULL,
+    CONSTRAINT attempts_not_negative CHECK ((attempts >= 0)),
+    CONSTRAINT claim_count_not_negative CHECK ((claim_count >= 0)),
+    CONSTRAINT dedupe_key_not_empty CHECK (((dedupe_key IS NULL) OR ((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 512)))),
+    CONSTRAINT job_type_not_empty CHECK (((length(btrim(job_type)) >= 1) AND (length(btrim(job_type)) <= 128))),
+    CONSTRAINT lease_only_while_processing CHECK (((status = 'processing'::text) OR ((locked_by IS NULL) AND (locked_until IS NULL)))),
+    CONSTRAINT max_attempts_positive CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
+    CONSTRAINT payload_is_object CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT priority_in_range CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT status_valid CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
+)
+WITH (fillfactor='80', autovacuum_vacuum_threshold='1000', autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_insert_threshold='1000', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_analyze_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_cost_delay='0', autovacuum_vacuum_cost_limit='2000');
+
+COMMENT ON TABLE public.job_queue IS 'Background jobs: claimed with SKIP LOCKED under a lease, retried with backoff.';
+
+CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p_lease_seconds integer DEFAULT 30, p_job_types text[] DEFAULT NULL::text[]) RETURNS SETOF public.job_queue
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_sort TO 'off'
+    SET enable_incremental_sort TO 'off'
+    AS $$
+declare
+  v_paused text[];
+begin
+  if p_worker_id is null or btrim(p_worker_id) = '' then
+    raise exception 'claim_jobs: worker_id must not be empty' using errcode = '22023';
+  end if;
+  if p_limit is null or p_limit not between 1 and 1000 then
+    raise exception 'claim_jobs: limit must be between 1 and 1000' using errcode = '22023';
+  end if;
+  if p_lease_seconds is null or p_lease_seconds not between 1 and 86400 then
+    raise exception 'claim_jobs: lease_seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+
+  select coalesce(array_agg(job_type), '{}') into v_paused from job_queue_paused_types;
+
+  -- A claim is a lease, not a result: its commit need not wait for the disk flush (this holds for
+  -- the rest of the calling transaction). Any later synchronous commit (the completion's) flushes it
+  -- too, the WAL being written in order. Only if the Postgres server itself crashes within ~0.6 s of
+  -- the claim is it lost: the job is pending again and runs again, as after a worker crash
+  -- (at-least-once either way). One disk flush less per job, and none between enqueue and pickup.
+  perform set_config('synchronous_commit', 'off', true);
+
+  return query
+  with candidates as (
+    select j.id
+    from job_queue j
+    where j.status = 'pending'
+      and j.scheduled_at <= now()
+      and (p_job_types is null or j.job_type = any (p_job_types))
+      and j.job_type <> all (v_paused)
+    order by j.priority desc, j.scheduled_at, j.id
+    limit p_limit
+    for update skip locked
+  )
+  update job_queue j
+  set status       = 'processing',
+      attempts     = j.attempts + 1,
+      claim_count  = j.claim_count + 1,
+      started_at   = now(),
+      locked_by    = p_worker_id,
+      locked_until = now() + make_interval(secs => p_lease_seconds),
+      updated_at   = now()
+  from candidates c
+  where j.id = c.id
+  returning j.*;
+end;
+$$;
+
+CREATE FUNCTION public.claim_maintenance_run(p_task text, p_every interval) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_claimed boolean;
+begin
+  if p_every is null or p_every < interval '0' then
+    raise exception 'claim_maintenance_run: every must not be negative' using errcode = '22023';
+  end if;
+  insert into queue_maintenance (task) values (p_task) on conflict (task) do nothing;
+  update queue_maintenance set last_run_at = now()
+  where task = p_task and last_run_at <= now() - p_every
+  returning true into v_claimed;
+  return coalesce(v_claimed, false);
+end;
+$$;
+
+CREATE FUNCTION public.claim_next_job(p_worker_id text DEFAULT NULL::text, p_lease_seconds integer DEFAULT 30, p_job_types text[] DEFAULT NULL::text[]) RETURNS SETOF public.job_queue
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select * from claim_jobs(coalesce(p_worker_id, 'session-' || pg_backend_pid()), 1, p_lease_seconds, p_job_types);
+$$;
+
+CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  perform 1 from job_queue
+  where id = p_job_id and status = 'processing' and locked_by = p_worker_id and claim_count = p_claim_count
+  for update;
+  if not found then
+    return false;
+  end if;
+  update image_generations
+  set status = 'completed', progress = 100, completed_at = now(), image_path = p_image_path,
+      thumbnail_path = p_thumbnail_path, image_content_type = p_content_type, image_bytes = p_image_bytes,
+      predict_time_seconds = p_predict_seconds, prediction_id = coalesce(p_prediction_id, prediction_id),
+      error_message = null
+  where id = p_generation_id and job_id = p_job_id and status = 'processing';
+  return found;
+end;
+$$;
+
+CREATE FUNCTION public.complete_job(p_job_id uuid, p_success boolean, p_error_message text DEFAULT NULL::text, p_error_details jsonb DEFAULT NULL::jsonb, p_worker_id text DEFAULT NULL::text, p_claim_count integer DEFAULT NULL::integer, p_permanent boolean DEFAULT false, p_retry_after_seconds numeric DEFAULT NULL::numeric) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if p_success is null then
+    raise exception 'complete_job: success must be true or false' using errcode = '22023';
+  end if;
+
+  update job_queue j
+  set status = case
+        when p_success then 'completed'
+        when coalesce(p_permanent, false) or j.attempts >= j.max_attempts then 'failed'
+        else 'pending' end,
+      completed_at = case
+        when p_success or coalesce(p_permanent, false) or j.attempts >= j.max_attempts then now() end,
+      scheduled_at = case
+        when p_success or coalesce(p_permanent, false) or j.attempts >= j.max_attempts then j.scheduled_at
+        when p_retry_after_seconds is not null then now() + make_interval(secs => greatest(p_retry_after_seconds, 0))
+        else now() + compute_backoff(j.attempts) end,
+      error_message = case when p_success then j.error_message
+                           else coalesce(p_error_message, 'job failed without a message') end,
+      error_details = case when p_success then j.error_details else p_error_details end,
+      locked_by = null,
+      locked_until = null,
+      updated_at = now()
+  where j.id = p_job_id
+    and j.status = 'processing'
+    and (p_worker_id is null or j.locked_by = p_worker_id)
+    and (p_claim_count is null or j.claim_count = p_claim_count);
+  return found;
+end;
+$$;
+
+CREATE FUNCTION public.complete_jobs(p_job_ids uuid[], p_worker_id text, p_claim_counts integer[] DEFAULT NULL::integer[]) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET enable_nestloop TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+begin
+  return query
+  update job_queue j
+  set status = 'completed', completed_at = now(), locked_by = null, locked_until = null, updated_at = now()
+  from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
+       as t(id, claim_count)
+  where j.id = t.id
+    and j.status = 'processing'
+    and j.locked_by = p_worker_id
+    and (t.claim_count is null or j.claim_count = t.claim_count)
+  returning j.id;
+end;
+$$;
+
+CREATE FUNCTION public.compute_backoff(p_attempts integer) RETURNS interval
+    LANGUAGE sql PARALLEL SAFE
+    AS $$
+  select make_interval(secs =>
+    least(3600, 5 * power(2, greatest(p_attempts, 1) - 1)) * (0.8 + random() * 0.4));
+$$;
+
+CREATE FUNCTION public.enqueue_job(p_job_type text, p_payload jsonb DEFAULT '{}'::jsonb, p_priority integer DEFAULT 0, p_scheduled_at timestamp with time zone DEFAULT now(), p_max_attempts integer DEFAULT 3, p_dedupe_key text DEFAULT NULL::text, p_created_by uuid DEFAULT NULL::uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_id uuid;
+begin
+  if p_job_type is null or btrim(p_job_type) = '' then
+    raise exception 'enqueue_job: job_type must not be empty' using errcode = '22023';
+  end if;
+  if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
+    raise exception 'enqueue_job: payload must be a JSON object, not %', coalesce(jsonb_typeof(p_payload), 'null')
+      using errcode = '22023';
+  end if;
+  if p_max_attempts is null or p_max_attempts < 1 or p_max_attempts > 100 then
+    raise exception 'enqueue_job: max_attempts must be between 1 and 100, not %', coalesce(p_max_attempts::text, 'null')
+      using errcode = '22023';
+  end if;
+  if p_priority is null or p_priority not between -1000 and 1000 then
+    raise exception 'enqueue_job: priority must be between -1000 and 1000, not %', coalesce(p_priority::text, 'null')
+      using errcode = '22023';
+  end if;
+
+  if p_dedupe_key is null then
+    insert into job_queue (job_type, payload, priority, scheduled_at, max_attempts, created_by)
+    values (p_job_type, p_payload, p_priority, coalesce(p_scheduled_at, now()), p_max_attempts,
+            coalesce(p_created_by, auth.uid()))
+    returning id into v_id;
+    return v_id;
+  end if;
+
+  -- A live job with this key wins; if it finishes between our insert and our read, try again.
+  loop
+    insert into job_queue (job_type, payload, priority, scheduled_at, max_attempts, created_by, dedupe_key)
+    values (p_job_type, p_payload, p_priority, coalesce(p_scheduled_at, now()), p_max_attempts,
+            coalesce(p_created_by, auth.uid()), p_dedupe_key)
+    on conflict (dedupe_key) where dedupe_key is not null and status in ('pending', 'processing')
+    do nothing
+    returning id into v_id;
+    if v_id is not null then
+      return v_id;
+    end if;
+
+    select id into v_id
+    from job_queue
+    where dedupe_key = p_dedupe_key and status in ('pending', 'processing');
+    if v_id is not null then
+      return v_id;
+    end if;
+  end loop;
+end;
+$$;
+
+CREATE FUNCTION public.ensure_image_bucket(p_bucket text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+declare
+  v_owners  text := p_bucket || ': owners read their own images';
+  v_service text := p_bucket || ': service role has full access';
+begin
+  if p_bucket is null or p_bucket !~ '^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$' then
+    raise exception 'ensure_image_bucket: % is not a bucket name (3-63 of a-z 0-9 . _ -)', p_bucket using errcode = '22023';
+  end if;
+  if to_regclass('storage.buckets') is null or to_regclass('storage.objects') is null then
+    return false;
+  end if;
+  insert into storage.buckets (id, name) values (p_bucket, p_bucket) on conflict (id) do nothing;
+  begin
+    if not exists (select from pg_policies where schemaname = 'storage' and tablename = 'objects' and policyname = v_owners) then
+      execute format('create policy %I on storage.objects for select to authenticated '
+                     'using (bucket_id = %L and (storage.foldername(name))[1] = (select auth.uid()::text))', v_owners, p_bucket);
+    end if;
+    if not exists (select from pg_policies where schemaname = 'storage' and tablename = 'objects' and policyname = v_service) then
+      execute format('create policy %I on storage.objects for all to service_role '
+                     'using (bucket_id = %L) with check (bucket_id = %L)', v_service, p_bucket, p_bucket);
+    end if;
+  exception when insufficient_privilege then
+    raise warning 'Picture: not allowed to create policies on storage.objects for bucket % (%)', p_bucket, sqlerrm;
+    return false;
+  end;
+  return true;
+end;
+$_$;
+
+CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select exists (
+    select 1 from job_queue
+    where id = p_job_id and status = 'processing' and locked_by = p_worker_id and claim_count = p_claim_count);
+$$;
+
+CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  with limits as (
+    select coalesce(l.hourly_limit, 20) as hourly_limit, coalesce(l.daily_limit, 100) as daily_limit
+    from (select 1) as one
+    left join user_limits l on l.user_id = p_user_id
+  ), usage as (
+    select count(*) filter (where u.created_at > now() - interval '1 hour') as hourly_used,
+           count(*) as daily_used,
+           min(u.created_at) filter (where u.created_at > now() - interval '1 hour') as oldest_in_hour,
+           min(u.created_at) as oldest_in_day
+    from generation_usage u
+    where u.user_id = p_user_id and u.created_at > now() - interval '1 day' and u.refunded_at is null
+  )
+  select jsonb_build_object(
+    'can_generate', u.hourly_used < l.hourly_limit and u.daily_used < l.daily_limit,
+    'daily_limit', l.daily_limit,
+    'daily_used', u.daily_used,
+    'hourly_limit', l.hourly_limit,
+    'hourly_used', u.hourly_used,
+    -- When the next slot frees up, for Retry-After; null for a blocked account (a limit of 0 never frees up).
+    'retry_after_seconds', case
+      when l.daily_limit = 0 or l.hourly_limit = 0 then null
+      -- Bounded by the window: a concurrent start may have committed with a later now() than ours.
+      when u.daily_used >= l.daily_limit then
+        least(86400, greatest(1, ceil(extract(epoch from (u.oldest_in_day + interval '1 day' - now())))))::integer
+      when u.hourly_used >= l.hourly_limit then
+        least(3600, greatest(1, ceil(extract(epoch from (u.oldest_in_hour + interval '1 hour' - now())))))::integer
+      end,
+    'blocked', l.daily_limit = 0 or l.hourly_limit = 0)
+  from limits l, usage u
+  -- Callers with claims (RLS-scoped sessions) see only their own limits.
+  where auth.uid() is null or auth.uid() = p_user_id;
+$$;
+
+CREATE FUNCTION public.heartbeat_job(p_job_id uuid, p_worker_id text, p_lease_seconds integer DEFAULT 30, p_claim_count integer DEFAULT NULL::integer) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select exists (select 1 from heartbeat_jobs(array[p_job_id], p_worker_id, p_lease_seconds, array[p_claim_count]));
+$$;
+
+CREATE FUNCTION public.heartbeat_jobs(p_job_ids uuid[], p_worker_id text, p_lease_seconds integer DEFAULT 30, p_claim_counts integer[] DEFAULT NULL::integer[]) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  -- A null or non-positive lease would leave a running job the reaper can never return.
+  if p_lease_seconds is null or p_lease_seconds not between 1 and 86400 then
+    raise exception 'heartbeat_jobs: lease_seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+  if p_claim_counts is not null and cardinality(p_claim_counts) <> cardinality(p_job_ids) then
+    raise exception 'heartbeat_jobs: one claim count per job id' using errcode = '22023';
+  end if;
+  return query
+  update job_queue j
+  set locked_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
+  from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
+       as t(id, claim_count)
+  where j.id = t.id and j.status = 'processing' and j.locked_by = p_worker_id
+    and (t.claim_count is null or j.claim_count = t.claim_count)
+  returning j.id;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_settle_manual_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if new.status <> 'processing' then
+    new.locked_by := null;
+    new.locked_until := null;
+  end if;
+  if new.status in ('completed', 'failed', 'cancelled') and new.completed_at is null then
+    new.completed_at := now();
+  end if;
+  return new;
+end;
+$$;
+
+CREATE FUNCTION public.mark_generations_paused() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if tg_op = 'INSERT' and new.job_type = 'generate-image' then
+    update public.image_generations set queue_paused = true where status = 'queued' and not queue_paused;
+  elsif tg_op = 'DELETE' and old.job_type = 'generate-image' then
+    update public.image_generations set queue_paused = false where queue_paused;
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.model_generation_stats(p_days integer DEFAULT 7) RETURNS TABLE(model_id text, generations_recent bigint, generations_total bigint, completed_recent bigint, failed_recent bigint, success_rate numeric, avg_seconds numeric, p95_seconds numeric, predict_seconds numeric, cost numeric, running bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  -- One caller recounts a stale total; the others meanwhile read it as it is, plus the rows since.
+  if exists (select 1 from models m left join model_generation_totals t on t.model_id = m.id
+             where t.counted_until is null or t.counted_until < now() - interval '1 day')
+     and pg_try_advisory_xact_lock(hashtextextended('refresh_model_generation_totals', 0)) then
+    perform refresh_model_generation_totals();
+  end if;
+
+  return query
+  select
+    m.id,
+    coalesce(r.generations, 0),
+    coalesce(k.generations, 0) + (select count(*) from image_generations g
+                                  where g.model_id = m.id and g.created_at >= coalesce(k.counted_until, '-infinity')),
+    coalesce(r.completed, 0),
+    coalesce(r.failed, 0),
+    case when coalesce(r.completed, 0) + coalesce(r.failed, 0) > 0
+         then round(r.completed::numeric / (r.completed + r.failed), 4) end,
+    round(r.avg_seconds::numeric, 3),
+    round(r.p95_seconds::numeric, 3),
+    r.predict_seconds,
+    round(r.predict_seconds * m.cost_per_second, 4),
+    (select count(*) from image_generations g where g.model_id = m.id and g.status = 'processing')
+  from models m
+  left join model_generation_totals k on k.model_id = m.id
+  left join lateral (
+    select count(*) as generations,
+           count(*) filter (where g.status = 'completed') as completed,
+           count(*) filter (where g.status = 'failed') as failed,
+           -- Rows written without run_started_at (by hand, or before 0017) fall back to their first start.
+           avg(date_part('epoch', g.completed_at - coalesce(g.run_started_at, g.started_at))) filter (where g.status = 'completed') as avg_seconds,
+           percentile_cont(0.95) within group (order by date_part('epoch', g.completed_at - coalesce(g.run_started_at, g.started_at)))
+             filter (where g.status = 'completed') as p95_seconds,
+           sum(g.predict_time_seconds) as predict_seconds
+    from image_generations g
+    where g.model_id = m.id and g.created_at > now() - make_interval(days => greatest(coalesce(p_days, 7), 1))
+  ) r on true
+  order by m.sort_order, m.id;
+end;
+$$;
+
+CREATE FUNCTION public.notify_generation_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  perform pg_notify('generation_events', new.id::text);
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.notify_job_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  perform pg_notify('job_queue_inserted', '');
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.purge_finished_jobs(p_older_than interval DEFAULT '30 days'::interval, p_batch_size integer DEFAULT 1000, p_failed_older_than interval DEFAULT NULL::interval) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_count  integer;
+  v_failed interval := coalesce(p_failed_older_than, p_older_than);
+begin
+  if p_older_than is null or p_older_than < interval '0' or v_failed < interval '0' then
+    raise exception 'purge_finished_jobs: older_than must not be negative' using errcode = '22023';
+  end if;
+  if p_batch_size is null or p_batch_size not between 1 and 100000 then
+    raise exception 'purge_finished_jobs: batch_size must be between 1 and 100000' using errcode = '22023';
+  end if;
+  -- The range on completed_at (the nearer cutoff) walks job_queue_finished_at_idx; the status test
+  -- then keeps failed jobs until their own cutoff.
+  with doomed as (
+    select id from job_queue
+    where status in ('completed', 'failed', 'cancelled')
+      and completed_at < now() - least(p_older_than, v_failed)
+      and (status <> 'failed' or completed_at < now() - v_failed)
+      and (status = 'failed' or completed_at < now() - p_older_than)
+    order by completed_at
+    limit p_batch_size
+    for update skip locked
+  )
+  delete from job_queue j using doomed d where j.id = d.id;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+
+CREATE FUNCTION public.purge_worker_runs(p_older_than interval DEFAULT '30 days'::interval, p_batch_size integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    raise exception 'purge_worker_runs: older_than must not be negative' using errcode = '22023';
+  end if;
+  if p_batch_size is null or p_batch_size not between 1 and 100000 then
+    raise exception 'purge_worker_runs: batch_size must be between 1 and 100000' using errcode = '22023';
+  end if;
+  with doomed as (
+    select id from worker_runs
+    where started_at < now() - p_older_than and last_seen_at < now() - p_older_than
+    order by started_at
+    limit p_batch_size
+    for update skip locked
+  )
+  delete from worker_runs r using doomed d where r.id = d.id;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+
+CREATE FUNCTION public.reap_expired_jobs() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  with expired as (
+    select id from job_queue
+    where status = 'processing' and locked_until < now()
+    for update skip locked
+  )
+  update job_queue j
+  set status = case when j.attempts >= j.max_attempts then 'failed' else 'pending' end,
+      completed_at = case when j.attempts >= j.max_attempts then now() end,
+      scheduled_at = case when j.attempts >= j.max_attempts then j.scheduled_at else now() end,
+      error_message = 'lease expired: worker ' || coalesce(j.locked_by, '?') || ' stopped responding',
+      error_details = jsonb_build_object('reason', 'lease_expired', 'locked_by', j.locked_by,
+                                         'locked_until', j.locked_until, 'attempt', j.attempts),
+      locked_by = null, locked_until = null, updated_at = now()
+  from expired e
+  where j.id = e.id;
+  get diagnostics v_count = row_count;
+  if v_count > 0 then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
+  return v_count;
+end;
+$$;
+
+CREATE FUNCTION public.record_generation_progress(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_progress integer DEFAULT NULL::integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if not generation_run_holds(p_job_id, p_worker_id, p_claim_count) then
+    return false;
+  end if;
+  if p_progress is not null then
+    update image_generations set progress = least(greatest(p_progress, 0), 100)
+    where id = p_generation_id and status = 'processing' and progress < least(greatest(p_progress, 0), 100);
+  end if;
+  return true;
+end;
+$$;
+
+CREATE FUNCTION public.record_generation_usage() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  insert into public.generation_usage (generation_id, user_id, created_at, refunded_at)
+  values (new.id, new.user_id, new.created_at,
+          case when new.status in ('cancelled', 'failed') and new.started_at is null then now() end)
+  on conflict (generation_id) do nothing;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.refresh_model_generation_totals() RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  -- Stop short of now: a generation whose transaction began earlier may commit after this count,
+  -- and the live part (created_at >= counted_until) still sees it.
+  insert into model_generation_totals (model_id, counted_until, generations)
+  select m.id, now() - interval '5 minutes',
+         (select count(*) from image_generations g where g.model_id = m.id and g.created_at < now() - interval '5 minutes')
+  from models m
+  on conflict (model_id) do update set counted_until = excluded.counted_until, generations = excluded.generations;
+$$;
+
+CREATE FUNCTION public.reset_stuck_jobs(p_job_ids uuid[] DEFAULT NULL::uuid[]) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  return query
+  with stuck as (
+    select j.id
+    from job_queue j
+    where j.status = 'processing'
+      and (j.locked_until < now() or j.started_at < now() - interval '10 minutes')
+      and (p_job_ids is null or j.id = any (p_job_ids))
+    for update skip locked
+  )
+  update job_queue j
+  set status = 'pending', attempts = greatest(j.attempts - 1, 0), started_at = null, scheduled_at = now(),
+      locked_by = null, locked_until = null, updated_at = now()
+  from stuck s
+  where j.id = s.id and j.status = 'processing'
+  returning j.id;
+  if found then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
+end;
+$$;
+
+CREATE FUNCTION public.retry_job(p_job_id uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  update job_queue
+  set status = 'pending', attempts = 0, scheduled_at = now(), started_at = null, completed_at = null,
+      updated_at = now()
+  where id = p_job_id and status in ('failed', 'cancelled');
+  if found then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
+  return found;
+end;
+$$;
+
+CREATE FUNCTION public.retry_jobs(p_job_ids uuid[]) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  return query
+  update job_queue
+  set status = 'pending', attempts = 0, scheduled_at = now(), started_at = null, completed_at = null,
+      updated_at = now()
+  where id = any (p_job_ids) and status in ('failed', 'cancelled')
+  returning id;
+  if found then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
+end;
+$$;
+
+CREATE FUNCTION public.snooze_job(p_job_id uuid, p_worker_id text, p_delay_seconds numeric, p_claim_count integer DEFAULT NULL::integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if p_delay_seconds is null or p_delay_seconds < 0 then
+    raise exception 'snooze_job: delay_seconds must be zero or more' using errcode = '22023';
+  end if;
+  update job_queue j
+  set status = 'pending',
+      attempts = greatest(j.attempts - 1, 0),
+      scheduled_at = now() + make_interval(secs => p_delay_seconds),
+      locked_by = null, locked_until = null, updated_at = now()
+  where j.id = p_job_id
+    and j.status = 'processing'
+    and j.locked_by = p_worker_id
+    and (p_claim_count is null or j.claim_count = p_claim_count);
+  return found;
+end;
+$$;
+
+CREATE FUNCTION public.start_generation(p_user_id uuid, p_prompt text, p_model_id text, p_width integer, p_height integer, p_seed bigint, p_negative_prompt text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text, p_params jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_existing image_generations;
+  v_limits   jsonb;
+  v_id       uuid;
+  v_job_id   uuid;
+  v_timeout  integer;
+begin
+  -- A signed-in caller may only start generations for themselves.
+  if auth.uid() is not null and auth.uid() <> p_user_id then
+    raise exception 'start_generation: cannot start a generation for another user' using errcode = '42501';
+  end if;
+  select attempt_timeout_seconds into v_timeout from models where id = p_model_id and enabled;
+  if not found then
+    raise exception 'start_generation: model % does not exist or is disabled', p_model_id using errcode = '22023';
+  end if;
+
+  -- One start at a time per user: the limit check and the insert see the same count.
+  perform pg_advisory_xact_lock(hashtextextended('start_generation:' || p_user_id::text, 0));
+
+  if p_idempotency_key is not null then
+    select * into v_existing from image_generations
+    where user_id = p_user_id and idempotency_key = p_idempotency_key;
+    if found then
+      return jsonb_build_object('outcome', 'existing', 'generation_id', v_existing.id,
+                                'job_id', v_existing.job_id, 'status', v_existing.status);
+    end if;
+  end if;
+
+  v_limits := get_user_limits(p_user_id);
+  if not (v_limits ->> 'can_generate')::boolean then
+    return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits);
+  end if;
+
+  insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params, idempotency_key,
+                                 queue_paused)
+  values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), p_model_id, p_width, p_height, p_seed,
+          coalesce(p_params, '{}'::jsonb), p_idempotency_key,
+          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'))
+  returning id into v_id;
+
+  v_job_id := enqueue_job('generate-image',
+                          jsonb_build_object('generation_id', v_id, 'model_id', p_model_id, 'attempt_timeout_seconds', v_timeout),
+                          0, now(), 3, 'generation:' || v_id, p_user_id);
+  update image_generations set job_id = v_job_id where id = v_id;
+
+  return jsonb_build_object('outcome', 'created', 'generation_id', v_id, 'job_id', v_job_id, 'status', 'queued');
+end;
+$$;
+
+CREATE FUNCTION public.sync_generation_with_job() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  -- A malformed payload must not break the queue function that changed the job: match as text.
+  v_generation_id uuid := case
+    when new.payload ->> 'generation_id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    then (new.payload ->> 'generation_id')::uuid end;
+  v_class text := case
+    when new.status = 'cancelled' then 'cancelled_by_operator'
+    when new.error_details ->> 'reason' = 'lease_expired' then 'worker_lost'
+    when new.error_details ->> 'class' in ('storage', 'input', 'safety', 'provider', 'model', 'timeout', 'unavailable')
+      then new.error_details ->> 'class'
+    else 'internal' end;
+begin
+  if v_generation_id is null then
+    return null;
+  end if;
+  if new.status in ('failed', 'cancelled') then
+    -- Only the classes whose messages were written for people keep a message; the rest say their class.
+    update public.image_generations
+    set status = case when new.status = 'failed' then 'failed' else 'cancelled' end,
+        failure_class = v_class,
+        error_message = case when new.status = 'failed' and v_class in ('input', 'safety') then new.error_message end,
+        attempts_used = new.attempts, max_attempts = new.max_attempts, retry_at = null,
+        completed_at = now()
+    where id = v_generation_id and status in ('queued', 'processing');
+  elsif new.status = 'pending' and old.status in ('failed', 'cancelled') then
+    update public.image_generations
+    set status = 'queued', progress = 0, error_message = null, failure_class = null, completed_at = null, retry_at = null,
+        attempts_used = 0, max_attempts = new.max_attempts,
+        prediction_id = case when status = 'cancelled' then null else prediction_id end
+    where id = v_generation_id and status in ('failed', 'cancelled');
+  elsif new.status = 'pending' and old.status = 'processing' and new.attempts >= old.attempts then
+    update public.image_generations
+    set status = 'queued', progress = 0, failure_class = v_class, retry_at = new.scheduled_at,
+        attempts_used = new.attempts, max_attempts = new.max_attempts
+    where id = v_generation_id and status in ('queued', 'processing');
+  end if;
+  return null;
+end;
+$_$;
+
+CREATE FUNCTION public.track_generation_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if new.status is distinct from old.status or new.progress is distinct from old.progress
+     or new.image_path is distinct from old.image_path or new.error_message is distinct from old.error_message
+     or new.retry_at is distinct from old.retry_at or new.queue_paused is distinct from old.queue_paused
+     or new.failure_class is distinct from old.failure_class then
+    new.event_seq := old.event_seq + 1;
+  end if;
+  if new.status is distinct from old.status then
+    new.history := old.history || jsonb_build_array(jsonb_build_object('status', new.status, 'at', now()));
+  end if;
+  new.updated_at := now();
+  return new;
+end;
+$$;
+
+CREATE FUNCTION public.track_generation_usage() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if new.status in ('cancelled', 'failed') and new.started_at is null then
+    update public.generation_usage set refunded_at = now() where generation_id = new.id and refunded_at is null;
+  elsif new.status in ('queued', 'processing') and old.status in ('cancelled', 'failed') then
+    update public.generation_usage set refunded_at = null where generation_id = new.id and refunded_at is not null;
+  end if;
+  return null;
+end;
+$$;
+
+CREATE TABLE app_private.schema_migrations (
+    version text NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE app_private.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    user_agent text,
+    CONSTRAINT expires_after_creation CHECK ((expires_at > created_at)),
+    CONSTRAINT user_agent_length CHECK (((user_agent IS NULL) OR (char_length(user_agent) <= 300)))
+);
+
+CREATE TABLE app_private.sign_in_failures (
+    id bigint NOT NULL,
+    email text NOT NULL,
+    failed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE app_private.sign_in_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.sign_in_failures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.admin_audit_log (
+    id bigint NOT NULL,
+    actor_id uuid,
+    actor_email text NOT NULL,
+    action text NOT NULL,
+    target text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    affected_rows integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT action_not_empty CHECK (((length(btrim(action)) >= 1) AND (length(btrim(action)) <= 100))),
+    CONSTRAINT affected_rows_not_negative CHECK ((affected_rows >= 0)),
+    CONSTRAINT details_is_object CHECK ((jsonb_typeof(details) = 'object'::text))
+);
+
+ALTER TABLE public.admin_audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.admin_audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.alert_state (
+    alert_key text NOT NULL,
+    active boolean DEFAULT false NOT NULL,
+    title text,
+    detail text,
+    started_at timestamp with time zone,
+    cleared_at timestamp with time zone,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    notified_active boolean,
+    notify_claimed_until timestamp with time zone,
+    notify_attempts integer DEFAULT 0 NOT NULL,
+    notify_error text,
+    CONSTRAINT alert_key_not_empty CHECK (((length(btrim(alert_key)) >= 1) AND (length(btrim(alert_key)) <= 64))),
+    CONSTRAINT notify_attempts_not_negative CHECK ((notify_attempts >= 0))
+);
+
+COMMENT ON TABLE public.alert_state IS 'Console alerts: whether each condition is active, and what the webhook last announced.';
+
+CREATE VIEW public.failed_jobs_recent WITH (security_invoker='true') AS
+ SELECT job_queue.id,
+    job_queue.job_type,
+    job_queue.payload,
+    job_queue.status,
+    job_queue.error_message,
+    job_queue.error_details,
+    job_queue.attempts,
+    job_queue.max_attempts,
+    job_queue.created_by,
+    job_queue.created_at,
+    job_queue.started_at,
+    job_queue.completed_at
+   FROM public.job_queue
+  WHERE ((job_queue.status = 'failed'::text) AND (job_queue.completed_at > (now() - '24:00:00'::interval)));
+
+CREATE TABLE public.generation_usage (
+    generation_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    refunded_at timestamp with time zone
+);
+
+CREATE TABLE public.job_queue_paused_types (
+    job_type text NOT NULL,
+    paused_at timestamp with time zone DEFAULT now() NOT NULL,
+    paused_by uuid,
+    reason text,
+    CONSTRAINT job_type_not_empty CHECK (((length(btrim(job_type)) >= 1) AND (length(btrim(job_type)) <= 128)))
+);
+
+CREATE TABLE public.model_generation_totals (
+    model_id text NOT NULL,
+    counted_until timestamp with time zone NOT NULL,
+    generations bigint NOT NULL,
+    CONSTRAINT generations_not_negative CHECK ((generations >= 0))
+);
+
+CREATE TABLE public.models (
+    id text NOT NULL,
+    provider text NOT NULL,
+    display_name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    size_mapping text DEFAULT 'dimensions'::text NOT NULL,
+    min_size integer DEFAULT 256 NOT NULL,
+    max_size integer DEFAULT 1024 NOT NULL,
+    size_step integer DEFAULT 8 NOT NULL,
+    max_concurrency integer DEFAULT 4 NOT NULL,
+    defaults jsonb DEFAULT '{}'::jsonb NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    cost_per_second numeric(12,6),
+    sort_order integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempt_timeout_seconds integer DEFAULT 300 NOT NULL,
+    CONSTRAINT attempt_timeout_in_range CHECK (((attempt_timeout_seconds >= 10) AND (attempt_timeout_seconds <= 86400))),
+    CONSTRAINT cost_not_negative CHECK (((cost_per_second IS NULL) OR (cost_per_second >= (0)::numeric))),
+    CONSTRAINT defaults_is_object CHECK ((jsonb_typeof(defaults) = 'object'::text)),
+    CONSTRAINT max_concurrency_positive CHECK (((max_concurrency >= 1) AND (max_concurrency <= 1000))),
+    CONSTRAINT provider_valid CHECK ((provider = ANY (ARRAY['local'::text, 'replicate'::text]))),
+    CONSTRAINT size_mapping_valid CHECK ((size_mapping = ANY (ARRAY['dimensions'::text, 'aspect_ratio'::text]))),
+    CONSTRAINT size_range_valid CHECK (((min_size >= 64) AND (max_size >= min_size) AND (max_size <= 4096))),
+    CONSTRAINT size_step_valid CHECK (((size_step >= 1) AND (size_step <= 256)))
+);
+
+CREATE VIEW public.queue_health WITH (security_invoker='true') AS
+ SELECT job_queue.job_type,
+    job_queue.status,
+    count(*) AS count,
+    round(avg(EXTRACT(epoch FROM (job_queue.completed_at - job_queue.started_at))), 3) AS avg_duration_seconds,
+    min(job_queue.created_at) AS oldest_created_at,
+    max(job_queue.created_at) AS newest_created_at
+   FROM public.job_queue
+  GROUP BY job_queue.job_type, job_queue.status;
+
+CREATE TABLE public.queue_maintenance (
+    task text NOT NULL,
+    last_run_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    last_result jsonb,
+    CONSTRAINT task_not_empty CHECK (((length(btrim(task)) >= 1) AND (length(btrim(task)) <= 64)))
+);
+
+CREATE VIEW public.stuck_jobs WITH (security_invoker='true') AS
+ SELECT job_queue.id,
+    job_queue.job_type,
+    job_queue.payload,
+    job_queue.status,
+    job_queue.attempts,
+    job_queue.max_attempts,
+    job_queue.locked_by,
+    job_queue.locked_until,
+    job_queue.started_at,
+    job_queue.created_by,
+    job_queue.created_at,
+    (now() - job_queue.started_at) AS running_for,
+    (job_queue.locked_until < now()) AS lease_expired
+   FROM public.job_queue
+  WHERE ((job_queue.status = 'processing'::text) AND ((job_queue.locked_until < now()) OR (job_queue.started_at < (now() - '00:10:00'::interval))));
+
+CREATE TABLE public.user_limits (
+    user_id uuid NOT NULL,
+    hourly_limit integer,
+    daily_limit integer,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by uuid,
+    CONSTRAINT daily_limit_not_negative CHECK (((daily_limit IS NULL) OR (daily_limit >= 0))),
+    CONSTRAINT hourly_limit_not_negative CHECK (((hourly_limit IS NULL) OR (hourly_limit >= 0)))
+);
+
+CREATE TABLE public.webhook_deliveries (
+    id text NOT NULL,
+    source text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.worker_runs (
+    id bigint NOT NULL,
+    worker_id text NOT NULL,
+    trigger text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    processed integer DEFAULT 0 NOT NULL,
+    errors integer DEFAULT 0 NOT NULL,
+    reaped integer DEFAULT 0 NOT NULL,
+    message text,
+    CONSTRAINT counts_not_negative CHECK (((processed >= 0) AND (errors >= 0) AND (reaped >= 0))),
+    CONSTRAINT trigger_valid CHECK ((trigger = ANY (ARRAY['cron'::text, 'continuous'::text, 'manual'::text])))
+)
+WITH (fillfactor='70', autovacuum_vacuum_threshold='200', autovacuum_vacuum_scale_factor='0.05');
+
+ALTER TABLE public.worker_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.worker_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE ONLY app_private.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY app_private.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY app_private.sign_in_failures
+    ADD CONSTRAINT sign_in_failures_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.admin_audit_log
+    ADD CONSTRAINT admin_audit_log_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.alert_state
+    ADD CONSTRAINT alert_state_pkey PRIMARY KEY (alert_key);
+
+ALTER TABLE ONLY public.generation_usage
+    ADD CONSTRAINT generation_usage_pkey PRIMARY KEY (generation_id);
+
+ALTER TABLE ONLY public.image_generations
+    ADD CONSTRAINT image_generations_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.job_queue_paused_types
+    ADD CONSTRAINT job_queue_paused_types_pkey PRIMARY KEY (job_type);
+
+ALTER TABLE ONLY public.job_queue
+    ADD CONSTRAINT job_queue_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.model_generation_totals
+    ADD CONSTRAINT model_generation_totals_pkey PRIMARY KEY (model_id);
+
+ALTER TABLE ONLY public.models
+    ADD CONSTRAINT models_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.queue_maintenance
+    ADD CONSTRAINT queue_maintenance_pkey PRIMARY KEY (task);
+
+ALTER TABLE ONLY public.user_limits
+    ADD CONSTRAINT user_limits_pkey PRIMARY KEY (user_id);
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.worker_runs
+    ADD CONSTRAINT worker_runs_pkey PRIMARY KEY (id);
+
+CREATE INDEX sessions_expires_idx ON app_private.sessions USING btree (expires_at);
+
+CREATE INDEX sessions_user_idx ON app_private.sessions USING btree (user_id, created_at DESC);
+
+CREATE INDEX sign_in_failures_email_idx ON app_private.sign_in_failures USING btree (lower(email), failed_at DESC);
+
+CREATE INDEX admin_audit_log_created_at_idx ON public.admin_audit_log USING btree (created_at DESC, id DESC);
+
+CREATE INDEX generation_usage_user_window_idx ON public.generation_usage USING btree (user_id, created_at) WHERE (refunded_at IS NULL);
+
+CREATE UNIQUE INDEX image_generations_idempotency_key_idx ON public.image_generations USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+CREATE INDEX image_generations_model_created_idx ON public.image_generations USING btree (model_id, created_at) INCLUDE (status, started_at, run_started_at, completed_at, predict_time_seconds);
+
+CREATE INDEX image_generations_prediction_idx ON public.image_generations USING btree (prediction_id) WHERE (prediction_id IS NOT NULL);
+
+CREATE INDEX image_generations_processing_model_idx ON public.image_generations USING btree (model_id) WHERE (status = 'processing'::text);
+
+CREATE INDEX image_generations_user_created_idx ON public.image_generations USING btree (user_id, created_at DESC, id DESC);
+
+CREATE INDEX job_queue_created_at_id_idx ON public.job_queue USING btree (created_at, id);
+
+CREATE INDEX job_queue_created_by_idx ON public.job_queue USING btree (created_by, created_at DESC) WHERE (created_by IS NOT NULL);
+
+CREATE UNIQUE INDEX job_queue_dedupe_key_active_idx ON public.job_queue USING btree (dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'processing'::text])));
+
+CREATE INDEX job_queue_failed_completed_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = 'failed'::text);
+
+CREATE INDEX job_queue_failed_message_idx ON public.job_queue USING btree (md5(COALESCE(error_message, ''::text)), completed_at DESC) WHERE (status = 'failed'::text);
+
+CREATE INDEX job_queue_finished_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]));
+
+CREATE INDEX job_queue_lease_expired_idx ON public.job_queue USING btree (updated_at) WHERE ((error_details ->> 'reason'::text) = 'lease_expired'::text);
+
+CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
+
+CREATE INDEX job_queue_processing_lease_idx ON public.job_queue USING btree (locked_until) WHERE (status = 'processing'::text);
+
+CREATE INDEX worker_runs_last_seen_at_idx ON public.worker_runs USING btree (last_seen_at DESC);
+
+CREATE INDEX worker_runs_started_at_idx ON public.worker_runs USING btree (started_at DESC);
+
+CREATE INDEX worker_runs_trigger_id_idx ON public.worker_runs USING btree (trigger, id DESC);
+
+CREATE TRIGGER image_generations_cancel_job_on_delete AFTER DELETE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.cancel_job_of_deleted_generation();
+
+CREATE TRIGGER image_generations_notify_change AFTER INSERT OR UPDATE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.notify_generation_change();
+
+CREATE TRIGGER image_generations_record_usage AFTER INSERT ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.record_generation_usage();
+
+CREATE TRIGGER image_generations_track_change BEFORE UPDATE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.track_generation_change();
+
+CREATE TRIGGER image_generations_track_usage AFTER UPDATE OF status ON public.image_generations FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION public.track_generation_usage();
+
+CREATE TRIGGER job_queue_notify_inserted AFTER INSERT ON public.job_queue FOR EACH STATEMENT EXECUTE FUNCTION public.notify_job_inserted();
+
+CREATE TRIGGER job_queue_paused_types_mark_generations AFTER INSERT OR DELETE ON public.job_queue_paused_types FOR EACH ROW EXECUTE FUNCTION public.mark_generations_paused();
+
+CREATE TRIGGER job_queue_settle_manual_update BEFORE UPDATE ON public.job_queue FOR EACH ROW WHEN ((((new.status <> 'processing'::text) AND ((new.locked_by IS NOT NULL) OR (new.locked_until IS NOT NULL))) OR ((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.completed_at IS NULL)))) EXECUTE FUNCTION public.job_queue_settle_manual_update();
+
+CREATE TRIGGER job_queue_sync_generation AFTER UPDATE OF status ON public.job_queue FOR EACH ROW WHEN (((new.job_type = 'generate-image'::text) AND (new.status IS DISTINCT FROM old.status) AND ((new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])) OR ((new.status = 'pending'::text) AND (old.status = ANY (ARRAY['failed'::text, 'cancelled'::text, 'processing'::text])))))) EXECUTE FUNCTION public.sync_generation_with_job();
+
+ALTER TABLE ONLY app_private.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.admin_audit_log
+    ADD CONSTRAINT admin_audit_log_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.generation_usage
+    ADD CONSTRAINT generation_usage_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.image_generations
+    ADD CONSTRAINT image_generations_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.job_queue(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.image_generations
+    ADD CONSTRAINT image_generations_model_id_fkey FOREIGN KEY (model_id) REFERENCES public.models(id);
+
+ALTER TABLE ONLY public.image_generations
+    ADD CONSTRAINT image_generations_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.job_queue
+    ADD CONSTRAINT job_queue_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.job_queue_paused_types
+    ADD CONSTRAINT job_queue_paused_types_paused_by_fkey FOREIGN KEY (paused_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.model_generation_totals
+    ADD CONSTRAINT model_generation_totals_model_id_fkey FOREIGN KEY (model_id) REFERENCES public.models(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.user_limits
+    ADD CONSTRAINT user_limits_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.user_limits
+    ADD CONSTRAINT user_limits_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+ALTER TABLE app_private.sessions ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY "Anyone can read the catalogue" ON public.models FOR SELECT TO anon, authenticated USING (true);
+
+CREATE POLICY "Service role has full access" ON public.admin_audit_log TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.alert_state TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.generation_usage TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.image_generations TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.job_queue TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.job_queue_paused_types TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.model_generation_totals TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.models TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.queue_maintenance TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.user_limits TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.webhook_deliveries TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.worker_runs TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Users can view their own generations" ON public.image_generations FOR SELECT TO authenticated USING ((user_id = auth.uid()));
+
+CREATE POLICY "Users can view their own jobs" ON public.job_queue FOR SELECT TO authenticated USING ((created_by = auth.uid()));
+
+CREATE POLICY "Users can view their own limits" ON public.user_limits FOR SELECT TO authenticated USING ((user_id = auth.uid()));
+
+CREATE POLICY "Users can view their own usage" ON public.generation_usage FOR SELECT TO authenticated USING ((user_id = auth.uid()));
+
+ALTER TABLE public.admin_audit_log ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.alert_state ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.generation_usage ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.image_generations ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.job_queue ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.job_queue_paused_types ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.model_generation_totals ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.models ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.queue_maintenance ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.user_limits ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.worker_runs ENABLE ROW LEVEL SECURITY;
