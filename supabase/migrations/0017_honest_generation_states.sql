@@ -50,11 +50,19 @@ where id = 'local/preview';
 update public.models set description = 'Built-in, slower, with more layers of detail. Like the preview, it paints a landscape from your words and the seed, not the scene you describe.'
 where id = 'local/detailed';
 
+-- The limits of a user without an override, written once: get_user_limits applies them and the
+-- console shows them.
+create function public.default_user_limits(out hourly integer, out daily integer)
+language sql immutable set search_path = public, pg_temp as $$
+  select 20, 100;
+$$;
+grant execute on function public.default_user_limits() to authenticated, service_role;
+
 create or replace function public.get_user_limits(p_user_id uuid) returns jsonb
 language sql stable security definer set search_path = public, pg_temp as $$
   with limits as (
-    select coalesce(l.hourly_limit, 20) as hourly_limit, coalesce(l.daily_limit, 100) as daily_limit
-    from (select 1) as one
+    select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit
+    from default_user_limits() d
     left join user_limits l on l.user_id = p_user_id
   ), usage as (
     select count(*) filter (where u.created_at > now() - interval '1 hour') as hourly_used,

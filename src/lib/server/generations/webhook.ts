@@ -2,7 +2,7 @@
 // here; for a finished prediction the generation's job is woken so the worker (which downloads and
 // stores the output) finishes it now instead of at its next scheduled check.
 import type { Sql } from '../db/client';
-import { JOB_INSERTED_CHANNEL } from '../queue';
+import { wakeJob } from '../queue';
 import { parseProgress } from '../providers/replicate';
 
 export interface PredictionUpdate {
@@ -30,9 +30,7 @@ export async function applyReplicateWebhook(sql: Sql, deliveryId: string, predic
 				where id = ${generation.id} and status = 'processing' and progress < ${Math.min(progress, 99)}`;
 		}
 		if (['succeeded', 'failed', 'canceled'].includes(String(prediction.status)) && generation.job_id) {
-			const woken = await tx`update public.job_queue set scheduled_at = now(), updated_at = now()
-				where id = ${generation.job_id} and status = 'pending' and scheduled_at > now() returning id`;
-			if (woken.length > 0) await tx`select pg_notify(${JOB_INSERTED_CHANNEL}, '')`;
+			await wakeJob(tx, generation.job_id);
 		}
 		return 'applied';
 	}) as Promise<WebhookOutcome>;

@@ -137,13 +137,25 @@ export async function claimMaintenanceRun(sql: Queryable, task: string, everySec
 	return row!.ok;
 }
 
-export async function pauseJobType(sql: Queryable, jobType: string, pausedBy?: string, reason?: string): Promise<void> {
-	await sql`insert into public.job_queue_paused_types (job_type, paused_by, reason)
-		values (${jobType}, ${pausedBy ?? null}, ${reason ?? null})
-		on conflict (job_type) do nothing`;
+/** Workers claim none of the type until resumed; true when this call paused it. */
+export async function pauseJobType(sql: Queryable, jobType: string, pausedBy?: string, reason?: string): Promise<boolean> {
+	const [row] = await sql<{ paused: boolean }[]>`
+		select public.pause_job_type(${jobType}, ${pausedBy ?? null}::uuid, ${reason ?? null}) as paused`;
+	return row!.paused;
 }
 
-export async function resumeJobType(sql: Queryable, jobType: string): Promise<void> {
-	await sql`delete from public.job_queue_paused_types where job_type = ${jobType}`;
-	await sql`select pg_notify(${JOB_INSERTED_CHANNEL}, '')`;
+/** True when it was paused; the workers are woken. */
+export async function resumeJobType(sql: Queryable, jobType: string): Promise<boolean> {
+	const [row] = await sql<{ resumed: boolean }[]>`select public.resume_job_type(${jobType}) as resumed`;
+	return row!.resumed;
+}
+
+/** Brings a job waiting for a later time (a snoozed prediction) forward, waking the workers. */
+export async function wakeJob(sql: Queryable, jobId: string): Promise<boolean> {
+	const [row] = await sql<{ woken: boolean }[]>`select public.wake_job(${jobId}) as woken`;
+	return row!.woken;
+}
+
+export async function recordMaintenanceResult(sql: Queryable, task: string, result: Record<string, unknown>): Promise<void> {
+	await sql`select public.record_maintenance_result(${task}, ${sql.json(result as never)})`;
 }

@@ -2,7 +2,7 @@
 // process (a row in queue_maintenance decides who), in small batches under a time cap, so a tick is
 // never held up for long and a backlog drains over a few runs.
 import type { Queryable } from '../db/client';
-import { claimMaintenanceRun, purgeFinishedJobs, purgeWorkerRuns } from '../queue';
+import { claimMaintenanceRun, purgeFinishedJobs, purgeWorkerRuns, recordMaintenanceResult } from '../queue';
 
 export interface RetentionOptions {
 	/** Finished jobs (and worker_runs rows) older than this many days go; 0 turns retention off. */
@@ -42,7 +42,7 @@ export async function runRetention(sql: Queryable, options: RetentionOptions): P
 		maxMs: Math.max(0, maxMs - (Date.now() - started))
 	});
 	const result = { jobs, workerRuns };
-	await sql`update public.queue_maintenance set last_result = ${sql.json(result as never)} where task = ${RETENTION_TASK}`;
+	await recordMaintenanceResult(sql, RETENTION_TASK, { ...result });
 	return result;
 }
 
