@@ -11,7 +11,7 @@ const config = loadConfig(process.env);
 const services = await startServices(config, { worker: true, log });
 // Waits out a database that is not up yet; gives up only on a migration history that disagrees.
 if (!(await services.whenReady()) || !services.worker) {
-	log('the worker did not start: the database migrations are not current');
+	log(`the worker did not start: ${services.storageError ?? 'the database migrations are not current'}`);
 	await services.close();
 	process.exit(1);
 }

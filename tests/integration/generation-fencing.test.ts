@@ -54,7 +54,8 @@ function instrumented() {
 		kind: services.storage.kind,
 		put: (key, data, type) => (writes.push(key), services.storage.put(key, data, type)),
 		get: (key) => services.storage.get(key),
-		delete: (keys) => services.storage.delete(keys)
+		delete: (keys) => services.storage.delete(keys),
+		check: () => services.storage.check()
 	};
 	const base = createProviders(services.config);
 	const reports = { total: 0, afterCancel: 0, cancelled: false };

@@ -35,6 +35,7 @@ export async function testServices(
 		databaseUrl: db.url,
 		migrations: await loadMigrations(),
 		migrationError: null,
+		storageError: null,
 		handlers:
 			handlers === 'app'
 				? createJobHandlers({ providers, storage, progressIntervalMs: options.progressIntervalMs ?? 0 })

@@ -4,6 +4,7 @@ import { env as publicEnv } from '$env/dynamic/public';
 import { loadConfig } from './config';
 import { startServices, type Services } from './runtime';
 
+// Global, so a dev reload finds it; scripts/start.js reads it too, for the line it prints at start.
 const globalKey = Symbol.for('picture.services');
 type Holder = { [globalKey]?: Promise<Services> };
 

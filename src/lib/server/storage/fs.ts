@@ -37,8 +37,33 @@ export function createFsStorage(root: string): ImageStorage {
 		},
 		async delete(keys) {
 			await Promise.all(keys.map((key) => rm(file(key), { force: true })));
+		},
+		async check() {
+			// What every job does, once: create the folder, write a file in it, remove it again.
+			const probe = path.join(base, `.write-check.${process.pid}.tmp`);
+			try {
+				await mkdir(base, { recursive: true });
+				await writeFile(probe, '');
+				await rm(probe, { force: true });
+			} catch (error) {
+				throw new Error(`cannot store images in ${base}: ${explain(error as NodeJS.ErrnoException)}`);
+			}
 		}
 	};
+}
+
+/** The file system's refusal in words a person can act on; the error code stays for searching. */
+function explain(error: NodeJS.ErrnoException): string {
+	const reasons: Record<string, string> = {
+		EEXIST: 'it is a file, not a folder',
+		ENOTDIR: 'a part of the path is a file, not a folder',
+		EACCES: 'permission denied',
+		EPERM: 'permission denied',
+		EROFS: 'the file system is read-only',
+		ENOSPC: 'no space left on the device'
+	};
+	const reason = error.code ? reasons[error.code] : undefined;
+	return reason ? `${reason} (${error.code})` : error.message;
 }
 
 /**

@@ -45,6 +45,11 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): ImageSto
 				body: JSON.stringify({ prefixes: keys })
 			});
 			await check(response, 'delete');
+		},
+		async check() {
+			// No probe: the store is across the network, so a failure at start is as likely a passing
+			// outage as a wrong key or bucket, and would wrongly keep the worker off until a restart.
+			// A real problem shows in the first job's error (and the job is retried).
 		}
 	};
 }

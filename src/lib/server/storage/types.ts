@@ -5,6 +5,11 @@ export interface ImageStorage {
 	/** null when there is no such object. */
 	get(key: string): Promise<{ data: Buffer; contentType: string } | null>;
 	delete(keys: string[]): Promise<void>;
+	/**
+	 * Throws, with a message naming the place and the problem, when images cannot be stored at
+	 * all: run at start, so a broken store is reported there instead of by every job failing.
+	 */
+	check(): Promise<void>;
 }
 
 /** Keys are `<user id>/<generation id>.<ext>`: nothing that can climb out of the store. */

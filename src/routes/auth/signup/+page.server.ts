@@ -2,6 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import { authSchemaIsGotrue, LocalAccountsUnavailableError, signUp } from '$lib/server/auth/local';
 import { safeRedirect } from '$lib/server/auth/redirects';
 import { AuthUnavailableError } from '$lib/server/auth/supabase';
+import { setWelcome } from '$lib/server/auth/welcome';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -26,9 +27,11 @@ export const actions = formActions({
 				const confirmUrl = `${url.origin}/auth/signin?redirectTo=${encodeURIComponent(redirectTo)}`;
 				const { user } = await supabaseAuth.signUp(cookies, secure, email, form.get('password'), confirmUrl);
 				if (!user) return { email, notice: `Almost there: confirm your address with the link we sent to ${email}.` };
+				setWelcome(cookies, secure, false);
 			} else {
 				const account = await signUp(sql, email, form.get('password'), config.adminEmails);
 				await sessions.start(account, { cookies, secure, userAgent: request.headers.get('user-agent') });
+				setWelcome(cookies, secure, account.first);
 			}
 		} catch (err) {
 			if (err instanceof AuthUnavailableError || err instanceof LocalAccountsUnavailableError) return fail(503, { email, error: err.message, field: null });
