@@ -221,16 +221,10 @@ end;
 $$;
 
 CREATE FUNCTION public.cancel_job(p_job_id uuid, p_reason text DEFAULT NULL::text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO 'public', 'pg_temp'
     AS $$
-begin
-  update job_queue
-  set status = 'cancelled', completed_at = now(), locked_by = null, locked_until = null,
-      error_message = coalesce(p_reason, error_message), updated_at = now()
-  where id = p_job_id and status in ('pending', 'processing');
-  return found;
-end;
+  select exists (select 1 from cancel_jobs(array[p_job_id], p_reason));
 $$;
 
 CREATE FUNCTION public.cancel_job_of_deleted_generation() RETURNS trigger
@@ -456,6 +450,13 @@ CREATE FUNCTION public.compute_backoff(p_attempts integer) RETURNS interval
     least(3600, 5 * power(2, greatest(p_attempts, 1) - 1)) * (0.8 + random() * 0.4));
 $$;
 
+CREATE FUNCTION public.default_user_limits(OUT hourly integer, OUT daily integer) RETURNS record
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select 20, 100;
+$$;
+
 CREATE FUNCTION public.enqueue_job(p_job_type text, p_payload jsonb DEFAULT '{}'::jsonb, p_priority integer DEFAULT 0, p_scheduled_at timestamp with time zone DEFAULT now(), p_max_attempts integer DEFAULT 3, p_dedupe_key text DEFAULT NULL::text, p_created_by uuid DEFAULT NULL::uuid) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -555,8 +556,8 @@ CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
     SET search_path TO 'public', 'pg_temp'
     AS $$
   with limits as (
-    select coalesce(l.hourly_limit, 20) as hourly_limit, coalesce(l.daily_limit, 100) as daily_limit
-    from (select 1) as one
+    select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit
+    from default_user_limits() d
     left join user_limits l on l.user_id = p_user_id
   ), usage as (
     select count(*) filter (where u.created_at > now() - interval '1 hour') as hourly_used,
@@ -708,6 +709,18 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.pause_job_type(p_job_type text, p_paused_by uuid DEFAULT NULL::uuid, p_reason text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  insert into job_queue_paused_types (job_type, paused_by, reason)
+  values (p_job_type, p_paused_by, p_reason)
+  on conflict (job_type) do nothing;
+  return found;
+end;
+$$;
+
 CREATE FUNCTION public.purge_finished_jobs(p_older_than interval DEFAULT '30 days'::interval, p_batch_size integer DEFAULT 1000, p_failed_older_than interval DEFAULT NULL::interval) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -824,6 +837,13 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.record_maintenance_result(p_task text, p_result jsonb) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  update queue_maintenance set last_result = p_result where task = p_task;
+$$;
+
 CREATE FUNCTION public.refresh_model_generation_totals() RETURNS void
     LANGUAGE sql
     SET search_path TO 'public', 'pg_temp'
@@ -847,7 +867,7 @@ begin
     select j.id
     from job_queue j
     where j.status = 'processing'
-      and (j.locked_until < now() or j.started_at < now() - interval '10 minutes')
+      and (j.locked_until < now() or j.started_at < now() - stuck_job_threshold())
       and (p_job_ids is null or j.id = any (p_job_ids))
     for update skip locked
   )
@@ -863,20 +883,24 @@ begin
 end;
 $$;
 
-CREATE FUNCTION public.retry_job(p_job_id uuid) RETURNS boolean
+CREATE FUNCTION public.resume_job_type(p_job_type text) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
 begin
-  update job_queue
-  set status = 'pending', attempts = 0, scheduled_at = now(), started_at = null, completed_at = null,
-      updated_at = now()
-  where id = p_job_id and status in ('failed', 'cancelled');
+  delete from job_queue_paused_types where job_type = p_job_type;
   if found then
     perform pg_notify('job_queue_inserted', '');
   end if;
   return found;
 end;
+$$;
+
+CREATE FUNCTION public.retry_job(p_job_id uuid) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select exists (select 1 from retry_jobs(array[p_job_id]));
 $$;
 
 CREATE FUNCTION public.retry_jobs(p_job_ids uuid[]) RETURNS SETOF uuid
@@ -970,6 +994,13 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.stuck_job_threshold() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select interval '10 minutes';
+$$;
+
 CREATE FUNCTION public.sync_generation_with_job() RETURNS trigger
     LANGUAGE plpgsql
     AS $_$
@@ -1041,6 +1072,20 @@ begin
     update public.generation_usage set refunded_at = null where generation_id = new.id and refunded_at is not null;
   end if;
   return null;
+end;
+$$;
+
+CREATE FUNCTION public.wake_job(p_job_id uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  update job_queue set scheduled_at = now(), updated_at = now()
+  where id = p_job_id and status = 'pending' and scheduled_at > now();
+  if found then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
+  return found;
 end;
 $$;
 
@@ -1215,7 +1260,7 @@ CREATE VIEW public.stuck_jobs WITH (security_invoker='true') AS
     (now() - job_queue.started_at) AS running_for,
     (job_queue.locked_until < now()) AS lease_expired
    FROM public.job_queue
-  WHERE ((job_queue.status = 'processing'::text) AND ((job_queue.locked_until < now()) OR (job_queue.started_at < (now() - '00:10:00'::interval))));
+  WHERE ((job_queue.status = 'processing'::text) AND ((job_queue.locked_until < now()) OR (job_queue.started_at < (now() - public.stuck_job_threshold()))));
 
 CREATE TABLE public.user_limits (
     user_id uuid NOT NULL,

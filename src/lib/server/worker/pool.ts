@@ -255,13 +255,14 @@ export class WorkerPool {
 		for (const entry of overdue) {
 			const seconds = attemptLimitSeconds(entry.job, this.options.attemptTimeoutSeconds ?? DEFAULT_ATTEMPT_TIMEOUT_SECONDS);
 			entry.controller.abort(new JobAbortedError('deadline'));
-			this.running.delete(entry.job.id);
 			this.counts.errors++;
-			this.wakeSlotWaiters();
 			const held = await failJob(this.options.sql, entry.claim, {
 				message: `The attempt took longer than its limit of ${seconds} s and was abandoned`,
 				details: { class: 'timeout', timeout_seconds: seconds, worker: this.workerId }
 			}).catch(() => false);
+			// The slot is free once the failure is recorded, not before: a new claim never overlaps it.
+			if (this.running.get(entry.job.id) === entry) this.running.delete(entry.job.id);
+			this.wakeSlotWaiters();
 			this.options.log?.(`worker ${this.workerId}: job ${entry.job.id} passed its ${seconds} s limit${held ? '' : ' (it was no longer ours)'}`);
 		}
 	}
