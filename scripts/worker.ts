@@ -10,7 +10,8 @@ loadDotEnv();
 const config = loadConfig(process.env);
 const services = await startServices(config, { worker: true, log });
 // Waits out a database that is not up yet; gives up only on a migration history that disagrees.
-if (!(await services.whenReady()) || !services.worker) {
+const worker = (await services.whenReady()) ? services.worker.inProcess : null;
+if (!worker) {
 	log(`the worker did not start: ${services.storageError ?? 'the database migrations are not current'}`);
 	await services.close();
 	process.exit(1);
@@ -22,8 +23,8 @@ async function shutdown(signal: string) {
 	if (stopping) return;
 	stopping = true;
 	log(`${signal}: finishing running jobs (up to ${graceMs / 1000} s)`);
-	const counts = services.worker!.pool.counts;
-	await services.worker!.stop(graceMs);
+	const counts = worker!.pool.counts;
+	await worker!.stop(graceMs);
 	await services.close();
 	log(`stopped after ${counts.processed} job(s), ${counts.errors} error(s)`);
 	process.exit(0);
@@ -31,4 +32,4 @@ async function shutdown(signal: string) {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 const wakeUp = config.databaseNotifications ? 'wakes on new jobs' : `polls every ${config.worker.pollSeconds} s`;
-log(`worker ${services.worker.workerId} running ${config.worker.concurrency} job(s) at a time, ${wakeUp}; Ctrl-C to stop`);
+log(`worker ${worker.workerId} running ${config.worker.concurrency} job(s) at a time, ${wakeUp}; Ctrl-C to stop`);

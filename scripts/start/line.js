@@ -10,7 +10,7 @@ import path from 'node:path';
  */
 export function describeWorker(services, env) {
 	const { config } = services;
-	if (services.worker) return 'worker inside the app';
+	if (services.worker.inProcess) return 'worker inside the app';
 	if (services.storageError) return 'worker: off, images cannot be stored (see above)';
 	// Waiting for a database that is not up yet, or stopped by a migration history that disagrees.
 	if (config.worker.inProcess) return 'worker: not running, the database is not ready (see above and /api/health)';

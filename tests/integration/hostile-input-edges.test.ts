@@ -128,7 +128,7 @@ function disablingBeforeStart(sql: Sql): Sql {
 }
 
 test('a model disabled between the check and the insert is a 400 naming the model, not a 500', async () => {
-	const racing = await throughHooks({ ...services, sql: disablingBeforeStart(db.sql) });
+	const racing = await throughHooks(await testServices({ sql: disablingBeforeStart(db.sql), url: db.url }, {}, { REPLICATE_WEBHOOK_SECRET: WEBHOOK_SECRET }));
 	const before = await db.sql`select count(*)::int as n from image_generations`;
 	const answer = await racing('/api/generations', startGeneration as Route, { method: 'POST', body: JSON.stringify(valid), headers: { 'content-type': 'application/json', ...asAlice() } });
 	expect(answer.status).toBe(400);

@@ -209,7 +209,7 @@ test('generations through the pooler: the in-process worker runs them and SSE st
 	try {
 		services = await startServices(config, { log: (message) => logs.push(message) });
 		expect(services.migrationError).toBeNull();
-		expect(services.worker).not.toBeNull();
+		expect(services.worker.inProcess).not.toBeNull();
 		const alice = await signedInUser(services);
 		const ids: string[] = [];
 		for (const prompt of ['a lighthouse at dusk', 'a fox in snow', 'a paper boat']) {

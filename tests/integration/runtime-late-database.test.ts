@@ -32,13 +32,13 @@ test('started before the database, the app retries, then migrates and starts its
 	});
 	services = await startServices(config, { log: (m) => logs.push(m) });
 	expect(services.migrationError).not.toBeNull();
-	expect(services.worker).toBeNull();
+	expect(services.worker.inProcess).toBeNull();
 	expect((await checkHealth(services)).status).toBe('unavailable');
 	expect(logs.join('\n')).toMatch(/retrying until the database answers/);
 
 	cluster = await startSystemPostgres({ settings: { port: String(port) } });
 	expect(await services.whenReady()).toBe(true);
 	expect(services.migrationError).toBeNull();
-	expect(services.worker).not.toBeNull();
+	expect(services.worker.inProcess).not.toBeNull();
 	expect((await checkHealth(services)).status).toBe('ok');
 }, 90_000);

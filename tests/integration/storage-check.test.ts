@@ -50,7 +50,7 @@ test('IMAGE_DIR pointing at a file: one log line naming it, 503 naming storage, 
 	expect(problems).toHaveLength(1);
 	expect(problems[0]).toContain(file);
 	expect(problems[0]).toMatch(/not a folder/);
-	expect(app.worker).toBeNull();
+	expect(app.worker.inProcess).toBeNull();
 	expect(logs.join('\n')).not.toMatch(/in-process worker .* started/);
 
 	const response = await call(health, app, { path: '/api/health' });
@@ -66,7 +66,7 @@ test('IMAGE_DIR under a file (so it cannot be created): reported the same way', 
 	const app = await start({ IMAGE_DIR: path.join(file, 'images') }, []);
 	const body = await (await call(health, app, { path: '/api/health' })).json();
 	expect(body.storage).toEqual({ ok: false, error: expect.stringMatching(/a part of the path is a file.*ENOTDIR/) });
-	expect(app.worker).toBeNull();
+	expect(app.worker.inProcess).toBeNull();
 });
 
 test('a writable IMAGE_DIR that does not exist yet: created, the probe removed, 200 and the worker runs', async () => {
@@ -76,7 +76,7 @@ test('a writable IMAGE_DIR that does not exist yet: created, the probe removed, 
 
 	expect(await readdir(folder)).toEqual([]); // created, and the probe file is gone again
 	expect(logs.join('\n')).not.toContain('IMAGE STORAGE UNUSABLE');
-	expect(app.worker).not.toBeNull();
+	expect(app.worker.inProcess).not.toBeNull();
 	const response = await call(health, app, { path: '/api/health' });
 	expect(response.status).toBe(200);
 	expect(await response.json()).toMatchObject({ status: 'ok', storage: { ok: true } });

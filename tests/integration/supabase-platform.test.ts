@@ -148,7 +148,7 @@ describe("on GoTrue's auth schema", () => {
 	});
 
 	test('the sign-up page says so before anyone types, and its form answers 503 with the same words, never a 500', async () => {
-		const services = await testServices({ sql, url: cluster.url('postgres', 'gotrue_accounts'), name: 'gotrue_accounts', drop: async () => {} });
+		const services = await testServices({ sql, url: cluster.url('postgres', 'gotrue_accounts') });
 		const url = new URL('http://localhost/auth/signup');
 		const page = (await signUpLoad({ locals: { services, user: null }, url } as never)) as { unavailable: string | null };
 		expect(page.unavailable).toMatch(/belong to Supabase Auth/);

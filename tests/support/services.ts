@@ -1,26 +1,24 @@
 // Services as the app assembles them, but on a test database and with handlers the test chooses.
-import { loadConfig, type Env } from '../../src/lib/server/config';
-import type { Services } from '../../src/lib/server/runtime';
-import type { JobHandlers } from '../../src/lib/server/worker/types';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createJobHandlers } from '../../src/lib/server/worker/jobs';
-import { GenerationEvents } from '../../src/lib/server/generations/events';
+import { loadConfig, type Env } from '../../src/lib/server/config';
+import { createServices, type Services } from '../../src/lib/server/services';
 import { createProviders } from '../../src/lib/server/providers';
 import { createStorage } from '../../src/lib/server/storage';
-import { SessionStore } from '../../src/lib/server/auth/session';
-
-export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough-0123456789';
+import { createJobHandlers } from '../../src/lib/server/worker/jobs';
+import type { JobHandlers } from '../../src/lib/server/worker/types';
 import type { TestDatabase } from './db';
 import { loadMigrations } from './db';
 
+export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough-0123456789';
+
 /**
- * handlers: the job handlers a test wants, or 'app' for the app's own (generate-image), built on
- * this config's providers and storage.
+ * The app's services (createServices, as the app builds them) on a test database, with no worker in
+ * process. handlers: the job handlers a test wants, or 'app' for the app's own (generate-image).
  */
 export async function testServices(
-	db: TestDatabase,
+	db: Pick<TestDatabase, 'sql' | 'url'>,
 	handlers: JobHandlers | 'app' = {},
 	env: Env = {},
 	options: { progressIntervalMs?: number } = {}
@@ -29,26 +27,15 @@ export async function testServices(
 	const config = loadConfig({ IN_PROCESS_WORKER: 'off', LOCAL_MODEL_MS_PER_IMAGE: '0', DATA_DIR: dataDir, ...env });
 	const providers = createProviders(config);
 	const storage = createStorage(config);
-	return {
-		config,
+	return createServices(config, {
 		sql: db.sql,
 		databaseUrl: db.url,
 		migrations: await loadMigrations(),
-		migrationError: null,
-		storageError: null,
-		handlers:
-			handlers === 'app'
-				? createJobHandlers({ providers, storage, progressIntervalMs: options.progressIntervalMs ?? 0 })
-				: handlers,
-		worker: null,
+		sessionSecret: TEST_SESSION_SECRET,
 		providers,
 		storage,
-		events: new GenerationEvents(db.sql, { listen: config.databaseNotifications }),
-		sessionSecret: TEST_SESSION_SECRET,
-		sessions: new SessionStore(db.sql, TEST_SESSION_SECRET, config.adminEmails),
-		whenReady: async () => true,
-		close: async () => {}
-	};
+		handlers: handlers === 'app' ? createJobHandlers({ providers, storage, progressIntervalMs: options.progressIntervalMs ?? 0 }) : handlers
+	});
 }
 
 /** A promise with its resolve handle, for handlers a test releases when it is ready. */

@@ -9,8 +9,8 @@ const origin = 'http://localhost:3000';
 const line = (env: Env, state: { worker?: boolean; storageError?: string } = {}) => {
 	const config = loadConfig(env);
 	// The worker's presence is all the line looks at; a running one is an object.
-	const worker = (state.worker ?? config.worker.inProcess) ? ({} as never) : null;
-	return startLine({ origin, services: { config, worker, storageError: state.storageError ?? null }, env });
+	const inProcess = (state.worker ?? config.worker.inProcess) ? ({} as never) : null;
+	return startLine({ origin, services: { config, worker: { inProcess } as never, storageError: state.storageError ?? null }, env });
 };
 
 test('zero setup: the data folder, absolute, and the worker inside the app', () => {

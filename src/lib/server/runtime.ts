@@ -6,44 +6,18 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { authSchemaIsGotrue, LocalAccountsUnavailableError } from './auth/local';
-import { SessionStore } from './auth/session';
-import type { SupabaseAuth } from './auth/supabase';
 import type { Config } from './config';
 import { createSql, redactUrl, type Sql } from './db/client';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { MigrationError, migrate, readMigrations, type Migration } from './db/migrate';
-import { createJobHandlers } from './worker/jobs';
-import { GenerationEvents } from './generations/events';
-import { createProviders, type Providers } from './providers';
-import { createStorage, type ImageStorage } from './storage';
+import { createProviders } from './providers';
+import { createStorage } from './storage';
 import { ensureImageBucket } from './storage/bucket';
 import { ContinuousWorker } from './worker/continuous';
 import { startAlertMonitor } from './monitoring/alerts';
-import type { JobHandlers } from './worker/types';
+import { createServices, type Services } from './services';
 
-export interface Services {
-	config: Config;
-	sql: Sql;
-	databaseUrl: string;
-	migrations: Migration[];
-	/** Set when the database's migration history disagrees with the code; the app then reports 503. */
-	migrationError: string | null;
-	/** Set when the image store failed its check at start; the app then reports 503 and runs no worker. */
-	storageError: string | null;
-	handlers: JobHandlers;
-	worker: ContinuousWorker | null;
-	providers: Providers;
-	storage: ImageStorage;
-	events: GenerationEvents;
-	sessionSecret: string;
-	/** Local accounts' server-side sessions (unused in Supabase accounts mode). */
-	sessions: SessionStore;
-	/** Set in Supabase accounts mode: verifies Supabase access tokens and signs in through Supabase Auth. */
-	supabaseAuth?: SupabaseAuth | null;
-	/** True once the schema is current and the background work runs; false if it never will (a history that disagrees, or closed). */
-	whenReady(): Promise<boolean>;
-	close(): Promise<void>;
-}
+export type { Services } from './services';
 
 export interface StartOptions {
 	/** Where supabase/migrations lives; the current directory's by default. */
@@ -116,8 +90,6 @@ export async function startServices(config: Config, options: StartOptions = {}):
 	if (storageError) {
 		log(`IMAGE STORAGE UNUSABLE: ${storageError}. /api/health answers 503 and no worker runs in this process until that is fixed and it is restarted`);
 	}
-	const handlers = createJobHandlers({ providers, storage });
-	const events = new GenerationEvents(sql, { listen: config.databaseNotifications, log });
 	const sessionSecret = await resolveSessionSecret(config);
 	// Loaded only in Supabase mode, so local mode never pulls in supabase-js.
 	const supabaseAuth = config.supabaseAuth
@@ -133,19 +105,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
 	// process watches the alerts; alert_state makes sure each change is announced once).
 	const startBackground = async () => {
 		if (wantsWorker) {
-			const worker = new ContinuousWorker({
-				sql,
-				handlers,
-				concurrency: config.worker.concurrency,
-				batchSize: config.worker.batchSize,
-				leaseSeconds: config.worker.leaseSeconds,
-				pollMs: config.worker.pollSeconds * 1000,
-				listen: config.databaseNotifications,
-				retention: { days: config.worker.retentionDays },
-				log
-			});
+			const worker = new ContinuousWorker({ sql, handlers: services.handlers, ...services.worker.settings, log });
 			await worker.start();
-			services.worker = worker;
+			services.worker.inProcess = worker;
 			log(`in-process worker ${worker.workerId} started (${config.worker.concurrency} at a time)`);
 		}
 		alertMonitor = startAlertMonitor(sql, config, log);
@@ -161,29 +123,16 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
 	let closing: Promise<void> | null = null;
 	const services: Services = {
-		config,
-		sql,
-		databaseUrl: url,
-		migrations,
-		migrationError,
-		storageError,
-		handlers,
-		worker: null,
-		providers,
-		storage,
-		events,
-		sessionSecret,
-		sessions: new SessionStore(sql, sessionSecret, config.adminEmails),
-		supabaseAuth,
+		...createServices(config, { sql, databaseUrl: url, migrations, sessionSecret, providers, storage, supabaseAuth, migrationError, storageError, log }),
 		whenReady: () => ready,
 		close() {
 			closing ??= (async () => {
 				closed = true;
 				if (retryTimer) clearTimeout(retryTimer);
 				settle(false);
-				await services.worker?.stop(10_000).catch(() => {});
+				await services.worker.inProcess?.stop(10_000).catch(() => {});
 				await (alertMonitor as ReturnType<typeof startAlertMonitor> | null)?.stop().catch(() => {});
-				await events.close();
+				await services.events.close();
 				await sql.end({ timeout: 5 }).catch(() => {});
 				await embedded?.stop().catch(() => {});
 			})();

@@ -1,14 +1,13 @@
 import { redirect } from '@sveltejs/kit';
 import { changePassword } from '$lib/server/auth/local';
 import { ValidationError } from '$lib/server/errors';
-import { getUserLimits } from '$lib/server/generations/start';
 import { actionProblem, actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load = pageLoad(async ({ locals }) => {
 	const user = requireUser(locals.user);
 	const { sql, sessions, supabaseAuth } = locals.services;
-	const [limits, list] = await Promise.all([getUserLimits(sql, user.id), supabaseAuth ? [] : sessions.list(user.id)]);
+	const [limits, list] = await Promise.all([locals.services.generations.limits(user), supabaseAuth ? [] : sessions.list(user.id)]);
 	return {
 		email: user.email,
 		role: user.isAdmin ? 'administrator' : user.isOperator ? 'operator (read-only console)' : null,

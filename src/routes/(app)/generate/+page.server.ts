@@ -5,9 +5,6 @@ import type { GenerateFormValues } from '$lib/forms/generate';
 import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/forms/generate';
 import type { Generation, ModelOption, Usage } from '$lib/client/types';
 import { formFailure, generateFailure } from '$lib/server/http/forms';
-import { listModels } from '$lib/server/generations/models';
-import { listGenerations } from '$lib/server/generations/read';
-import { getUserLimits, startGeneration } from '$lib/server/generations/start';
 import { toView } from '$lib/server/generations/types';
 import { actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
@@ -37,12 +34,8 @@ function prefill(query: URLSearchParams, models: ModelOption[]): GenerateFormVal
 
 export const load = pageLoad(async ({ locals, url }) => {
 	const user = requireUser(locals.user);
-	const { sql, providers } = locals.services;
-	const [catalogue, limits, recent] = await Promise.all([
-		listModels(sql, { replicateConfigured: providers.replicate !== null }),
-		getUserLimits(sql, user.id),
-		listGenerations(sql, user, { limit: RECENT })
-	]);
+	const { generations } = locals.services;
+	const [catalogue, limits, recent] = await Promise.all([generations.models(), generations.limits(user), generations.list(user, { limit: RECENT })]);
 	const models: ModelOption[] = catalogue.map((m) => ({
 		id: m.id,
 		display_name: m.display_name,
@@ -54,11 +47,11 @@ export const load = pageLoad(async ({ locals, url }) => {
 		unavailable_reason: m.unavailable_reason
 	}));
 	const usage: Usage = limits;
-	const generations: Generation[] = recent.items.map(toView);
+	const recentViews: Generation[] = recent.items.map(toView);
 	return {
 		models,
 		usage,
-		recent: generations,
+		recent: recentViews,
 		prefill: prefill(url.searchParams, models),
 		// Fallback for browsers without JavaScript; with it, the page makes a new key after each submission.
 		idempotencyKey: randomUUID()
@@ -74,9 +67,7 @@ export const actions = formActions({
 		if (!parsed.ok) return formFailure(400, { field: parsed.field, error: parsed.error, values, limit: null });
 		let generationId: string;
 		try {
-			const started = await startGeneration(locals.services.sql, user.id, parsed.value, {
-				replicateConfigured: locals.services.providers.replicate !== null
-			});
+			const started = await locals.services.generations.start(user, parsed.value);
 			generationId = started.generation_id;
 		} catch (err) {
 			return generateFailure(err, values);

@@ -1,5 +1,4 @@
 import type { Generation } from '$lib/client/types';
-import { listGenerations } from '$lib/server/generations/read';
 import { toView } from '$lib/server/generations/types';
 import { load as pageLoad, requireUser } from '$lib/server/http';
 import type { PageServerLoad } from './$types';
@@ -12,7 +11,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 	const status = url.searchParams.get('status') || null;
 	const cursor = url.searchParams.get('cursor') || null;
 	// A hand-edited cursor or an unknown status is a ValidationError: a 400 page, not a 500.
-	const page = await listGenerations(locals.services.sql, user, { limit: PAGE_SIZE, cursor, status });
+	const page = await locals.services.generations.list(user, { limit: PAGE_SIZE, cursor, status });
 	const items: Generation[] = page.items.map(toView);
 	return { items, nextCursor: page.next_cursor, status, paged: cursor !== null };
 }) satisfies PageServerLoad;

@@ -40,7 +40,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 			endpoint: `${config.publicBaseUrl ?? url.origin}/api/worker`,
 			secretConfigured: config.cronSecret !== null,
 			budgetSeconds: config.worker.budgetSeconds,
-			inProcessWorker: worker !== null
+			inProcessWorker: worker.inProcess !== null
 		},
 		exports: listExports(),
 		budget: runBudget(config)

@@ -1,7 +1,5 @@
 import { json } from '@sveltejs/kit';
 import { parseGenerationRequest } from '$lib/schemas';
-import { listGenerations } from '$lib/server/generations/read';
-import { startGeneration } from '$lib/server/generations/start';
 import { toView } from '$lib/server/generations/types';
 import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
@@ -21,10 +19,7 @@ export const POST = endpoint(async ({ request, locals }) => {
 	}
 	const parsed = parseGenerationRequest(body);
 	if (!parsed.ok) return json({ error: parsed.error, field: parsed.field }, { status: 400 });
-	const { services } = locals;
-	const started = await startGeneration(services.sql, user.id, parsed.value, {
-		replicateConfigured: services.providers.replicate !== null
-	});
+	const started = await locals.services.generations.start(user, parsed.value);
 	return json(
 		{ success: true, generation_id: started.generation_id, job_id: started.job_id, status: started.created ? 'queued' : started.status },
 		{ status: started.created ? 201 : 200 }
@@ -35,7 +30,7 @@ export const POST = endpoint(async ({ request, locals }) => {
 export const GET = endpoint(async ({ url, locals }) => {
 	const user = requireUser(locals.user);
 	const limitParam = url.searchParams.get('limit');
-	const page = await listGenerations(locals.services.sql, user, {
+	const page = await locals.services.generations.list(user, {
 		limit: limitParam === null ? undefined : Number(limitParam),
 		cursor: url.searchParams.get('cursor'),
 		status: url.searchParams.get('status')

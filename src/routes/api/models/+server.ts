@@ -1,12 +1,10 @@
 import { json } from '@sveltejs/kit';
-import { listModels } from '$lib/server/generations/models';
 import { endpoint } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 /** The catalogue, with whether each model can be used right now and why not. */
 export const GET = endpoint(async ({ locals }) => {
-	const { sql, providers } = locals.services;
-	const models = await listModels(sql, { replicateConfigured: providers.replicate !== null });
+	const models = await locals.services.generations.models();
 	return json({
 		models: models.map((m) => ({
 			id: m.id,

@@ -1,12 +1,11 @@
 import { json } from '@sveltejs/kit';
 import { hasCronSecret } from '$lib/server/http/cron-auth';
-import { runWorkerForBudget } from '$lib/server/worker/budgeted';
 import { endpoint } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 /** The cron entry point: work the queue for one time budget and report, in the seed's shape. */
 export const POST = endpoint(async ({ request, locals, url }) => {
-	const { config, sql, handlers, migrationError } = locals.services;
+	const { config, migrationError } = locals.services;
 	if (!hasCronSecret(request.headers.get('authorization'), config.cronSecret)) {
 		const message = config.cronSecret
 			? 'Missing or wrong cron secret: send Authorization: Bearer <CRON_SECRET>'
@@ -23,16 +22,7 @@ export const POST = endpoint(async ({ request, locals, url }) => {
 			{ status: 400 }
 		);
 	}
-	const result = await runWorkerForBudget({
-		sql,
-		handlers,
-		trigger: 'cron',
-		budgetMs: budgetSeconds * 1000,
-		concurrency: config.worker.concurrency,
-		batchSize: config.worker.batchSize,
-		leaseSeconds: config.worker.leaseSeconds,
-		retention: { days: config.worker.retentionDays }
-	});
+	const result = await locals.services.worker.runFor(budgetSeconds, 'cron');
 	return json({
 		success: true,
 		processed: result.processed,

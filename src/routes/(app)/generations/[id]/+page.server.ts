@@ -2,11 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { error, redirect } from '@sveltejs/kit';
 import type { Generation } from '$lib/client/types';
 import type { AppUser } from '$lib/server/auth/user';
-import { cancelGeneration } from '$lib/server/generations/cancel';
-import { deleteGeneration, providerForModel } from '$lib/server/generations/delete';
 import { getModel } from '$lib/server/generations/models';
-import { getGeneration } from '$lib/server/generations/read';
-import { startGeneration } from '$lib/server/generations/start';
 import { toView } from '$lib/server/generations/types';
 import { generateFailure } from '$lib/server/http/forms';
 import { actionProblem, actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
@@ -14,7 +10,7 @@ import type { Actions, PageServerLoad } from './$types';
 
 /** The user's own generation, or 404: someone else's is indistinguishable from none at all. */
 async function ownGeneration(locals: App.Locals, user: AppUser, id: string) {
-	const row = await getGeneration(locals.services.sql, user, id);
+	const row = await locals.services.generations.get(user, id);
 	if (!row || row.user_id !== user.id) error(404, 'No such generation');
 	return row;
 }
@@ -36,15 +32,14 @@ export const actions = formActions({
 	cancel: async ({ locals, params }) => {
 		const user = requireUser(locals.user);
 		await ownGeneration(locals, user, params.id);
-		const { sql, providers } = locals.services;
-		await cancelGeneration(sql, user, params.id, providerForModel(sql, providers));
+		await locals.services.generations.cancel(user, params.id);
 		redirect(303, `/generations/${params.id}`);
 	},
 
 	delete: async ({ locals, params }) => {
 		const user = requireUser(locals.user);
 		try {
-			await deleteGeneration(locals.services.sql, user, params.id, locals.services);
+			await locals.services.generations.remove(user, params.id);
 		} catch (err) {
 			return actionProblem(err);
 		}
@@ -56,13 +51,9 @@ export const actions = formActions({
 		const user = requireUser(locals.user);
 		const row = await ownGeneration(locals, user, params.id);
 		const key = (await request.formData()).get('idempotency_key');
-		const { sql, providers } = locals.services;
 		let newId: string;
 		try {
-			const started = await startGeneration(
-				sql,
-				user.id,
-				{
+			const started = await locals.services.generations.start(user, {
 					prompt: row.prompt,
 					model_id: row.model_id,
 					width: row.width,
@@ -70,9 +61,7 @@ export const actions = formActions({
 					seed: null,
 					negative_prompt: row.negative_prompt,
 					idempotency_key: typeof key === 'string' && /^[\w.:-]{1,255}$/.test(key) ? key : null
-				},
-				{ replicateConfigured: providers.replicate !== null }
-			);
+				});
 			newId = started.generation_id;
 		} catch (err) {
 			return generateFailure(err, null);

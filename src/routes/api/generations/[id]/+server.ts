@@ -1,7 +1,4 @@
 import { json } from '@sveltejs/kit';
-import { cancelGeneration } from '$lib/server/generations/cancel';
-import { providerForModel } from '$lib/server/generations/delete';
-import { getGeneration } from '$lib/server/generations/read';
 import { toView } from '$lib/server/generations/types';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
@@ -9,7 +6,7 @@ import type { RequestHandler } from './$types';
 
 export const GET = endpoint(async ({ params, locals }) => {
 	const user = requireUser(locals.user);
-	const row = await getGeneration(locals.services.sql, user, params.id);
+	const row = await locals.services.generations.get(user, params.id);
 	if (!row) throw new NotFoundError('No such generation');
 	return json(toView(row));
 }) satisfies RequestHandler;
@@ -17,7 +14,6 @@ export const GET = endpoint(async ({ params, locals }) => {
 /** Cancel: a queued generation never runs; a running one stops within a second, its prediction cancelled. */
 export const DELETE = endpoint(async ({ params, locals }) => {
 	const user = requireUser(locals.user);
-	const { sql, providers } = locals.services;
-	const row = await cancelGeneration(sql, user, params.id, providerForModel(sql, providers));
+	const row = await locals.services.generations.cancel(user, params.id);
 	return json(toView(row));
 }) satisfies RequestHandler;

@@ -1,4 +1,3 @@
-import { getGeneration } from '$lib/server/generations/read';
 import { TERMINAL_STATUSES, toView, type GenerationRow } from '$lib/server/generations/types';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
@@ -13,8 +12,8 @@ const HEARTBEAT_MS = 15_000;
  */
 export const GET = endpoint(async ({ params, locals, request }) => {
 	const user = requireUser(locals.user);
-	const { sql, events } = locals.services;
-	if (!(await getGeneration(sql, user, params.id))) throw new NotFoundError('No such generation');
+	const { generations, events } = locals.services;
+	if (!(await generations.get(user, params.id))) throw new NotFoundError('No such generation');
 
 	const resumeFrom = Number(request.headers.get('last-event-id') ?? 0) || 0;
 	const encoder = new TextEncoder();
@@ -51,7 +50,7 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 				unsubscribe();
 			};
 			controller.enqueue(encoder.encode('retry: 2000\n\n'));
-			const current = await getGeneration(sql, user, params.id);
+			const current = await generations.get(user, params.id);
 			if (!current) return close();
 			send(current);
 			// Resuming after the end: nothing new will come.

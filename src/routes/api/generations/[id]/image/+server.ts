@@ -1,4 +1,3 @@
-import { readGenerationImage } from '$lib/server/generations/image';
 import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
@@ -6,7 +5,7 @@ import type { RequestHandler } from './$types';
 export const GET = endpoint(async ({ params, url, locals, request }) => {
 	const user = requireUser(locals.user);
 	const thumb = url.searchParams.get('size') === 'thumb';
-	const image = await readGenerationImage(locals.services.sql, locals.services.storage, user, params.id, thumb ? 'thumb' : 'full');
+	const image = await locals.services.generations.image(user, params.id, thumb ? 'thumb' : 'full');
 	const etag = `"${params.id}${thumb ? '-thumb' : ''}"`;
 	const headers = {
 		etag,
