@@ -4,16 +4,14 @@
 // sign-in redirects that leave the site. Each is a 4xx with a message, and writes nothing.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import type { Sql } from '../../src/lib/server/db/client';
-import { signReplicateWebhook } from '../../src/lib/server/providers/webhook-signature';
 import type { Services } from '../../src/lib/server/runtime';
 import { actions as generateActions } from '../../src/routes/(app)/generate/+page.server';
 import { load as jobsLoad } from '../../src/routes/admin/jobs/+page.server';
 import { GET as listGenerations, POST as startGeneration } from '../../src/routes/api/generations/+server';
-import { POST as replicateWebhook } from '../../src/routes/api/webhooks/replicate/+server';
 import { actions as signInActions } from '../../src/routes/auth/signin/+page.server';
 import { actions as signUpActions } from '../../src/routes/auth/signup/+page.server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { messageOf, snapshotTables } from '../support/hostile';
+import { messageOf, signedWebhook as signedWebhookTo, snapshotTables } from '../support/hostile';
 import { signedInUser } from '../support/routes';
 import { testServices } from '../support/services';
 import { action, form, sessionCookie, throughHooks, type Route, type Send } from '../support/through-hooks';
@@ -40,16 +38,7 @@ const jobsCursor = (value: string) => Buffer.from(JSON.stringify(['n', value, cr
 const asAlice = () => sessionCookie(alice.token);
 const valid = { prompt: 'a lighthouse', model_id: 'local/preview', width: 512, height: 512 };
 
-function signedWebhook(body: string) {
-	const id = `msg_${crypto.randomUUID()}`;
-	const timestamp = String(Math.floor(Date.now() / 1000));
-	const signature = signReplicateWebhook({ id, timestamp, body, secret: WEBHOOK_SECRET });
-	return send('/api/webhooks/replicate', replicateWebhook as Route, {
-		method: 'POST',
-		body,
-		headers: { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature, 'content-type': 'application/json' }
-	});
-}
+const signedWebhook = (body: string) => signedWebhookTo(send, WEBHOOK_SECRET, body);
 
 interface Case {
 	name: string;

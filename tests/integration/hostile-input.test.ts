@@ -5,7 +5,6 @@
 // accepted and stored exactly as written.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import type { Services } from '../../src/lib/server/runtime';
-import { signReplicateWebhook } from '../../src/lib/server/providers/webhook-signature';
 import { GET as listGenerations, POST as startGeneration } from '../../src/routes/api/generations/+server';
 import { DELETE as cancelGeneration, GET as getGeneration } from '../../src/routes/api/generations/[id]/+server';
 import { GET as generationEvents } from '../../src/routes/api/generations/[id]/events/+server';
@@ -28,7 +27,7 @@ import { actions as usersActions, load as usersLoad } from '../../src/routes/adm
 import { load as auditLoad } from '../../src/routes/admin/audit/+page.server';
 import { actions as workerActions, load as workerLoad } from '../../src/routes/admin/worker/+page.server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { messageOf, snapshotTables } from '../support/hostile';
+import { messageOf, signedWebhook as signedWebhookTo, snapshotTables } from '../support/hostile';
 import { signedInUser } from '../support/routes';
 import { testServices } from '../support/services';
 import { action, form, sessionCookie, throughHooks, type Route, type Send } from '../support/through-hooks';
@@ -287,16 +286,7 @@ function fieldsOf(fields: Record<string, string>): Record<string, string> {
 	return { prompt: 'a quiet harbour', model_id: 'local/preview', size: '512x512', seed_mode: 'random', ...fields };
 }
 
-function signedWebhook(body: string) {
-	const id = `msg_${crypto.randomUUID()}`;
-	const timestamp = String(Math.floor(Date.now() / 1000));
-	const signature = signReplicateWebhook({ id, timestamp, body, secret: WEBHOOK_SECRET });
-	return send('/api/webhooks/replicate', replicateWebhook as Route, {
-		method: 'POST',
-		body,
-		headers: { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature, 'content-type': 'application/json' }
-	});
-}
+const signedWebhook = (body: string) => signedWebhookTo(send, WEBHOOK_SECRET, body);
 
 describe('refused, with a message, writing nothing', () => {
 	test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {

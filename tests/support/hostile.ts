@@ -1,6 +1,9 @@
 // Shared by the hostile-input corpora: the tables a refused request must leave as they were, and
 // the message an answer carries whatever its shape.
 import type { Sql } from '../../src/lib/server/db/client';
+import { signReplicateWebhook } from '../../src/lib/server/providers/webhook-signature';
+import { POST as replicateWebhook } from '../../src/routes/api/webhooks/replicate/+server';
+import type { Route, Send } from './through-hooks';
 
 /** Every table a request could write, each as a digest of all its rows: any change shows. */
 export const TABLES = [
@@ -33,4 +36,16 @@ export function messageOf(body: unknown): string {
 	if (typeof body === 'string') return body;
 	const b = body as { error?: unknown; message?: unknown; problem?: { error: string } } | null;
 	return String(b?.error ?? b?.message ?? b?.problem?.error ?? '');
+}
+
+/** Posts a body to the Replicate webhook with a valid signature under `secret`, through the hooks. */
+export function signedWebhook(send: Send, secret: string, body: string) {
+	const id = `msg_${crypto.randomUUID()}`;
+	const timestamp = String(Math.floor(Date.now() / 1000));
+	const signature = signReplicateWebhook({ id, timestamp, body, secret });
+	return send('/api/webhooks/replicate', replicateWebhook as Route, {
+		method: 'POST',
+		body,
+		headers: { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature, 'content-type': 'application/json' }
+	});
 }

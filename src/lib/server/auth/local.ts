@@ -123,19 +123,26 @@ export async function signUp(
 }
 
 /**
+ * A sign-in form's address and password, the address in its one stored form. An address that could
+ * never be an account's is just "no match" (a sign-in says nothing more about addresses).
+ */
+export function signInCredentials(rawEmail: unknown, rawPassword: unknown): { email: string; password: string } {
+	const password = typeof rawPassword === 'string' ? rawPassword : '';
+	if (typeof rawEmail !== 'string' || !rawEmail.trim() || !password) throw new SignInError('Enter your email and password');
+	try {
+		return { email: normaliseEmail(rawEmail), password };
+	} catch {
+		throw new SignInError();
+	}
+}
+
+/**
  * Checks an address and password. The attempt is first recorded as a failure, under a per-address
  * lock, unless the window already holds MAX_FAILURES (reserve_sign_in_attempt, 0015): so however many
  * arrive at once, at most MAX_FAILURES passwords are ever checked per window. Success clears them.
  */
 export async function signIn(sql: Sql, rawEmail: unknown, rawPassword: unknown): Promise<AccountRow> {
-	const password = typeof rawPassword === 'string' ? rawPassword : '';
-	if (typeof rawEmail !== 'string' || !rawEmail.trim() || !password) throw new SignInError('Enter your email and password');
-	let email: string;
-	try {
-		email = normaliseEmail(rawEmail);
-	} catch {
-		throw new SignInError();
-	}
+	const { email, password } = signInCredentials(rawEmail, rawPassword);
 	await assertLocalAccounts(sql);
 
 	const [reserved] = await sql<{ retry_after: number | null }[]>`

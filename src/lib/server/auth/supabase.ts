@@ -10,7 +10,7 @@ import type { Sql } from '../db/client';
 import type { JwtClaims } from '../db/with-user';
 import { ValidationError } from '../errors';
 import { JwksCache } from './jwks';
-import { checkNewPassword, normaliseEmail, SignInError, ThrottledError } from './local';
+import { checkNewPassword, normaliseEmail, signInCredentials, SignInError, ThrottledError } from './local';
 import { bearerToken } from './session';
 import { rolesOf, type AppUser } from './user';
 
@@ -184,14 +184,7 @@ export class SupabaseAuth {
 
 	/** Signs in through Supabase Auth; @supabase/ssr writes the session cookies through `cookies`. */
 	async signIn(cookies: CookieJar, secure: boolean, rawEmail: unknown, rawPassword: unknown): Promise<AppUser> {
-		const password = typeof rawPassword === 'string' ? rawPassword : '';
-		if (typeof rawEmail !== 'string' || !rawEmail.trim() || !password) throw new SignInError('Enter your email and password');
-		let email: string;
-		try {
-			email = normaliseEmail(rawEmail);
-		} catch {
-			throw new SignInError();
-		}
+		const { email, password } = signInCredentials(rawEmail, rawPassword);
 		const { data, error } = await this.client(cookies, secure).auth.signInWithPassword({ email, password });
 		if (error) {
 			if (error.code === 'email_not_confirmed') throw new SignInError('Confirm your email address first: follow the link we sent you');
