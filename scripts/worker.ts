@@ -16,7 +16,7 @@ if (!worker) {
 	await services.close();
 	process.exit(1);
 }
-const graceMs = Number(process.env.WORKER_SHUTDOWN_SECONDS ?? 25) * 1000;
+const graceMs = config.worker.shutdownSeconds * 1000;
 
 let stopping = false;
 async function shutdown(signal: string) {

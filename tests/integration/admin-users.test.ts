@@ -78,6 +78,8 @@ test('overrides are saved, get_user_limits applies them, and clearing restores t
 	expect(cleared.message).toBe('Back to the defaults: 20 an hour, 100 a day.');
 	expect(await db.sql`select * from user_limits where user_id = ${id}`).toHaveLength(0);
 	expect(await limitsOf(id)).toMatchObject({ hourly_limit: 20, daily_limit: 100, can_generate: true });
+	// The page's "the defaults are ..." text is read from the database function admission uses.
+	expect((await page('')).defaults).toEqual({ hourly: 20, daily: 100 });
 
 	const entries = await db.sql`
 		select action, target, affected_rows, details from admin_audit_log where details ->> 'user_id' = ${id} order by id`;

@@ -51,6 +51,9 @@ describe('DATABASE_POOL_MODE', () => {
 		expect(config).toMatchObject({ databasePoolMode: 'transaction', databaseNotifications: false });
 		expect(config.worker.pollSeconds).toBe(1);
 		expect(loadConfig({ DATABASE_URL: transactionPooler, WORKER_POLL_SECONDS: '3' }).worker.pollSeconds).toBe(3);
+		expect(loadConfig({ DATABASE_URL: direct }).worker.shutdownSeconds).toBe(25);
+		expect(loadConfig({ DATABASE_URL: direct, WORKER_SHUTDOWN_SECONDS: '0' }).worker.shutdownSeconds).toBe(0);
+		expect(() => loadConfig({ DATABASE_URL: direct, WORKER_SHUTDOWN_SECONDS: 'soon' })).toThrow(/WORKER_SHUTDOWN_SECONDS/);
 		expect(loadConfig({ DATABASE_URL: direct })).toMatchObject({ databaseNotifications: true, worker: { pollSeconds: 5 } });
 	});
 

@@ -63,6 +63,8 @@ export interface Config {
 		batchSize: number;
 		leaseSeconds: number;
 		pollSeconds: number;
+		/** How long `npm run worker` lets running jobs finish on SIGTERM before handing them back. */
+		shutdownSeconds: number;
 		inProcess: boolean;
 		/** Finished jobs and worker runs are purged after this many days (failed jobs: twice that); 0: kept. */
 		retentionDays: number;
@@ -207,6 +209,7 @@ export function loadConfig(env: Env): Config {
 			leaseSeconds: int('WORKER_LEASE_SECONDS', 30, 5, 3600),
 			// Without notifications the poll is the only wake-up, so it is quicker by default.
 			pollSeconds: int('WORKER_POLL_SECONDS', databasePoolMode === 'transaction' ? 1 : 5, 1, 300),
+			shutdownSeconds: int('WORKER_SHUTDOWN_SECONDS', 25, 0, 3600),
 			retentionDays: int('JOB_RETENTION_DAYS', 14, 0, 3650),
 			inProcess: inProcessRaw === 'on' || (inProcessRaw !== 'off' && cronSecret === null)
 		}

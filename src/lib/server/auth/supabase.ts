@@ -13,6 +13,7 @@ import { JwksCache } from './jwks';
 import { checkNewPassword, normaliseEmail, signInCredentials, SignInError, ThrottledError } from './local';
 import { bearerToken } from './session';
 import { rolesOf, type AppUser } from './user';
+import { isUuid } from '../../uuid';
 
 export interface SupabaseAuthOptions {
 	url: string;
@@ -48,7 +49,6 @@ export class AuthUnavailableError extends Error {
 
 export type CookieJar = Pick<Cookies, 'getAll' | 'set' | 'delete'>;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 /** Clock skew tolerated for nbf only; an expired token is refused at once, as supabase-js does. */
 const SKEW_SECONDS = 30;
@@ -124,7 +124,7 @@ export class SupabaseAuth {
 		if (!(aud === 'authenticated' || (Array.isArray(aud) && aud.includes('authenticated')))) return null;
 		// anon and service_role tokens are API keys, not users.
 		if (claims.role !== 'authenticated') return null;
-		if (typeof claims.sub !== 'string' || !UUID.test(claims.sub)) return null;
+		if (!isUuid(claims.sub)) return null;
 		return claims as SupabaseClaims;
 	}
 

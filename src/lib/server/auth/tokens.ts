@@ -2,6 +2,7 @@
 // app_private.sessions). Roles and email are read from the database on each request, never trusted
 // from the token, so a change to them counts at once.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isUuid } from '../../uuid';
 
 export interface AccessClaims {
 	sub: string;
@@ -12,7 +13,6 @@ export interface AccessClaims {
 	exp: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 export function signAccessToken(
@@ -44,7 +44,7 @@ export function verifyAccessToken(token: string, secret: string, nowSeconds = Ma
 		if (head.alg !== 'HS256') return null;
 		const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as AccessClaims;
 		if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.exp !== 'number' || claims.exp <= nowSeconds) return null;
-		if (!UUID.test(claims.sub) || !UUID.test(claims.sid)) return null;
+		if (!isUuid(claims.sub) || !isUuid(claims.sid)) return null;
 		if (claims.role !== 'authenticated') return null;
 		return claims;
 	} catch {

@@ -5,13 +5,11 @@ import type { Queryable, Sql } from '../db/client';
 import { ACCOUNT_ROLES, type AccountRole } from '../auth/user';
 import type { SessionStore } from '../auth/session';
 import { NotFoundError, ValidationError } from '../errors';
-import { isUuid } from '../generations/read';
+import { isUuid } from '../../uuid';
 import type { UserLimits } from '../generations/types';
 import { recordAudit } from './audit';
 import { wholeNumber } from './worker';
 
-/** The defaults get_user_limits applies where a user has no override (0007). */
-export const DEFAULT_LIMITS = { hourly: 20, daily: 100 } as const;
 /** Far above any sensible limit, and inside the integer column. */
 export const LIMIT_MAX = 1_000_000;
 
@@ -34,6 +32,8 @@ export interface UserPage {
 	users: UserUsage[];
 	/** Pass as `before` for the next (older) page; null on the last page. */
 	nextCursor: string | null;
+	/** What applies where a user has no override: default_user_limits(), the same function admission reads. */
+	defaults: { hourly: number; daily: number };
 }
 
 /** Matches the text anywhere in the address: LIKE's wildcards in it are taken literally. */
@@ -66,7 +66,8 @@ export async function listUsers(
 		order by u.created_at desc, u.id desc
 		limit ${limit + 1}`;
 	const users = rows.slice(0, limit).map((row) => ({ ...row, total: Number(row.total), sessions: Number(row.sessions) }));
-	return { users, nextCursor: rows.length > limit ? users.at(-1)!.id : null };
+	const [defaults] = await sql<{ hourly: number; daily: number }[]>`select hourly, daily from public.default_user_limits()`;
+	return { users, nextCursor: rows.length > limit ? users.at(-1)!.id : null, defaults: { ...defaults } };
 }
 
 function limitField(field: string, label: string, raw: unknown): number | null {

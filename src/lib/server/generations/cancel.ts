@@ -2,7 +2,7 @@ import type { AppUser } from '../auth/user';
 import type { Sql } from '../db/client';
 import { NotFoundError } from '../errors';
 import type { ImageProvider } from '../providers/types';
-import { isUuid } from './read';
+import { isUuid } from '../../uuid';
 import type { GenerationRow } from './types';
 
 /**

@@ -11,7 +11,7 @@ import type { JobHandler } from '../worker/types';
 import { classified, type FailureClass } from './failures';
 import { getModel, modelInfo } from './models';
 import { admitGeneration, completeGeneration, startFence, type Fence, type GenerationRun } from './run';
-import { isUuid } from './read';
+import { isUuid } from '../../uuid';
 import type { GenerationRow } from './types';
 
 export interface GenerateImageDeps {

@@ -4,7 +4,7 @@ import type { AppUser } from '../auth/user';
 import type { Queryable } from '../db/client';
 import { NotFoundError } from '../errors';
 import type { ImageStorage } from '../storage';
-import { isUuid } from './read';
+import { isUuid } from '../../uuid';
 import type { GenerationRow } from './types';
 
 type StoredObject = NonNullable<Awaited<ReturnType<ImageStorage['get']>>>;

@@ -4,6 +4,7 @@ import { withUser } from '../db/with-user';
 import type { AppUser } from '../auth/user';
 import { GENERATION_STATUSES, type GenerationRow, type GenerationStatus } from './types';
 import { ValidationError } from '../errors';
+import { isUuid } from '../../uuid';
 
 export interface ListOptions {
 	limit?: number;
@@ -17,11 +18,6 @@ export interface GenerationPage {
 	next_cursor: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-	return UUID.test(value);
-}
 
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
 	try {

@@ -1,5 +1,5 @@
 import { consoleReader, consoleActor } from '$lib/server/console/access';
-import { clearUserLimits, DEFAULT_LIMITS, endUserSessions, LIMIT_MAX, listUsers, setUserLimits, setUserRole } from '$lib/server/console/users';
+import { clearUserLimits, endUserSessions, LIMIT_MAX, listUsers, setUserLimits, setUserRole } from '$lib/server/console/users';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -11,7 +11,6 @@ export const load = pageLoad(async ({ locals, url }) => {
 		...page,
 		query,
 		paged: url.searchParams.has('before'),
-		defaults: DEFAULT_LIMITS,
 		limitMax: LIMIT_MAX,
 		localAccounts: !locals.services.supabaseAuth,
 		viewerId: access.user.id,
