@@ -44,8 +44,15 @@ test('cards, alerts and three charts drawn from real jobs, refreshing by itself'
 	await expect(page.getByTestId('chart-model-times')).toHaveAttribute('aria-label', /local\/preview .*local\/detailed|local\/detailed .*local\/preview/);
 
 	// It refreshes by itself: a request to the live endpoint within a few seconds, and "Live" shown.
+	const canvases = await Promise.all(CHARTS.map((chart) => page.getByTestId(chart).locator('canvas').elementHandle()));
 	const refreshed = await page.waitForResponse((r) => r.url().endsWith('/admin/overview') && r.status() === 200, { timeout: 15_000 });
 	expect((await refreshed.json()).now.completed_24h).toBeGreaterThanOrEqual(2);
+	// New numbers go into the charts drawn at load: the same canvases, still painted, none rebuilt.
+	await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+	for (const [i, canvas] of canvases.entries()) {
+		expect(await canvas!.evaluate((node) => node.isConnected)).toBe(true);
+		expect(await page.getByTestId(CHARTS[i]!).locator('canvas').evaluate((node, old) => node === old, canvas)).toBe(true);
+	}
 	await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
 
 	// A hidden tab stops refreshing; showing it again refreshes at once.

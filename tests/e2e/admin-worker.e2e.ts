@@ -55,6 +55,15 @@ test('run the worker now, count before cancelling or purging, the cron set-up', 
 	await page.getByRole('button', { name: 'Run now' }).click();
 	await expect(page.getByTestId('run-result')).toContainText(/Processed \d+ jobs? with 0 errors/);
 	await expect(page.getByTestId('worker-runs').locator('tbody tr').first()).toContainText('manual');
+	// The runs chart is drawn (its axes at least) and described for screen readers.
+	const runsChart = page.getByTestId('chart-worker-runs');
+	await expect(runsChart).toHaveAttribute('aria-label', /Bar chart of jobs processed and errors for each of the \d+ runs/);
+	await expect
+		.poll(() => runsChart.locator('canvas').evaluate((canvas: HTMLCanvasElement) => {
+			const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+			return data.filter((_, i) => i % 4 === 3 && data[i]! > 0).length;
+		}))
+		.toBeGreaterThan(200);
 
 	// Keyboard: the confirmation takes focus, so Enter-driven users land on the question.
 	await page.getByRole('button', { name: 'Count jobs to cancel…' }).click();

@@ -67,7 +67,7 @@ export async function listUsers(
 		limit ${limit + 1}`;
 	const users = rows.slice(0, limit).map((row) => ({ ...row, total: Number(row.total), sessions: Number(row.sessions) }));
 	const [defaults] = await sql<{ hourly: number; daily: number }[]>`select hourly, daily from public.default_user_limits()`;
-	return { users, nextCursor: rows.length > limit ? users.at(-1)!.id : null, defaults: { ...defaults } };
+	return { users, nextCursor: rows.length > limit ? users.at(-1)!.id : null, defaults: { hourly: defaults!.hourly, daily: defaults!.daily } };
 }
 
 function limitField(field: string, label: string, raw: unknown): number | null {

@@ -1,4 +1,4 @@
-// What the overview's charts share: colours for light and dark (the app follows the system's
+// What the console's charts share: colours for light and dark (the app follows the system's
 // colour scheme, see app.css), and a hook that repaints a chart when the scheme changes.
 export interface ChartPalette {
 	text: string;
