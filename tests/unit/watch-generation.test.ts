@@ -1,7 +1,7 @@
 // The browser's live-progress helper against a fake EventSource: updates, the end of a generation,
 // reconnecting, and the cap on open streams (further watchers poll until a stream frees up).
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { Generation, Status } from '../../src/lib/client/types';
+import type { Generation, Status } from '../../src/lib/types';
 import { watchGeneration, type Connection } from '../../src/lib/client/watch';
 
 class FakeEventSource {

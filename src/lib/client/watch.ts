@@ -3,7 +3,8 @@
 // Chrome allows only six HTTP/1.1 connections per host, and every open EventSource holds one; a page
 // watching many generations would otherwise starve its own form posts and image loads. So at most
 // MAX_STREAMS streams are open at once; further watchers poll the JSON endpoint until a stream frees up.
-import { isTerminal, type Generation } from './types';
+import { isTerminal } from '../generation-status';
+import type { Generation } from '../types';
 
 /** live: streaming; polling: waiting for a stream slot; reconnecting: the connection dropped. */
 export type Connection = 'connecting' | 'live' | 'polling' | 'reconnecting' | 'done';

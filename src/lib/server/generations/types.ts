@@ -1,8 +1,8 @@
 import { failureView, type FailureView } from './failures';
 
-export const GENERATION_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
-export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
-export const TERMINAL_STATUSES: readonly GenerationStatus[] = ['completed', 'failed', 'cancelled'];
+import type { GenerationStatus } from '../../generation-status';
+
+export { GENERATION_STATUSES, TERMINAL_STATUSES, type GenerationStatus } from '../../generation-status';
 
 export interface GenerationRow {
 	id: string;

@@ -3,7 +3,7 @@ import { redirect } from '@sveltejs/kit';
 import { parseGenerationRequest } from '$lib/schemas';
 import type { GenerateFormValues } from '$lib/forms/generate';
 import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/forms/generate';
-import type { Generation, ModelOption, Usage } from '$lib/client/types';
+import type { Generation, ModelOption, Usage } from '$lib/types';
 import { formFailure, generateFailure } from '$lib/server/http/forms';
 import { toView } from '$lib/server/generations/types';
 import { actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';

@@ -1,4 +1,4 @@
-import type { Generation } from '$lib/client/types';
+import type { Generation } from '$lib/types';
 import { toView } from '$lib/server/generations/types';
 import { load as pageLoad, requireUser } from '$lib/server/http';
 import type { PageServerLoad } from './$types';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { error, redirect } from '@sveltejs/kit';
-import type { Generation } from '$lib/client/types';
+import type { Generation } from '$lib/types';
 import type { AppUser } from '$lib/server/auth/user';
 import { getModel } from '$lib/server/generations/models';
 import { toView } from '$lib/server/generations/types';

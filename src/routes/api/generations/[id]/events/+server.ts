@@ -1,4 +1,5 @@
-import { TERMINAL_STATUSES, toView, type GenerationRow } from '$lib/server/generations/types';
+import { toView, type GenerationRow } from '$lib/server/generations/types';
+import { isTerminal } from '$lib/generation-status';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
@@ -36,7 +37,7 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 				if (closed || seq <= lastSent) return;
 				lastSent = seq;
 				controller.enqueue(encoder.encode(`id: ${seq}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`));
-				if (TERMINAL_STATUSES.includes(row.status)) close();
+				if (isTerminal(row.status)) close();
 			};
 			// Subscribe before reading the current state, so no change can fall between the two.
 			const unsubscribe = await events.subscribe(params.id, send);
@@ -54,7 +55,7 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			if (!current) return close();
 			send(current);
 			// Resuming after the end: nothing new will come.
-			if (TERMINAL_STATUSES.includes(current.status)) close();
+			if (isTerminal(current.status)) close();
 		},
 		cancel() {
 			closed = true;
