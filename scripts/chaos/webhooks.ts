@@ -16,6 +16,7 @@ import { createFsStorage } from '../../src/lib/server/storage/fs';
 import { runWorkerForBudget } from '../../src/lib/server/worker/budgeted';
 import { startFakeReplicate } from '../../tests/support/fake-replicate';
 import { createChaosUser, prepareChaosDatabase } from './cluster';
+import { GENERATE_IMAGE } from '../../src/lib/server/worker/jobs';
 
 export interface WebhookOutcome {
 	deliveries: string[];
@@ -52,7 +53,7 @@ export async function deliverOutOfOrder(databaseUrl: string): Promise<WebhookOut
 			storage: createFsStorage(dir)
 		});
 		const work = () =>
-			runWorkerForBudget({ sql, handlers: { 'generate-image': handler }, trigger: 'manual', budgetMs: 5000, concurrency: 2, leaseSeconds: 30 });
+			runWorkerForBudget({ sql, handlers: { [GENERATE_IMAGE]: handler }, trigger: 'manual', budgetMs: 5000, concurrency: 2, leaseSeconds: 30 });
 		const userId = await createChaosUser(sql, 'webhooks');
 		const { generation_id: id } = await startGeneration(
 			sql,

@@ -81,6 +81,13 @@ describe('each condition, on and off', () => {
 		expect(await firing()).toEqual([]);
 		await seedJobs(db.sql, { status: 'processing', leaseLeft: -1 });
 		expect(await firing()).toEqual(['stuck_jobs']);
+		// The threshold in the text is the one the view applies (stuck_job_threshold()), not a copy.
+		const inputs = await readAlertInputs(db.sql);
+		const [threshold] = await db.sql<{ seconds: number }[]>`select date_part('epoch', stuck_job_threshold())::int as seconds`;
+		expect(inputs.stuck_after_seconds).toBe(threshold!.seconds);
+		const stuck = checkAlerts(inputs, thresholds).find((check) => check.key === 'stuck_jobs')!;
+		expect(stuck.detail).toBe('1 running job has an expired lease or ran for over 10 minutes.');
+		expect(checkAlerts({ ...inputs, stuck_after_seconds: 1800 }, thresholds).find((c) => c.key === 'stuck_jobs')!.detail).toMatch(/over 30 minutes\.$/);
 	});
 
 	test('no worker seen for 2 minutes (worker_runs.last_seen_at), or none ever', async () => {

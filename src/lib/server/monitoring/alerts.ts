@@ -18,6 +18,8 @@ export interface AlertInputs {
 	oldest_due_seconds: number | null;
 	last_completion_seconds: number | null;
 	stuck: number;
+	/** stuck_job_threshold(): how long a running job may run before it counts as stuck. */
+	stuck_after_seconds: number;
 	worker_seen_seconds: number | null;
 }
 
@@ -57,6 +59,7 @@ export async function readAlertInputs(sql: Queryable): Promise<AlertInputs> {
 			    and not exists (select 1 from public.job_queue_paused_types p where p.job_type = j.job_type)) as oldest_due_seconds,
 			(select date_part('epoch', now() - max(completed_at)) from public.job_queue where status = 'completed') as last_completion_seconds,
 			(select count(*)::int from public.stuck_jobs) as stuck,
+			date_part('epoch', public.stuck_job_threshold())::int as stuck_after_seconds,
 			(select date_part('epoch', now() - max(last_seen_at)) from public.worker_runs) as worker_seen_seconds
 		from (
 			select count(*)::int as created_last_hour, count(*) filter (where status = 'failed')::int as failed_last_hour
@@ -113,7 +116,7 @@ export function checkAlerts(inputs: AlertInputs, t: AlertThresholds): AlertCheck
 			key: 'stuck_jobs',
 			firing: inputs.stuck > 0,
 			title: 'Stuck jobs',
-			detail: `${inputs.stuck} running job${inputs.stuck === 1 ? ' has' : 's have'} an expired lease or ran for over 10 minutes.`,
+			detail: `${inputs.stuck} running job${inputs.stuck === 1 ? ' has' : 's have'} an expired lease or ran for over ${span(inputs.stuck_after_seconds)}.`,
 			href: '/admin/stuck'
 		},
 		{
