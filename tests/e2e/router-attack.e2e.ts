@@ -127,7 +127,8 @@ function fieldsFor(action: string, ids: { userId: string; jobId: string }): URLS
 
 test('no refused action changes a table, however its path is spelled', async () => {
 	test.setTimeout(300_000);
-	const [{ id: userId }] = await db<{ id: string }[]>`select id from auth.users where email = ${ADMIN.email}`;
+	const [admin] = await db<{ id: string }[]>`select id from auth.users where email = ${ADMIN.email}`;
+	const userId = admin?.id;
 	const [job] = await db<{ id: string }[]>`select id from job_queue order by created_at desc limit 1`;
 	const ids = { userId: userId!, jobId: job?.id ?? '4b1c7a2e-9d3f-4e8a-b6c5-0f1e2d3c4b5a' };
 	const failures: string[] = [];

@@ -163,6 +163,7 @@ const MATRIX: Record<string, Row> = {
 	// Vercel Cron's GET: the same secret, the same refusals.
 	'api/worker/+server.ts GET': { path: '/api/worker?budget_seconds=1', expected: { anon: 401, wrong: 401, cron: 200, other: 401, admin: 401, user: 401 } },
 
+	'admin/+layout.server.ts load': { path: '/admin', expected: adminPage() },
 	'admin/+page.server.ts load': { path: '/admin', expected: adminPage() },
 	'admin/overview/+server.ts GET': { path: '/admin/overview', expected: adminPage() },
 	'admin/audit/+page.server.ts load': { path: '/admin/audit', expected: adminPage() },

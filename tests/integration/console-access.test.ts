@@ -23,7 +23,8 @@ const MODULES = { audit, exports, failures, jobs, models, overview, stuck, users
 /** Take no access because they read and write nothing: parsers, formatters, the audit writer the services call. */
 const HELPERS = new Set([
 	'recordAudit', 'listExports', 'csvCell', 'csvRow', 'parseGroupMessage', 'parseUuid', 'parseJobFilter', 'parseJobSort',
-	'encodeCursor', 'parseCursor', 'filterQuery', 'parseSelectedIds', 'wholeNumber', 'runBudget'
+	'encodeCursor', 'parseCursor', 'filterQuery', 'parseSelectedIds', 'wholeNumber', 'runBudget', 'runState',
+	'runAllowance'
 ]);
 /** The services that change something: an operator may not call them. */
 const ACTIONS = new Set([
@@ -77,6 +78,7 @@ function argsFor(name: string): unknown[] {
 		purgeFinished: [db.sql, '1', '0'],
 		cancelAllPending: [db.sql, { asOf: new Date().toISOString(), includeProcessing: true, confirmedCount: '0' }],
 		consoleOverview: [db.sql, app.config]
+
 	};
 	return byName[name] ?? [db.sql];
 }
