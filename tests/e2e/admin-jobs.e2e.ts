@@ -41,7 +41,7 @@ test('filter jobs, open one and cancel it, then bulk-cancel the rest after a con
 	await page.goto('/admin/jobs');
 	await expect(page.getByRole('heading', { level: 1, name: 'Jobs' })).toBeVisible();
 	await page.getByLabel('Model').selectOption('local/preview');
-	await page.getByLabel('Text in error or payload').fill(generationId);
+	await page.getByLabel('Search prompt, error, e-mail or id').fill(generationId);
 	await page.getByRole('button', { name: 'Apply filters' }).click();
 	await expect(page).toHaveURL(new RegExp(`model=local%2Fpreview.*q=${generationId}`));
 	await expect(page.getByTestId('job-row')).toHaveCount(1);
