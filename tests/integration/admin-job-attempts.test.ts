@@ -164,8 +164,8 @@ describe('the job page', () => {
 		expect(page.attempts[0].durationSeconds).toBeGreaterThanOrEqual(0);
 		expect(page.attempts[2]).toMatchObject({ claim: 4, note: expect.stringMatching(/keeps no worker/) });
 		expect(page.job).toMatchObject({ attempts: 3, max_attempts: 3, claim_count: 4 });
-		expect(page.summary.attempts).toMatch(/tries that counted towards the limit of 3: 3 so far/);
-		expect(page.summary.claims).toMatch(/times a worker took the job: 4, counting every snooze/);
+		expect(page.summary.attempts).toMatch(/^The tries that counted towards its limit of 3\. A try that is snoozed or handed back costs none/);
+		expect(page.summary.claims).toMatch(/^The times a worker took the job: every try, and also every snooze/);
 	});
 
 	test('a running attempt shows its worker; a handed-back one says it cost no attempt', async () => {

@@ -135,14 +135,12 @@ export function jobAttempts(job: Job & { attempt_log?: unknown }, now: Date): At
 	return views;
 }
 
-/** "3 of 3 attempts, 8 claims", in words an operator can act on. */
+/** What "Attempts 3 of 3" and "Claims 8" count, in words an operator can act on. */
 export function attemptsSummary(job: Pick<Job, 'attempts' | 'max_attempts' | 'claim_count' | 'status'>): { attempts: string; claims: string } {
 	const left = Math.max(job.max_attempts - job.attempts, 0);
 	const finished = job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled';
 	return {
-		attempts: `Attempts are the tries that counted towards the limit of ${job.max_attempts}: ${job.attempts} so far${
-			finished ? '' : `, ${left} left`
-		}. A try that is snoozed or handed back costs none, and an operator's retry starts again from 0.`,
-		claims: `Claims are the times a worker took the job: ${job.claim_count}, counting every snooze (waiting on a slow model), hand-back at shutdown and reclaim after a lost lease, and runs before any retry.`
+		attempts: `The tries that counted towards its limit of ${job.max_attempts}${finished ? '' : ` (${left} left)`}. A try that is snoozed or handed back costs none, and an operator's retry starts again from 0.`,
+		claims: 'The times a worker took the job: every try, and also every snooze (waiting on a slow model), hand-back at shutdown and reclaim after a lost lease, before and after any retry.'
 	};
 }

@@ -53,8 +53,10 @@ export async function resolveSearch(sql: Queryable, q: string): Promise<SearchPl
 			(select count(*)::int from (select 1 from auth.users u where u.email ilike ${pattern} escape '\\' limit ${cap}) u) as users,
 			array(select j.id from public.job_queue j
 			      where j.job_type <> 'generate-image' and j.payload::text ilike ${pattern} escape '\\' limit ${cap}) as payloads,
-			array(select j.id from public.job_queue j
-			      where j.created_by = any (array(select u.id from auth.users u where u.email ilike ${pattern} escape '\\' limit ${cap}))
+			-- User by user, each one's jobs by created_by with a limit: one prolific user (or every user,
+			-- for a common word) fills the cap after a few index entries, never a bitmap of all their jobs.
+			array(select o.id from (select u.id from auth.users u where u.email ilike ${pattern} escape '\\' limit ${cap}) u
+			      cross join lateral (select j.id from public.job_queue j where j.created_by = u.id limit ${cap}) o
 			      limit ${cap}) as owned,
 			${
 				idRange
@@ -76,11 +78,12 @@ export function searchCondition(sql: Queryable, search: SearchPlan): postgres.Fr
 		? sql`or j.id between ${idRange.lo}::uuid and ${idRange.hi}::uuid
 		      or (j.payload ->> 'generation_id') between ${idRange.lo} and ${idRange.hi}`
 		: sql``;
+	// Scalar subqueries, not exists(): each row's generation and owner are read by primary key as the
+	// list walks (a common word matches within the first rows), never hashed whole beforehand.
 	return sql`(
 		j.error_message ilike ${pattern} escape '\\'
 		or (j.job_type <> 'generate-image' and j.payload::text ilike ${pattern} escape '\\')
-		or exists (select 1 from public.image_generations g
-		           where g.id = ${generationIdOf(sql)} and g.job_id = j.id and g.prompt ilike ${pattern} escape '\\')
-		or exists (select 1 from auth.users u where u.id = j.created_by and u.email ilike ${pattern} escape '\\')
+		or (select g.prompt from public.image_generations g where g.id = ${generationIdOf(sql)} and g.job_id = j.id) ilike ${pattern} escape '\\'
+		or (select u.email from auth.users u where u.id = j.created_by) ilike ${pattern} escape '\\'
 		${ids})`;
 }

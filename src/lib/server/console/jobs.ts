@@ -7,7 +7,7 @@ import { NotFoundError, ValidationError } from '../errors';
 import type { Job, JobStatus } from '../queue';
 import { ATTEMPT_LOG_LIMIT, attemptsSummary, jobAttempts, type AttemptView } from './job-attempts';
 import { joinGeneration, retryKindOf, type RetryKind } from './retry-kinds';
-import { generationIdOf, parseDate, parseUuid, resolveFilter, UUID_RE, whereFilter, type Fields, type JobFilter } from './job-filter';
+import { generationIdOf, parseDate, parseUuid, resolveFilter, UUID_RE, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
 
 export { filterQuery, parseJobFilter, parseUuid, UUID_RE, type JobFilter } from './job-filter';
 
@@ -90,7 +90,7 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 	const order = descending ? sql`${column} desc, j.id desc` : sql`${column} asc, j.id asc`;
 	const sortValue = isTimeKey(sort.key) ? sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : sql`${column}::text`;
 	// The page's 51 rows first; their log, generation and owner are read for those rows only.
-	const rows = await sql<JobListRow[]>`
+	const query = (where: ResolvedFilter) => sql<JobListRow[]>`
 		select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.model_id, j.error_message,
 		       (select count(*)::int from jsonb_array_elements(j.attempt_log) e
 		        where e ->> 'kind' = 'attempt' and e ->> 'outcome' <> 'reset') as failed_attempts,
@@ -101,13 +101,21 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 			       left(j.error_message, 300) as error_message, j.attempt_log, j.created_by, j.created_at, j.scheduled_at,
 			       j.started_at, j.completed_at, ${sortValue} as sort_value
 			from public.job_queue j
-			where ${whereFilter(sql, resolved, keyset ? [keyset] : [])}
+			where ${whereFilter(sql, where, keyset ? [keyset] : [])}
 			order by ${order}
 			limit ${PAGE_SIZE + 1}
 		) j
 		left join public.image_generations g on g.id = ${generationIdOf(sql)}
 		left join auth.users u on u.id = j.created_by
 		order by ${order}`;
+	let pageFilter = resolved;
+	if (resolved.search && resolved.search.ids === null) {
+		// A common word: find the page's ids by walking the sort key's index, then read those rows as usual.
+		const page = await walkingTheIndex(sql, (tx) => tx<{ id: string }[]>`
+			select j.id from public.job_queue j where ${whereFilter(tx, resolved, keyset ? [keyset] : [])} order by ${order} limit ${PAGE_SIZE + 1}`);
+		pageFilter = { ...resolved, search: { ...resolved.search, ids: page.map((row) => row.id) } };
+	}
+	const rows = await query(pageFilter);
 	const more = rows.length > PAGE_SIZE;
 	const jobs = rows.slice(0, PAGE_SIZE);
 	if (back) jobs.reverse();
@@ -120,6 +128,22 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 		next: canForward && last ? encodeCursor(false, last.sort_value, last.id) : null,
 		prev: canBack && first ? encodeCursor(true, first.sort_value, first.id) : null
 	};
+}
+
+/**
+ * A common search word is tested on each row (job-search.ts), and the planner cannot tell how many
+ * rows pass that test: with another filter it would rather collect every row of the filter (all
+ * failed jobs, say) and sort them, testing each. Matches of a common word are dense, so walking the
+ * sort key's own index and stopping after a page is far cheaper: without a sort or a bitmap to
+ * choose, that walk is what it plans. Set for this transaction only (pooler-safe), and only for the
+ * statement that picks the page's ids.
+ */
+async function walkingTheIndex<T>(sql: Queryable, query: (tx: Queryable) => Promise<T>): Promise<T> {
+	const run = async (tx: Queryable) => {
+		await tx`select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`;
+		return query(tx);
+	};
+	return 'begin' in sql ? ((await sql.begin(run)) as T) : ((await sql.savepoint(run)) as T);
 }
 
 export interface JobGeneration {

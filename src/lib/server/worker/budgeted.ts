@@ -19,6 +19,8 @@ export interface BudgetedRunOptions {
 	claimMarginMs?: number;
 	/** Purge old history (at most every few minutes across processes); off when omitted. */
 	retention?: RetentionOptions | null;
+	/** How often the run records that it is alive (default RUN_REPORT_SECONDS). */
+	reportEveryMs?: number;
 	log?: (message: string) => void;
 }
 
@@ -52,7 +54,7 @@ export async function runWorkerForBudget(options: BudgetedRunOptions): Promise<B
 	let report: Promise<void> = Promise.resolve();
 	const liveness = setInterval(() => {
 		report = updateWorkerRun(options.sql, runId, { ...pool.counts, reaped: reaped + pool.reaped }).catch(() => {});
-	}, RUN_REPORT_SECONDS * 1000);
+	}, options.reportEveryMs ?? RUN_REPORT_SECONDS * 1000);
 	liveness.unref();
 	try {
 		reaped = await reapExpiredJobs(options.sql);
