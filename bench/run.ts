@@ -5,6 +5,7 @@
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
 // A filter selects the measurements whose result names contain it, e.g. `queue.pickup`.
 import { churnBench } from './churn';
+import { consoleSearch } from './console-search';
 import { load } from './load';
 import { fsync } from './machine';
 import { eventDelay, postGenerations } from './generations';
@@ -27,6 +28,7 @@ const MEASUREMENTS: Measurement[] = [
 	churnBench,
 	recovery,
 	userQueries,
+	consoleSearch,
 	load
 ];
 /** The whole run is killed after this long, so it never hangs a CI job. */

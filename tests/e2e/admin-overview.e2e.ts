@@ -27,7 +27,7 @@ test('cards, alerts and three charts drawn from real jobs, refreshing by itself'
 	for (const id of ids) await waitForStatus(page.request, id, ['completed']);
 
 	await page.goto('/admin');
-	await expect(page.getByRole('heading', { level: 1, name: 'Operations console' })).toBeVisible();
+	await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
 	const cards = page.getByTestId('stat-cards');
 	for (const label of ['Waiting', 'Running', 'Oldest waiting', 'Last worker', 'Completed · 24 h', 'Failed · 24 h', 'Average run time', 'p95 run time']) {
 		await expect(cards.getByText(label, { exact: true })).toBeVisible();

@@ -100,7 +100,7 @@ test('script-shaped prompts and errors are shown as text on every page, and noth
 	await signIn(admin, ADMIN.email, ADMIN.password);
 
 	await admin.goto(`/admin/jobs?q=${encodeURIComponent('<svg onload=alert(6)>')}`);
-	await expect(admin.getByLabel('Text in error or payload')).toHaveValue('<svg onload=alert(6)>');
+	await expect(admin.getByLabel('Search prompt, error, e-mail or id')).toHaveValue('<svg onload=alert(6)>');
 	await expectNothingRan(admin, adminSeen);
 	// Reflected: the console names the unknown status it was given, as text.
 	await admin.goto(`/admin/jobs?status=${encodeURIComponent('<script>window.__xss=1</script>')}`);

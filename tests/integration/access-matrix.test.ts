@@ -173,6 +173,8 @@ const MATRIX: Record<string, Row> = {
 	'admin/failures/+page.server.ts ?/retryGroup': { path: '/admin/failures?/retryGroup', fields: { message: 'nothing failed like this' }, expected: adminAction(200) },
 	'admin/jobs/+page.server.ts load': { path: '/admin/jobs', expected: adminPage() },
 	'admin/jobs/+page.server.ts ?/bulk': { path: '/admin/jobs?/bulk', fields: { op: 'retry' }, expected: adminAction(200) },
+	// The ticked rows: counting a selection (the first step) changes nothing, so a random id is enough.
+	'admin/jobs/+page.server.ts ?/selection': { path: '/admin/jobs?/selection', fields: { op: 'retry', id: '4b1c7a2e-9d3f-4e8a-b6c5-0f1e2d3c4b5a' }, expected: adminAction(200) },
 	'admin/jobs/[id]/+page.server.ts load': { path: (g) => `/admin/jobs/${g.jobId}`, needs: 'queued', expected: adminPage() },
 	'admin/jobs/[id]/+page.server.ts ?/retry': { path: (g) => `/admin/jobs/${g.jobId}?/retry`, needs: 'queued', expected: adminAction(400) },
 	'admin/jobs/[id]/+page.server.ts ?/cancel': { path: (g) => `/admin/jobs/${g.jobId}?/cancel`, needs: 'queued', expected: adminAction(200) },

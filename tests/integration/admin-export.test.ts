@@ -170,3 +170,53 @@ test('an unknown export is a 404 and is not audited', async () => {
 	}
 	expect(await db.sql`select * from admin_audit_log`).toHaveLength(0);
 });
+
+describe('jobs: the job list as filtered', () => {
+	const jobsCsv = async (query: string) => {
+		const response = await call(GET, services, { path: `/admin/export/jobs.csv?${query}`, params: { name: 'jobs' }, user: admin.user });
+		return { response, text: response.status === 200 ? await response.text() : await response.text() };
+	};
+	const records = (text: string) => {
+		const [header, ...rows] = parseCsv(text);
+		return rows.map((row) => Object.fromEntries(header!.map((name, i) => [name, row[i]])));
+	};
+
+	test('the same filter as the list, q included: matching jobs newest first, with prompt and last error; audited with the filter', async () => {
+		await db.sql`delete from image_generations`;
+		const [started] = await db.sql`select public.start_generation(${admin.id}, '=cmd|a lighthouse, "quoted"', 'local/preview', 512, 512, 7) as result`;
+		const { job_id: jobId, generation_id: generationId } = started!.result;
+		await db.sql`update job_queue set status = 'failed', completed_at = now(), error_message = 'lighthouse: boom' where id = ${jobId}`;
+		await db.sql`insert into job_queue (job_type, status, error_message) values ('noop', 'failed', 'unrelated'), ('noop', 'pending', null)`;
+
+		const { response, text } = await jobsCsv('status=failed&q=lighthouse');
+		expect(response.status).toBe(200);
+		expect(response.headers.get('content-disposition')).toMatch(/filename="jobs-\d{8}T\d{4}Z\.csv"/);
+		const rows = records(text);
+		expect(rows).toHaveLength(1);
+		expect(rows[0]).toMatchObject({ id: jobId, status: 'failed', generation_id: generationId, prompt: `'=cmd|a lighthouse, "quoted"`, error_message: 'lighthouse: boom', model_id: 'local/preview', user_email: admin.email });
+		const [entry] = await db.sql`select target, affected_rows, details from admin_audit_log where action = 'export.csv'`;
+		expect(entry).toMatchObject({ target: 'jobs?status=failed&q=lighthouse', affected_rows: 1, details: { complete: true, filter: { status: 'failed', q: 'lighthouse' } } });
+
+		expect(records((await jobsCsv('')).text)).toHaveLength(3);
+	});
+
+	test('more rows than one cursor batch are all streamed', async () => {
+		await db.sql`insert into job_queue (job_type, status) select 'noop', 'completed' from generate_series(1, 1234)`;
+		const rows = records((await jobsCsv('type=noop&status=completed')).text);
+		expect(rows).toHaveLength(1234);
+		expect(new Set(rows.map((r) => r.id)).size).toBe(1234);
+	});
+
+	test.each([
+		['status=exploded', /Unknown status/],
+		['q=ab', /at least 3 letters/],
+		[`q=${'x'.repeat(100_000)}`, /longer than 200/],
+		['from=2026-02-30', /not a date/],
+		['user=not-an-address', /neither an email address nor a user id/]
+	])('a bad filter (%s) is a 400 with its message, and nothing is audited', async (query, message) => {
+		const { response, text } = await jobsCsv(query);
+		expect(response.status).toBe(400);
+		expect(JSON.parse(text).error).toMatch(message);
+		expect(await db.sql`select * from admin_audit_log`).toHaveLength(0);
+	});
+});

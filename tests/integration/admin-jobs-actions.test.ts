@@ -42,7 +42,7 @@ describe('one job', () => {
 		expect(result.status).toBe(200);
 		expect(await statusOf(id)).toEqual({ status: 'pending', attempts: 0 });
 		expect(await audit()).toEqual([
-			expect.objectContaining({ actor_id: admin.id, actor_email: admin.email, action: 'job.retry', target: id, affected_rows: 1, details: { from_status: 'failed' } })
+			expect.objectContaining({ actor_id: admin.id, actor_email: admin.email, action: 'job.retry', target: id, affected_rows: 1, details: { from_status: 'failed', kind: 'failed' } })
 		]);
 	});
 

@@ -51,6 +51,7 @@ test('run now works the queue, records a manual worker run and audits it', async
 	const result = await post('run', { budget_seconds: '5' });
 	expect(result.action).toBe('run');
 	expect(result.run).toMatchObject({ processed: 3, errors: 0, budgetSeconds: 5 });
+	expect(result.budget).toBe('5'); // the form shows the budget asked for again, not the default
 	expect(await statuses()).toEqual({ completed: 3 });
 	const [run] = await db.sql`select trigger, processed, errors, finished_at is not null as finished from worker_runs`;
 	expect(run).toEqual({ trigger: 'manual', processed: 3, errors: 0, finished: true });
@@ -67,7 +68,7 @@ test.each(['0', '61', '2.5', 'ten', ''])('run now refuses a budget of %j and run
 	const id = await enqueueJob(db.sql, 'noop');
 	const result = await post('run', { budget_seconds: budget });
 	expect(result.status).toBe(400);
-	expect(result.data).toMatchObject({ action: 'run', field: 'budget_seconds' });
+	expect(result.data).toMatchObject({ action: 'run', field: 'budget_seconds', budget });
 	expect(result.data.error).toMatch(/whole number from 1 to 20/);
 	expect((await db.sql`select status from job_queue where id = ${id}`)[0]!.status).toBe('pending');
 	expect(await db.sql`select * from worker_runs`).toHaveLength(0);

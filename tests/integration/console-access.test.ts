@@ -7,6 +7,7 @@ import * as access from '../../src/lib/server/console/access';
 import * as audit from '../../src/lib/server/console/audit';
 import * as exports from '../../src/lib/server/console/export';
 import * as failures from '../../src/lib/server/console/failures';
+import * as jobActions from '../../src/lib/server/console/job-actions';
 import * as jobs from '../../src/lib/server/console/jobs';
 import * as models from '../../src/lib/server/console/models';
 import * as overview from '../../src/lib/server/console/overview';
@@ -19,15 +20,16 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { signedInUser } from '../support/routes';
 import { testServices } from '../support/services';
 
-const MODULES = { audit, exports, failures, jobs, models, overview, stuck, users, worker };
+const MODULES = { audit, exports, failures, jobs, jobActions, models, overview, stuck, users, worker };
 /** Take no access because they read and write nothing: parsers, formatters, the audit writer the services call. */
 const HELPERS = new Set([
 	'recordAudit', 'listExports', 'csvCell', 'csvRow', 'parseGroupMessage', 'parseUuid', 'parseJobFilter', 'parseJobSort',
-	'encodeCursor', 'parseCursor', 'filterQuery', 'parseSelectedIds', 'wholeNumber', 'runBudget'
+	'encodeCursor', 'parseCursor', 'filterQuery', 'parseSelectedIds', 'wholeNumber', 'runBudget', 'parseSelection', 'runState',
+	'runAllowance'
 ]);
 /** The services that change something: an operator may not call them. */
 const ACTIONS = new Set([
-	'retryFailureGroup', 'changeJob', 'runBulk', 'setModelEnabled', 'setModelConcurrency', 'resetStuck', 'setUserLimits',
+	'retryFailureGroup', 'changeJob', 'runBulk', 'runSelection', 'setModelEnabled', 'setModelConcurrency', 'resetStuck', 'setUserLimits',
 	'clearUserLimits', 'setUserRole', 'endUserSessions', 'pauseType', 'resumeType', 'runWorkerNow', 'cancelAllPending', 'purgeFinished'
 ]);
 
@@ -76,7 +78,12 @@ function argsFor(name: string): unknown[] {
 		runWorkerNow: [app, '1'],
 		purgeFinished: [db.sql, '1', '0'],
 		cancelAllPending: [db.sql, { asOf: new Date().toISOString(), includeProcessing: true, confirmedCount: '0' }],
-		consoleOverview: [db.sql, app.config]
+		consoleOverview: [db.sql, app.config],
+		changeJob: [db.sql, 'retry', crypto.randomUUID()],
+		countBulk: [db.sql, jobs.parseJobFilter(new URLSearchParams()), 'retry'],
+		runBulk: [db.sql, jobs.parseJobFilter(new URLSearchParams()), 'retry', { count: 0, asOf: new Date().toISOString() }],
+		countSelection: [db.sql, 'retry', [crypto.randomUUID()]],
+		runSelection: [db.sql, 'retry', [crypto.randomUUID()]]
 	};
 	return byName[name] ?? [db.sql];
 }

@@ -3,7 +3,7 @@
 // second's claim check), writes nothing, and cancels its prediction; the retry makes the one image.
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { consoleActor } from '../../src/lib/server/console/access';
-import { changeJob } from '../../src/lib/server/console/jobs';
+import { changeJob } from '../../src/lib/server/console/job-actions';
 import { cancelGeneration } from '../../src/lib/server/generations/cancel';
 import { providerForModel } from '../../src/lib/server/generations/delete';
 import { startGeneration } from '../../src/lib/server/generations/start';
@@ -92,8 +92,9 @@ async function cancelThenRetry(modelId: string, width: number, height: number) {
 	reports.cancelled = true;
 	const cancelled = await cancelGeneration(db.sql, alice.user, id, providerForModel(db.sql, services.providers));
 	expect(cancelled.status).toBe('cancelled');
-	// The operator retries at once, while the first run may still be rendering.
-	await changeJob(consoleActor(admin.user), db.sql, 'retry', jobId);
+	// The operator retries at once, while the first run may still be rendering: an owner's cancel is
+	// retried only when the operator says so.
+	await changeJob(consoleActor(admin.user), db.sql, 'retry', jobId, { includeOwnerCancelled: true });
 	const second = work(handlers);
 	const [one, two] = await Promise.all([first, second]);
 	return { id, writes, reports, runs: [one, two], final: await row(id) };

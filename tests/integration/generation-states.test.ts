@@ -4,7 +4,7 @@
 // attempt that frees a stuck worker slot.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { consoleActor } from '../../src/lib/server/console/access';
-import { changeJob } from '../../src/lib/server/console/jobs';
+import { changeJob } from '../../src/lib/server/console/job-actions';
 import { consoleOverview } from '../../src/lib/server/console/overview';
 import { pauseType, resumeType, runWorkerNow } from '../../src/lib/server/console/worker';
 import { cancelGeneration } from '../../src/lib/server/generations/cancel';

@@ -234,6 +234,40 @@ const cases: Case[] = [
 	{ name: 'jobs bulk: count 2^53+1', run: () => postAction('/admin/jobs', jobsActions, 'bulk', { op: 'retry', confirm: '1', count: worstSeed, as_of: '2026-01-01T00:00:00Z' }), status: 400, message: /confirmation/ },
 	{ name: 'jobs page: a NUL in the search', run: () => get('/admin/jobs?q=a%00b', jobsLoad as Route, {}, asAdmin()), status: 400, message: /NUL character/ },
 	{ name: 'jobs page: an impossible date', run: () => get('/admin/jobs?from=2026-13-45', jobsLoad as Route, {}, asAdmin()), status: 200, message: /date|from/i },
+	// The job list's ticked rows, its search and its export
+	{ name: 'jobs selection: nothing ticked', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'retry' }), status: 400, message: /Tick the jobs to act on first/ },
+	{ name: 'jobs selection: a traversal id', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'retry', id: '../../etc/passwd' }), status: 400, message: /is not a job id/ },
+	{ name: 'jobs selection: SQL as an id', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'cancel', id: ["1' or '1'='1", crypto.randomUUID()] }), status: 400, message: /is not a job id/ },
+	{ name: 'jobs selection: a NUL in an id', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'retry', id: `${crypto.randomUUID()}\u0000` }), status: 400, message: /NUL character/ },
+	{
+		// As a browser posts a form (urlencoded, about 400 kB): it reaches the action, which refuses it.
+		name: 'jobs selection: 10,000 ids',
+		run: () => {
+			const body = new URLSearchParams([['op', 'cancel'], ['confirm', '1'], ['count', '1'], ...Array.from({ length: 10_000 }, () => ['id', crypto.randomUUID()])]);
+			return send('/admin/jobs?/selection', action(jobsActions, 'selection'), { method: 'POST', body, headers: asAdmin() });
+		},
+		status: 400,
+		message: /at most 500/
+	},
+	{
+		name: 'jobs selection: 10,000 ids as multipart (over 1 MB)',
+		run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'cancel', confirm: '1', count: '1', id: Array.from({ length: 10_000 }, () => crypto.randomUUID()) }),
+		status: 413,
+		message: /larger than the limit/
+	},
+	{ name: 'jobs selection: 501 ids', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'retry', id: Array.from({ length: 501 }, () => crypto.randomUUID()) }), status: 400, message: /at most 500/ },
+	{ name: 'jobs selection: an unknown op', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'delete', id: crypto.randomUUID() }), status: 400, message: /Choose retry or cancel/ },
+	{ name: 'jobs selection: a negative confirmed count', run: () => postAction('/admin/jobs', jobsActions, 'selection', { op: 'retry', id: crypto.randomUUID(), confirm: '1', count: '-1' }), status: 400, message: /confirmation is incomplete/ },
+	{ name: 'jobs bulk: a search of 100,000 characters', run: () => postAction('/admin/jobs', jobsActions, 'bulk', { op: 'retry', q: 'q'.repeat(100_000) }), status: 400, message: /longer than 200/ },
+	{ name: 'jobs bulk: a search of two characters', run: () => postAction('/admin/jobs', jobsActions, 'bulk', { op: 'cancel', q: 'ab' }), status: 400, message: /at least 3 letters or digits/ },
+	{ name: 'jobs bulk: a search of wildcards only', run: () => postAction('/admin/jobs', jobsActions, 'bulk', { op: 'cancel', q: '%%%_' }), status: 400, message: /at least 3 letters or digits/ },
+	{ name: 'jobs page: a search of 100,000 characters', run: () => get(`/admin/jobs?q=${'q'.repeat(100_000)}`, jobsLoad as Route, {}, asAdmin()), status: 200, message: /longer than 200/ },
+	{ name: 'jobs page: a search of one character', run: () => get('/admin/jobs?q=a', jobsLoad as Route, {}, asAdmin()), status: 200, message: /at least 3 letters or digits/ },
+	{ name: 'jobs page: wildcards are searched literally', run: () => get('/admin/jobs?q=%25%25%25abc%25_', jobsLoad as Route, {}, asAdmin()), status: 200, message: /^$/ },
+	{ name: 'jobs export: a NUL in the search', run: () => get('/admin/export/jobs.csv?q=abc%00', exportCsv as Route, { name: 'jobs' }, asAdmin()), status: 400, message: /NUL character/ },
+	{ name: 'jobs export: a search of two characters', run: () => get('/admin/export/jobs.csv?q=ab', exportCsv as Route, { name: 'jobs' }, asAdmin()), status: 400, message: /at least 3 letters or digits/ },
+	{ name: 'jobs export: an unknown status', run: () => get('/admin/export/jobs.csv?status=%3Cscript%3E', exportCsv as Route, { name: 'jobs' }, asAdmin()), status: 400, message: /Unknown status/ },
+	{ name: 'job retry: the owner-cancel box with a hostile value is just unticked', run: () => postAction('/admin/jobs/x', jobActions, 'retry', { id: crypto.randomUUID(), include_owner_cancelled: "on' or 1=1" }, asAdmin(), { id: crypto.randomUUID() }), status: 404, message: /No job/ },
 	{ name: 'failures: no message', run: () => postAction('/admin/failures', failuresActions, 'retryGroup', {}), status: 400, message: /Choose a failure group/ },
 	{ name: 'failures: a 30,000-character message', run: () => postAction('/admin/failures', failuresActions, 'retryGroup', { message: 'm'.repeat(30_000) }), status: 400, message: /too long/ },
 	{ name: 'failures: a NUL in the message', run: () => postAction('/admin/failures', failuresActions, 'retryGroup', { message: 'boom\u0000' }), status: 400, message: /NUL character/ },

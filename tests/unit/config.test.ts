@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/lib/server/config';
 import { hasCronSecret } from '../../src/lib/server/http/cron-auth';
 import { connectionUrl } from '../../src/lib/server/db/client';
+import { consoleEnvironment } from '../../src/lib/server/console/environment';
 
 describe('loadConfig', () => {
 	test('zero setup: embedded database in .data and an in-process worker', () => {
@@ -98,5 +99,28 @@ describe('hasCronSecret', () => {
 	});
 	test('no configured secret accepts nothing', () => {
 		expect(hasCronSecret('Bearer anything', null)).toBe(false);
+	});
+});
+
+describe('PICTURE_ENVIRONMENT', () => {
+	test.each([
+		[undefined, null, 'neutral', ''],
+		['production', 'production', 'production', 'PRODUCTION · '],
+		['eu-prod', 'eu-prod', 'production', 'EU-PROD · '],
+		['Production EU', 'Production EU', 'production', 'PRODUCTION EU · '],
+		['staging', 'staging', 'staging', ''],
+		['pre-production', 'pre-production', 'staging', ''],
+		['preprod', 'preprod', 'staging', ''],
+		['development', 'development', 'neutral', ''],
+		['productive-sandbox', 'productive-sandbox', 'neutral', ''],
+		['  staging-2  ', 'staging-2', 'staging', '']
+	])('%j: badge %j, tone %s', (value, name, tone, titlePrefix) => {
+		const config = loadConfig({ PICTURE_ENVIRONMENT: value });
+		expect(config.environment).toBe(name);
+		expect(consoleEnvironment(config.environment)).toEqual({ name, tone, titlePrefix });
+	});
+
+	test.each(['x'.repeat(33), 'prod\u0000', 'prod\u200b', 'line\nbreak'])('%j is refused with a message', (value) => {
+		expect(() => loadConfig({ PICTURE_ENVIRONMENT: value })).toThrow(/PICTURE_ENVIRONMENT must be at most 32 printable characters/);
 	});
 });

@@ -46,6 +46,8 @@ export interface Config {
 	};
 	/** Bearer token that lets a scraper read GET /api/metrics (admins can read it with their session). */
 	metricsToken: string | null;
+	/** PICTURE_ENVIRONMENT: which deployment this is (production, staging ...), shown in the console's header. */
+	environment: string | null;
 	alerts: {
 		/** Slack-compatible incoming webhook: one { text } message when an alert starts and when it clears. */
 		webhookUrl: string | null;
@@ -150,6 +152,11 @@ export function loadConfig(env: Env): Config {
 	}
 	const databasePoolMode: PoolMode = poolModeRaw === 'session' || poolModeRaw === 'transaction' ? poolModeRaw : detectPoolMode(databaseUrl);
 	const dataDir = text('DATA_DIR') ?? '.data';
+	const environment = text('PICTURE_ENVIRONMENT');
+	// Free text, since deployments name themselves (eu-production, staging-2): one printable line.
+	if (environment && (environment.length > 32 || /[\p{Cc}\p{Cf}]/u.test(environment))) {
+		problems.push('PICTURE_ENVIRONMENT must be at most 32 printable characters, e.g. production, staging or development');
+	}
 	const metricsToken = text('METRICS_TOKEN');
 	if (metricsToken && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters long');
 	const alertWebhookUrl = text('ALERT_WEBHOOK_URL');
@@ -194,6 +201,7 @@ export function loadConfig(env: Env): Config {
 			bucket: text('SUPABASE_STORAGE_BUCKET') ?? 'generations'
 		},
 		metricsToken,
+		environment,
 		alerts: {
 			webhookUrl: alertWebhookUrl,
 			pendingMax: int('ALERT_PENDING_MAX', 100, 0, 10_000_000),

@@ -1,18 +1,23 @@
 // CSV exports: the seed's data preservation step (COPY ... TO ... CSV HEADER of failed_jobs_recent
-// and queue_health) plus its hourly throughput query (6.5), downloadable from the console. Rows are
-// streamed from a cursor, so a day of failures never has to fit in memory.
+// and queue_health) plus its hourly throughput query (6.5), and the job list as filtered, downloadable
+// from the console. Rows are streamed from a cursor, so a day of failures never has to fit in memory.
 import { assertReader, type ConsoleAccess } from './access';
 import type postgres from 'postgres';
 import type { Sql } from '../db/client';
 import { NotFoundError } from '../errors';
 import { recordAudit } from './audit';
+import { filterQuery, generationIdOf, parseJobFilter, resolveFilter, whereFilter, type Fields, type ResolvedFilter } from './job-filter';
 
 interface ExportDefinition {
 	title: string;
 	description: string;
 	/** The file name's stem; a UTC timestamp is appended. */
 	file: string;
-	query: (sql: Sql) => postgres.PendingQuery<postgres.Row[]>;
+	query: (sql: Sql, filter: ResolvedFilter | null) => postgres.PendingQuery<postgres.Row[]>;
+	/** Takes the job list's filter (status, type, user, model, from, to, q), parsed as the list parses it. */
+	filtered?: boolean;
+	/** Listed on the export pages; the jobs export is reached from the job list instead, with its filter. */
+	listed?: boolean;
 }
 
 const EXPORTS: Record<string, ExportDefinition> = {
@@ -43,6 +48,24 @@ const EXPORTS: Record<string, ExportDefinition> = {
 			where created_at > now() - interval '24 hours'
 			group by hour
 			order by hour desc`
+	},
+	jobs: {
+		title: 'Jobs',
+		description: 'The job list as filtered: every matching job, newest first, with its generation and last error.',
+		file: 'jobs',
+		filtered: true,
+		listed: false,
+		query: (sql, filter) => sql`
+			select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.claim_count as claims, j.priority,
+			       j.payload ->> 'model_id' as model_id, g.id as generation_id, g.prompt, u.email as user_email,
+			       j.created_at, j.scheduled_at, j.started_at, j.completed_at, j.locked_by,
+			       (select count(*)::int from jsonb_array_elements(j.attempt_log) e where e ->> 'kind' = 'attempt') as failed_attempts,
+			       j.error_message
+			from public.job_queue j
+			left join public.image_generations g on g.id = ${generationIdOf(sql)}
+			left join auth.users u on u.id = j.created_by
+			where ${filter ? whereFilter(sql, filter) : sql`true`}
+			order by j.created_at desc, j.id desc`
 	}
 };
 
@@ -54,7 +77,7 @@ export interface ExportLink {
 }
 
 export function listExports(): ExportLink[] {
-	return Object.entries(EXPORTS).map(([name, definition]) => ({
+	return Object.entries(EXPORTS).filter(([, definition]) => definition.listed !== false).map(([name, definition]) => ({
 		name,
 		title: definition.title,
 		description: definition.description,
@@ -89,23 +112,30 @@ export interface CsvDownload {
 
 /**
  * Starts streaming one export. The audit entry is written when the stream ends (or is abandoned),
- * with the number of rows actually sent.
+ * with the number of rows actually sent, and the filter for the jobs export.
  */
-export async function exportCsv(access: ConsoleAccess, sql: Sql, name: string): Promise<CsvDownload> {
+export async function exportCsv(access: ConsoleAccess, sql: Sql, name: string, query: Fields = new URLSearchParams()): Promise<CsvDownload> {
 	assertReader(access);
 	const actor = access.user;
 	const definition = Object.hasOwn(EXPORTS, name) ? EXPORTS[name]! : null;
 	if (!definition) throw new NotFoundError(`No export named ${name}`);
-	const statement = await definition.query(sql).describe();
+	const parsed = definition.filtered ? parseJobFilter(query) : null;
+	const filter = parsed ? await resolveFilter(sql, parsed) : null;
+	const statement = await definition.query(sql, filter).describe();
 	const columns = statement.columns.map((column) => column.name);
-	const rows = definition.query(sql).cursor(500)[Symbol.asyncIterator]();
+	const rows = definition.query(sql, filter).cursor(500)[Symbol.asyncIterator]();
+	const filterText = parsed ? filterQuery(parsed).toString() : null;
 	const encoder = new TextEncoder();
 	let sent = 0;
 	let audited = false;
 	const audit = async (complete: boolean) => {
 		if (audited) return;
 		audited = true;
-		await recordAudit(sql, actor, 'export.csv', { target: name, details: { complete, columns: columns.length }, affectedRows: sent });
+		await recordAudit(sql, actor, 'export.csv', {
+			target: filterText ? `${name}?${filterText}` : name,
+			details: { complete, columns: columns.length, ...(parsed ? { filter: Object.fromEntries(filterQuery(parsed)) } : {}) },
+			affectedRows: sent
+		});
 	};
 	const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 13);
 	return {

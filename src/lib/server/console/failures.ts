@@ -4,6 +4,7 @@ import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Queryable, Sql } from '../db/client';
 import { ValidationError } from '../errors';
 import { recordAudit } from './audit';
+import { joinGeneration, retryKindOf } from './retry-kinds';
 
 /** The page shows the largest groups; messages that embed ids can make thousands of tiny ones. */
 export const GROUP_LIMIT = 100;
@@ -76,13 +77,25 @@ export function parseGroupMessage(fields: { get(name: string): unknown }): strin
 	return message;
 }
 
-/** How many of the group's jobs a retry would put back now, and the moment counted. */
-export async function countFailureGroup(access: ConsoleAccess, sql: Queryable, message: string): Promise<{ count: number; asOf: string }> {
+/**
+ * How many of the group's jobs a retry would put back now, how many it leaves alone because their
+ * generation was deleted or already has its picture (retry-kinds.ts), and the moment counted.
+ */
+export async function countFailureGroup(
+	access: ConsoleAccess,
+	sql: Queryable,
+	message: string
+): Promise<{ count: number; asOf: string; deleted: number; made: number }> {
 	assertReader(access);
-	const [row] = await sql<{ count: number; as_of: string }[]>`
-		select count(*)::int as count, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
-		from public.failed_jobs_recent where coalesce(error_message, '') = ${message}`;
-	return { count: row!.count, asOf: row!.as_of };
+	const [row] = await sql<{ count: number; deleted: number; made: number; as_of: string }[]>`
+		select count(*) filter (where k.kind = 'failed')::int as count,
+		       count(*) filter (where k.kind = 'deleted')::int as deleted,
+		       count(*) filter (where k.kind = 'made')::int as made,
+		       to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
+		from (select ${retryKindOf(sql)} as kind
+		      from public.failed_jobs_recent j ${joinGeneration(sql)}
+		      where coalesce(j.error_message, '') = ${message}) k`;
+	return { count: row!.count, deleted: row!.deleted, made: row!.made, asOf: row!.as_of };
 }
 
 /** Retries the group's jobs that had failed by the confirmation (asOf), in one statement; audited. */
@@ -90,10 +103,12 @@ export async function retryFailureGroup(access: ConsoleAccess, sql: Sql, message
 	const actor = assertActor(access);
 	if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(confirmed.asOf)) throw new ValidationError('as_of', 'The confirmation is not valid; ask again');
 	return sql.begin(async (tx) => {
+		// Failed jobs only, so never an owner's cancellation; a deleted or finished generation's job is left alone.
 		const [row] = await tx<{ n: number }[]>`
 			select count(*)::int as n from public.retry_jobs(array(
-				select id from public.failed_jobs_recent
-				where coalesce(error_message, '') = ${message} and completed_at <= ${confirmed.asOf}::text::timestamptz))`;
+				select j.id from public.failed_jobs_recent j ${joinGeneration(tx)}
+				where coalesce(j.error_message, '') = ${message} and j.completed_at <= ${confirmed.asOf}::text::timestamptz
+				  and ${retryKindOf(tx)} = 'failed'))`;
 		await recordAudit(tx, actor, 'failures.retry_group', {
 			target: message.slice(0, 200) || '(no message)',
 			details: { message, confirmed_count: confirmed.count, as_of: confirmed.asOf },

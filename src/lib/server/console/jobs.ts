@@ -1,93 +1,25 @@
-// The console's jobs: the filtered list, one job, and the actions on jobs. Filters arrive as URL
-// query or form fields; sort keys and directions pass through allowlists, values only as parameters.
-import { assertActor, assertReader, type ConsoleAccess } from './access';
-import type postgres from 'postgres';
-import type { Queryable, Sql } from '../db/client';
+// The console's jobs: the filtered list and one job with every attempt. Filters (job-filter.ts) arrive
+// as URL query or form fields; sort keys and directions pass through allowlists, values only as
+// parameters. The actions on jobs are in job-actions.ts.
+import { assertReader, type ConsoleAccess } from './access';
+import type { Queryable } from '../db/client';
 import { NotFoundError, ValidationError } from '../errors';
-import { cancelJob, JOB_STATUSES, retryJob, type Job, type JobStatus } from '../queue';
-import { recordAudit } from './audit';
+import type { Job, JobStatus } from '../queue';
+import { ATTEMPT_LOG_LIMIT, attemptsSummary, jobAttempts, type AttemptView } from './job-attempts';
+import { joinGeneration, retryKindOf, type RetryKind } from './retry-kinds';
+import { generationIdOf, parseDate, parseUuid, resolveFilter, UUID_RE, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
+
+export { filterQuery, parseJobFilter, parseUuid, UUID_RE, type JobFilter } from './job-filter';
 
 export const PAGE_SIZE = 50;
 export const SORT_KEYS = ['created_at', 'scheduled_at', 'priority', 'attempts'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
-export type BulkOp = 'retry' | 'cancel';
-/** The statuses each action can change; anything else is left alone. */
-export const ELIGIBLE: Record<BulkOp, JobStatus[]> = { retry: ['failed', 'cancelled'], cancel: ['pending', 'processing'] };
-const BATCH = 1000;
-
-/** Fields as entered (trimmed and validated), so they round-trip into links and hidden inputs. */
-export interface JobFilter {
-	status: JobStatus | null;
-	type: string | null;
-	user: string | null;
-	model: string | null;
-	from: string | null;
-	to: string | null;
-	q: string | null;
-}
-export const FILTER_FIELDS = ['status', 'type', 'user', 'model', 'from', 'to', 'q'] as const;
 export interface JobSort {
 	key: SortKey;
 	dir: 'asc' | 'desc';
 }
 /** A page boundary: the (sort value, id) of the row to continue after, and which way. */
 type Cursor = { back: boolean; value: string; id: string };
-type Fields = { get(name: string): unknown };
-
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DATE_RE = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-function text(fields: Fields, name: string, max = 200): string | null {
-	const raw = fields.get(name);
-	if (raw === null || raw === undefined) return null;
-	if (typeof raw !== 'string') throw new ValidationError(name, `${name} must be text`);
-	const value = raw.trim();
-	if (value.length > max) throw new ValidationError(name, `${name} is longer than ${max} characters`);
-	return value || null;
-}
-
-export function parseUuid(raw: unknown, field = 'id'): string {
-	if (typeof raw !== 'string' || !UUID_RE.test(raw.trim())) throw new ValidationError(field, `"${String(raw ?? '')}" is not a job id`);
-	return raw.trim().toLowerCase();
-}
-
-/** A date, or a date and time; without an offset it is UTC. `end`: the first instant after it (its precision). */
-function parseDate(value: string, field: string, end = false): Date {
-	const m = DATE_RE.exec(value);
-	const at = m ? new Date(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? ''}${m[4] ?? 'Z'}`) : null;
-	// Date rolls 2025-02-31 over into March; a day the month lacks is refused instead.
-	const day = m ? new Date(`${m[1]}T00:00Z`) : null;
-	if (!m || !at || Number.isNaN(at.getTime()) || day!.toISOString().slice(0, 10) !== m[1]) throw new ValidationError(field, `"${value}" is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)`);
-	// Years 1 to 9999 only: Postgres has no year 0, and an end past 9999 would not round-trip as text.
-	const step = !end ? 0 : !m[2] ? 86_400_000 : !m[3] ? 60_000 : m[3].includes('.') ? 1 : 1000;
-	const result = new Date(at.getTime() + step);
-	if (at.getUTCFullYear() < 1 || result.getUTCFullYear() > 9999) throw new ValidationError(field, `"${value}" is outside the years 1 to 9999`);
-	return result;
-}
-
-export function parseJobFilter(fields: Fields): JobFilter {
-	const status = text(fields, 'status');
-	if (status && !(JOB_STATUSES as readonly string[]).includes(status)) {
-		throw new ValidationError('status', `Unknown status "${status}"; choose one of ${JOB_STATUSES.join(', ')}`);
-	}
-	const user = text(fields, 'user', 320);
-	if (user && !UUID_RE.test(user) && !/^[^@\s]+@[^@\s]+$/.test(user)) {
-		throw new ValidationError('user', `"${user}" is neither an email address nor a user id`);
-	}
-	const filter: JobFilter = {
-		status: status as JobStatus | null,
-		type: text(fields, 'type', 128),
-		user,
-		model: text(fields, 'model'),
-		from: text(fields, 'from', 40),
-		to: text(fields, 'to', 40),
-		q: text(fields, 'q')
-	};
-	const from = filter.from ? parseDate(filter.from, 'from') : null;
-	const to = filter.to ? parseDate(filter.to, 'to', true) : null;
-	if (from && to && from >= to) throw new ValidationError('to', 'The end of the time range is before its start');
-	return filter;
-}
 
 /** Unknown keys or directions fall back to newest first: they never reach the SQL text. */
 export function parseJobSort(fields: Fields): JobSort {
@@ -117,38 +49,6 @@ export function parseCursor(raw: unknown, sort: JobSort): Cursor | null {
 	throw new ValidationError('cursor', 'This page link is not valid for the current sort; start from the first page');
 }
 
-export function filterQuery(filter: JobFilter, sort?: JobSort): URLSearchParams {
-	const query = new URLSearchParams();
-	for (const field of FILTER_FIELDS) if (filter[field]) query.set(field, filter[field]!);
-	if (sort && (sort.key !== 'created_at' || sort.dir !== 'desc')) {
-		query.set('sort', sort.key);
-		query.set('dir', sort.dir);
-	}
-	return query;
-}
-
-/** The filter as SQL conditions on job_queue j; every value is a bound parameter. */
-function whereFilter(sql: Queryable, filter: JobFilter, extra: postgres.Fragment[] = []) {
-	const conditions = [...extra];
-	if (filter.status) conditions.push(sql`j.status = ${filter.status}`);
-	if (filter.type) conditions.push(sql`j.job_type = ${filter.type}`);
-	if (filter.model) conditions.push(sql`j.payload ->> 'model_id' = ${filter.model}`);
-	if (filter.user) {
-		conditions.push(
-			UUID_RE.test(filter.user)
-				? sql`j.created_by = ${filter.user.toLowerCase()}::uuid`
-				: sql`j.created_by = (select u.id from auth.users u where lower(u.email) = lower(${filter.user}) limit 1)`
-		);
-	}
-	if (filter.from) conditions.push(sql`j.created_at >= ${parseDate(filter.from, 'from')}`);
-	if (filter.to) conditions.push(sql`j.created_at < ${parseDate(filter.to, 'to', true)}`);
-	if (filter.q) {
-		const pattern = `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`;
-		conditions.push(sql`(j.error_message ilike ${pattern} escape '\\' or j.payload::text ilike ${pattern} escape '\\')`);
-	}
-	return conditions.length ? conditions.reduce((all, next) => sql`${all} and ${next}`) : sql`true`;
-}
-
 export interface JobListRow {
 	id: string;
 	job_type: string;
@@ -158,6 +58,11 @@ export interface JobListRow {
 	priority: number;
 	model_id: string | null;
 	error_message: string | null;
+	/** Tries that failed (or were reaped) and are in the job's log: a completed job with some recovered. */
+	failed_attempts: number;
+	generation_id: string | null;
+	/** The start of its generation's prompt, when it has one. */
+	prompt: string | null;
 	user_email: string | null;
 	created_at: Date;
 	scheduled_at: Date;
@@ -175,6 +80,7 @@ export interface JobPage {
 /** One page by keyset on (sort key, id): an index range scan however deep the page. */
 export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: JobFilter, sort: JobSort, cursor: Cursor | null): Promise<JobPage> {
 	assertReader(access);
+	const resolved = await resolveFilter(sql, filter);
 	const column = sql`j.${sql(sort.key)}`;
 	const back = cursor?.back ?? false;
 	const descending = (sort.dir === 'desc') !== back;
@@ -183,19 +89,33 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 		: null;
 	const order = descending ? sql`${column} desc, j.id desc` : sql`${column} asc, j.id asc`;
 	const sortValue = isTimeKey(sort.key) ? sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : sql`${column}::text`;
-	const rows = await sql<JobListRow[]>`
-		select j.*, u.email as user_email
+	// The page's 51 rows first; their log, generation and owner are read for those rows only.
+	const query = (where: ResolvedFilter) => sql<JobListRow[]>`
+		select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.model_id, j.error_message,
+		       (select count(*)::int from jsonb_array_elements(j.attempt_log) e
+		        where e ->> 'kind' = 'attempt' and e ->> 'outcome' <> 'reset') as failed_attempts,
+		       g.id as generation_id, left(g.prompt, 160) as prompt, u.email as user_email,
+		       j.created_at, j.scheduled_at, j.started_at, j.completed_at, j.sort_value
 		from (
-			select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.payload ->> 'model_id' as model_id,
-			       left(j.error_message, 300) as error_message, j.created_by, j.created_at, j.scheduled_at, j.started_at,
-			       j.completed_at, ${sortValue} as sort_value
+			select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.payload, j.payload ->> 'model_id' as model_id,
+			       left(j.error_message, 300) as error_message, j.attempt_log, j.created_by, j.created_at, j.scheduled_at,
+			       j.started_at, j.completed_at, ${sortValue} as sort_value
 			from public.job_queue j
-			where ${whereFilter(sql, filter, keyset ? [keyset] : [])}
+			where ${whereFilter(sql, where, keyset ? [keyset] : [])}
 			order by ${order}
 			limit ${PAGE_SIZE + 1}
 		) j
+		left join public.image_generations g on g.id = ${generationIdOf(sql)}
 		left join auth.users u on u.id = j.created_by
 		order by ${order}`;
+	let pageFilter = resolved;
+	if (resolved.search && resolved.search.ids === null) {
+		// A common word: find the page's ids by walking the sort key's index, then read those rows as usual.
+		const page = await walkingTheIndex(sql, (tx) => tx<{ id: string }[]>`
+			select j.id from public.job_queue j where ${whereFilter(tx, resolved, keyset ? [keyset] : [])} order by ${order} limit ${PAGE_SIZE + 1}`);
+		pageFilter = { ...resolved, search: { ...resolved.search, ids: page.map((row) => row.id) } };
+	}
+	const rows = await query(pageFilter);
 	const more = rows.length > PAGE_SIZE;
 	const jobs = rows.slice(0, PAGE_SIZE);
 	if (back) jobs.reverse();
@@ -210,6 +130,22 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 	};
 }
 
+/**
+ * A common search word is tested on each row (job-search.ts), and the planner cannot tell how many
+ * rows pass that test: with another filter it would rather collect every row of the filter (all
+ * failed jobs, say) and sort them, testing each. Matches of a common word are dense, so walking the
+ * sort key's own index and stopping after a page is far cheaper: without a sort or a bitmap to
+ * choose, that walk is what it plans. Set for this transaction only (pooler-safe), and only for the
+ * statement that picks the page's ids.
+ */
+async function walkingTheIndex<T>(sql: Queryable, query: (tx: Queryable) => Promise<T>): Promise<T> {
+	const run = async (tx: Queryable) => {
+		await tx`select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`;
+		return query(tx);
+	};
+	return 'begin' in sql ? ((await sql.begin(run)) as T) : ((await sql.savepoint(run)) as T);
+}
+
 export interface JobGeneration {
 	id: string;
 	prompt: string;
@@ -222,12 +158,29 @@ export interface JobGeneration {
 	error_message: string | null;
 }
 
-export async function getJob(access: ConsoleAccess, sql: Queryable, rawId: string): Promise<{ job: Job & { user_email: string | null }; generation: JobGeneration | null }> {
+export interface JobDetail {
+	job: Job & { user_email: string | null; attempt_log: unknown[] };
+	generation: JobGeneration | null;
+	/** True when the job names a generation that no longer exists (deleted by its owner). */
+	generationMissing: boolean;
+	/** For a failed or cancelled job: what a retry of it would bring back (retry-kinds.ts). */
+	retryKind: RetryKind | null;
+	attempts: AttemptView[];
+	/** The log keeps the last ATTEMPT_LOG_LIMIT entries: earlier ones may have been dropped. */
+	logFull: boolean;
+	summary: { attempts: string; claims: string };
+}
+
+export async function getJob(access: ConsoleAccess, sql: Queryable, rawId: string, now = new Date()): Promise<JobDetail> {
 	assertReader(access);
 	const id = parseUuid(rawId);
-	const [job] = await sql<(Job & { user_email: string | null })[]>`
-		select j.*, u.email as user_email from public.job_queue j left join auth.users u on u.id = j.created_by where j.id = ${id}`;
-	if (!job) throw new NotFoundError(`No job ${id}`);
+	const [row] = await sql<(JobDetail['job'] & { retry_kind: RetryKind | null })[]>`
+		select j.*, u.email as user_email,
+		       case when j.status in ('failed', 'cancelled') then ${retryKindOf(sql)} end as retry_kind
+		from public.job_queue j left join auth.users u on u.id = j.created_by ${joinGeneration(sql)}
+		where j.id = ${id}`;
+	if (!row) throw new NotFoundError(`No job ${id}`);
+	const { retry_kind: retryKind, ...job } = row;
 	const generationId = job.payload?.generation_id;
 	const [generation] =
 		typeof generationId === 'string' && UUID_RE.test(generationId)
@@ -235,61 +188,15 @@ export async function getJob(access: ConsoleAccess, sql: Queryable, rawId: strin
 				select g.id, g.prompt, g.status, g.progress, g.model_id, g.user_id, u.email as user_email, g.created_at, g.error_message
 				from public.image_generations g left join auth.users u on u.id = g.user_id where g.id = ${generationId}`
 			: [];
-	return { job, generation: generation ?? null };
+	const log = Array.isArray(job.attempt_log) ? job.attempt_log : [];
+	return {
+		job,
+		generation: generation ?? null,
+		generationMissing: !generation && 'generation_id' in (job.payload ?? {}),
+		retryKind,
+		attempts: jobAttempts(job, now),
+		logFull: log.length >= ATTEMPT_LOG_LIMIT,
+		summary: attemptsSummary(job)
+	};
 }
 
-/** Retry (failed/cancelled) or cancel (pending/processing) one job, audited in the same transaction. */
-export async function changeJob(access: ConsoleAccess, sql: Sql, op: BulkOp, rawId: unknown): Promise<void> {
-	const actor = assertActor(access);
-	const id = parseUuid(rawId);
-	await sql.begin(async (tx) => {
-		const [job] = await tx<{ status: JobStatus }[]>`select status from public.job_queue where id = ${id} for update`;
-		if (!job) throw new NotFoundError(`No job ${id}`);
-		if (!ELIGIBLE[op].includes(job.status)) {
-			throw new ValidationError('id', `Only ${ELIGIBLE[op].join(' or ')} jobs can be ${op === 'retry' ? 'retried' : 'cancelled'}; this one is ${job.status}`);
-		}
-		const changed = op === 'retry' ? await retryJob(tx, id) : await cancelJob(tx, id, `Cancelled by an administrator (${actor.email})`);
-		await recordAudit(tx, actor, `job.${op}`, { target: id, details: { from_status: job.status }, affectedRows: changed ? 1 : 0 });
-	});
-}
-
-/** How many jobs a bulk action would change now, and the moment counted (it bounds the action). */
-export async function countBulk(access: ConsoleAccess, sql: Queryable, filter: JobFilter, op: BulkOp): Promise<{ count: number; asOf: string }> {
-	assertReader(access);
-	const [row] = await sql<{ count: number; as_of: string }[]>`
-		select count(*)::int as count, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of
-		from public.job_queue j where ${whereFilter(sql, filter, [sql`j.status = any(${ELIGIBLE[op]}::text[])`])}`;
-	return { count: row!.count, asOf: row!.as_of };
-}
-
-/**
- * Every job matching the filter that was created by asOf (jobs arriving after the confirmation are
- * not touched), in batches of BATCH ids so no statement holds a million rows; audited once.
- */
-export async function runBulk(access: ConsoleAccess, sql: Sql, filter: JobFilter, op: BulkOp, confirmed: { count: number; asOf: string }): Promise<number> {
-	const actor = assertActor(access);
-	parseDate(confirmed.asOf, 'as_of'); // validated here, compared in SQL at full (microsecond) precision
-	let after: string | null = null;
-	let total = 0;
-	for (;;) {
-		const extra = [sql`j.status = any(${ELIGIBLE[op]}::text[])`, sql`j.created_at <= ${confirmed.asOf}::text::timestamptz`];
-		if (after) extra.push(sql`j.id > ${after}::uuid`);
-		const batch = await sql<{ id: string }[]>`
-			select j.id from public.job_queue j where ${whereFilter(sql, filter, extra)} order by j.id limit ${BATCH}`;
-		if (batch.length === 0) break;
-		const ids = batch.map((row) => row.id);
-		const [row] =
-			op === 'retry'
-				? await sql<{ n: number }[]>`select count(*)::int as n from public.retry_jobs(${ids}::uuid[])`
-				: await sql<{ n: number }[]>`select count(*)::int as n from public.cancel_jobs(${ids}::uuid[], ${`Cancelled by an administrator (${actor.email})`})`;
-		total += row!.n;
-		after = ids.at(-1)!;
-		if (batch.length < BATCH) break;
-	}
-	await recordAudit(sql, actor, `jobs.bulk_${op}`, {
-		target: filterQuery(filter).toString() || 'every job',
-		details: { filter: Object.fromEntries(filterQuery(filter)), confirmed_count: confirmed.count, as_of: confirmed.asOf },
-		affectedRows: total
-	});
-	return total;
-}

@@ -9,6 +9,8 @@ import type { Config } from '../config';
 import type { Queryable } from '../db/client';
 import type { JobStatus } from '../queue/types';
 import { evaluateAlerts, type AlertThresholds } from '../monitoring/alerts';
+import { runAllowanceSeconds } from '../worker/runs';
+import { runState, type RunState } from './worker';
 
 /** One row per job type and status, in queue_health's shape; finished statuses count the last 24 hours. */
 export interface TypeStatusCount {
@@ -62,6 +64,7 @@ export interface LastWorkerRun {
 	errors: number;
 	/** now() - last_seen_at, measured by the database's clock. */
 	seen_seconds_ago: number;
+	state: RunState;
 }
 
 export interface Overview {
@@ -178,11 +181,11 @@ export async function modelTimes(access: ConsoleAccess, sql: Queryable, days = 7
 		order by avg_time_seconds desc`;
 }
 
-export async function lastWorkerRun(access: ConsoleAccess, sql: Queryable): Promise<LastWorkerRun | null> {
+export async function lastWorkerRun(access: ConsoleAccess, sql: Queryable, allowanceSeconds = runAllowanceSeconds(Infinity)): Promise<LastWorkerRun | null> {
 	assertReader(access);
 	const [row] = await sql<LastWorkerRun[]>`
 		select id::int as id, worker_id, trigger, started_at, last_seen_at, finished_at, processed, errors,
-		       date_part('epoch', now() - last_seen_at) as seen_seconds_ago
+		       date_part('epoch', now() - last_seen_at) as seen_seconds_ago, ${runState(sql, allowanceSeconds)} as state
 		from public.worker_runs
 		order by last_seen_at desc
 		limit 1`;
@@ -227,14 +230,14 @@ export function cachedHourlyStats(access: ConsoleAccess, sql: Queryable, maxAgeM
 }
 
 /** Everything the overview shows, read in parallel (each query on its own pooled connection). */
-export async function loadOverview(access: ConsoleAccess, sql: Queryable, options: { cacheMaxAgeMs?: number } = {}): Promise<Overview> {
+export async function loadOverview(access: ConsoleAccess, sql: Queryable, options: { cacheMaxAgeMs?: number; allowanceSeconds?: number } = {}): Promise<Overview> {
 	assertReader(access);
 	const [now, counts, hourly, models, worker] = await Promise.all([
 		queueNow(access, sql),
 		queueCounts(access, sql),
 		cachedHourlyStats(access, sql, options.cacheMaxAgeMs),
 		cachedModelTimes(access, sql, options.cacheMaxAgeMs),
-		lastWorkerRun(access, sql)
+		lastWorkerRun(access, sql, options.allowanceSeconds)
 	]);
 	return { generatedAt: new Date(), now, counts, hourly, models, lastWorkerRun: worker };
 }
@@ -246,7 +249,8 @@ export interface ConsoleOverview {
 	counts: { job_type: string; status: JobStatus; count: number; avg_duration_seconds: number | null }[];
 	hourly: (Omit<HourlyPoint, 'hour'> & { hour: string })[];
 	models: ModelTime[];
-	worker: { trigger: string; seen_seconds_ago: number; running: boolean; processed: number; errors: number } | null;
+	/** The most recently seen run; state by the same rule as the Worker page's (console/worker.ts runState). */
+	worker: { trigger: string; seen_seconds_ago: number; running: boolean; state: RunState; processed: number; errors: number } | null;
 	alerts: { key: string; title: string; detail: string; href: string; since: string; active_seconds: number }[];
 	thresholds: AlertThresholds;
 	/** Job types the operators paused: workers claim none of them until resumed. */
@@ -280,7 +284,12 @@ export async function consoleOverview(
 	log?: (message: string) => void
 ): Promise<ConsoleOverview> {
 	assertReader(access);
-	const [overview, alerts, paused] = await Promise.all([loadOverview(access, sql), evaluateAlerts(sql, config, { log }), pausedTypes(access, sql)]);
+	const allowanceSeconds = runAllowanceSeconds(config.alerts.noWorkerSeconds);
+	const [overview, alerts, paused] = await Promise.all([
+		loadOverview(access, sql, { allowanceSeconds }),
+		evaluateAlerts(sql, config, { log }),
+		pausedTypes(access, sql)
+	]);
 	const run = overview.lastWorkerRun;
 	const { pendingMax, failureRate, noCompletionSeconds, noWorkerSeconds } = config.alerts;
 	return {
@@ -292,7 +301,8 @@ export async function consoleOverview(
 		worker: run && {
 			trigger: run.trigger,
 			seen_seconds_ago: run.seen_seconds_ago,
-			running: run.finished_at === null,
+			running: run.state === 'running',
+			state: run.state,
 			processed: run.processed,
 			errors: run.errors
 		},

@@ -7,7 +7,7 @@ import type { Queryable, Sql } from '../db/client';
 import { ConflictError, ValidationError } from '../errors';
 import { pauseJobType, purgeFinishedJobs, resumeJobType } from '../queue';
 import { runWorkerForBudget } from '../worker/budgeted';
-import type { WorkerTrigger } from '../worker/runs';
+import { runAllowanceSeconds, type WorkerTrigger } from '../worker/runs';
 import type { JobHandlers } from '../worker/types';
 import { recordAudit } from './audit';
 
@@ -35,8 +35,22 @@ export function wholeNumber(field: string, label: string, raw: unknown, min: num
 	return value;
 }
 
+/** finished; running (heard from within its allowance); stopped_responding (not finished, not heard from). */
+export type RunState = 'finished' | 'running' | 'stopped_responding';
+
+/** A worker run's state by the database's clock, one rule for the Worker page and the overview. */
+export function runState(sql: Queryable, allowanceSeconds: number) {
+	return sql`(case when finished_at is not null then 'finished'
+	                 when last_seen_at >= now() - make_interval(secs => ${allowanceSeconds}) then 'running'
+	                 else 'stopped_responding' end)`;
+}
+
+/** How long a run may go unheard before it has stopped responding, under these alert thresholds. */
+export const runAllowance = (config: Pick<Config, 'alerts'>) => runAllowanceSeconds(config.alerts.noWorkerSeconds);
+
 export interface WorkerRun {
 	id: number;
+	state: RunState;
 	worker_id: string;
 	trigger: WorkerTrigger;
 	started_at: Date;
@@ -68,7 +82,7 @@ const parseCursor = (raw: string | null) => (raw && /^\d{1,18}$/.test(raw) ? Num
 export async function listWorkerRuns(
 	access: ConsoleAccess,
 	sql: Queryable,
-	options: { trigger?: string | null; before?: string | null; after?: string | null; limit?: number } = {}
+	options: { trigger?: string | null; before?: string | null; after?: string | null; limit?: number; allowanceSeconds?: number } = {}
 ): Promise<WorkerRunPage> {
 	assertReader(access);
 	const limit = Math.min(Math.max(options.limit ?? 25, 1), 200);
@@ -78,6 +92,7 @@ export async function listWorkerRuns(
 	const after = before === null ? parseCursor(options.after ?? null) : null;
 	const rows = await sql<(WorkerRun & { id: string })[]>`
 		select id, worker_id, trigger, started_at, last_seen_at, finished_at, processed, errors, reaped, message,
+		       ${runState(sql, options.allowanceSeconds ?? runAllowanceSeconds(Infinity))} as state,
 		       extract(epoch from coalesce(finished_at, last_seen_at) - started_at)::float8 as duration_seconds
 		from public.worker_runs
 		where true
@@ -100,23 +115,25 @@ export async function listWorkerRuns(
 
 export interface LastRun {
 	trigger: WorkerTrigger;
+	state: RunState;
 	started_at: Date;
 	last_seen_at: Date;
 	finished_at: Date | null;
 }
 
 /** The latest run of each trigger, so the page can say whether cron calls at all. */
-export async function lastRunByTrigger(access: ConsoleAccess, sql: Queryable): Promise<LastRun[]> {
+export async function lastRunByTrigger(access: ConsoleAccess, sql: Queryable, allowanceSeconds = runAllowanceSeconds(Infinity)): Promise<LastRun[]> {
 	assertReader(access);
+	const state = runState(sql, allowanceSeconds);
 	// One branch per trigger, each naming its trigger as a literal: the planner then knows from the
 	// statistics that manual runs are rare and reads worker_runs_trigger_id_idx, instead of walking
 	// the primary key back through every cron run to find the last manual one.
 	return sql<LastRun[]>`
-		(select trigger, started_at, last_seen_at, finished_at from public.worker_runs where trigger = 'cron' order by id desc limit 1)
+		(select trigger, started_at, last_seen_at, finished_at, ${state} as state from public.worker_runs where trigger = 'cron' order by id desc limit 1)
 		union all
-		(select trigger, started_at, last_seen_at, finished_at from public.worker_runs where trigger = 'continuous' order by id desc limit 1)
+		(select trigger, started_at, last_seen_at, finished_at, ${state} as state from public.worker_runs where trigger = 'continuous' order by id desc limit 1)
 		union all
-		(select trigger, started_at, last_seen_at, finished_at from public.worker_runs where trigger = 'manual' order by id desc limit 1)`;
+		(select trigger, started_at, last_seen_at, finished_at, ${state} as state from public.worker_runs where trigger = 'manual' order by id desc limit 1)`;
 }
 
 export interface JobTypeState {

@@ -4,7 +4,7 @@ import type { Sql } from '../db/client';
 import { reapExpiredJobs } from '../queue';
 import { retentionTicker, type RetentionOptions } from './maintenance';
 import { WorkerPool } from './pool';
-import { startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
+import { RUN_REPORT_SECONDS, startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
 import type { JobHandlers } from './types';
 
 export interface BudgetedRunOptions {
@@ -19,6 +19,8 @@ export interface BudgetedRunOptions {
 	claimMarginMs?: number;
 	/** Purge old history (at most every few minutes across processes); off when omitted. */
 	retention?: RetentionOptions | null;
+	/** How often the run records that it is alive (default RUN_REPORT_SECONDS). */
+	reportEveryMs?: number;
 	log?: (message: string) => void;
 }
 
@@ -48,6 +50,12 @@ export async function runWorkerForBudget(options: BudgetedRunOptions): Promise<B
 	let reaped = 0;
 	let returned = 0;
 	let failure: unknown = null;
+	// A long budget must not look like a dead run: report liveness as a continuous worker does.
+	let report: Promise<void> = Promise.resolve();
+	const liveness = setInterval(() => {
+		report = updateWorkerRun(options.sql, runId, { ...pool.counts, reaped: reaped + pool.reaped }).catch(() => {});
+	}, options.reportEveryMs ?? RUN_REPORT_SECONDS * 1000);
+	liveness.unref();
 	try {
 		reaped = await reapExpiredJobs(options.sql);
 		await retentionTicker(options.sql, options.retention, options.log)();
@@ -60,6 +68,8 @@ export async function runWorkerForBudget(options: BudgetedRunOptions): Promise<B
 		failure = error;
 	} finally {
 		returned = await pool.stop(Math.max(0, deadline - Date.now()));
+		clearInterval(liveness);
+		await report; // a report still in flight must not land after the final one
 	}
 	const result = { ...pool.counts, reaped: reaped + pool.reaped };
 	await updateWorkerRun(options.sql, runId, result, {

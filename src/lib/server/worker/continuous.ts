@@ -4,7 +4,7 @@ import type { Sql } from '../db/client';
 import { JOB_INSERTED_CHANNEL, reapExpiredJobs } from '../queue';
 import { retentionTicker, type RetentionOptions } from './maintenance';
 import { WorkerPool } from './pool';
-import { startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
+import { RUN_REPORT_SECONDS, startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
 import type { JobHandlers } from './types';
 
 export interface ContinuousWorkerOptions {
@@ -106,7 +106,7 @@ export class ContinuousWorker {
 			this.reaped += await reapExpiredJobs(this.options.sql);
 			void this.retention();
 		}
-		if (now - this.lastRecorded >= 15_000) {
+		if (now - this.lastRecorded >= RUN_REPORT_SECONDS * 1000) {
 			this.lastRecorded = now;
 			await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped + this.pool.reaped });
 		}

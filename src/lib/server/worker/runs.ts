@@ -4,6 +4,17 @@ import type { WorkerCounts } from './types';
 
 export type WorkerTrigger = 'cron' | 'continuous' | 'manual';
 
+/** Every run, continuous or budgeted, rewrites its last_seen_at at least this often while it lives. */
+export const RUN_REPORT_SECONDS = 15;
+/**
+ * A run not heard from for this long has stopped responding (four reports missed), or sooner when the
+ * console's "no worker seen" alert is set lower: the Worker page then never calls a run alive that
+ * the overview's alert counts as gone.
+ */
+export function runAllowanceSeconds(noWorkerSeconds: number): number {
+	return Math.min(RUN_REPORT_SECONDS * 4, noWorkerSeconds);
+}
+
 export async function startWorkerRun(sql: Queryable, workerId: string, trigger: WorkerTrigger): Promise<number> {
 	const [row] = await sql<{ id: number }[]>`
 		insert into public.worker_runs (worker_id, trigger) values (${workerId}, ${trigger}) returning id`;

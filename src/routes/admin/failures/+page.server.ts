@@ -17,8 +17,7 @@ export const actions = formActions({
 		try {
 			const message = parseGroupMessage(form);
 			if (form.get('confirm') !== '1') {
-				const { count, asOf } = await countFailureGroup(access, locals.services.sql, message);
-				return { confirm: { message, count, asOf } };
+				return { confirm: { message, ...(await countFailureGroup(access, locals.services.sql, message)) } };
 			}
 			const count = Number(form.get('count'));
 			if (!Number.isSafeInteger(count) || count < 0) throw new ValidationError('count', 'The confirmation is incomplete; ask again');

@@ -12,6 +12,7 @@ import {
 	previewPurge,
 	purgeFinished,
 	resumeType,
+	runAllowance,
 	runBudget,
 	runWorkerNow
 } from '$lib/server/console/worker';
@@ -22,17 +23,24 @@ export const load = pageLoad(async ({ locals, url }) => {
 	const access = consoleReader(locals.user);
 	const { sql, handlers, config, worker } = locals.services;
 	const trigger = url.searchParams.get('trigger') || null;
+	// One rule for "stopped responding", shared with the overview and bounded by its alert's threshold.
+	const allowanceSeconds = runAllowance(config);
 	const runs = await listWorkerRuns(access, sql, {
 		trigger,
 		before: url.searchParams.get('before'),
-		after: url.searchParams.get('after')
+		after: url.searchParams.get('after'),
+		allowanceSeconds
 	});
 	// Both lists are small and independent: one round trip each, side by side.
-	const [types, lastRuns] = await Promise.all([listJobTypes(access, sql, Object.keys(handlers)), lastRunByTrigger(access, sql)]);
+	const [types, lastRuns] = await Promise.all([
+		listJobTypes(access, sql, Object.keys(handlers)),
+		lastRunByTrigger(access, sql, allowanceSeconds)
+	]);
 	return {
 		...runs,
 		trigger,
 		now: new Date(),
+		allowanceSeconds,
 		types,
 		lastRuns,
 		// What the "set up the cron" panel shows: this deployment's endpoint, never the secret itself.
@@ -54,11 +62,14 @@ export const actions = formActions({
 	run: async ({ request, locals }) => {
 		const access = consoleActor(locals.user);
 		const form = await request.formData();
+		// The budget as entered goes back to the form, so it shows what was asked for, not the default.
+		const raw = form.get('budget_seconds');
+		const budget = typeof raw === 'string' ? raw.trim().slice(0, 20) : '';
 		try {
-			const run = await runWorkerNow(access, locals.services, form.get('budget_seconds'));
-			return { action: 'run', run };
+			const run = await runWorkerNow(access, locals.services, raw);
+			return { action: 'run', run, budget };
 		} catch (err) {
-			return failure('run', err);
+			return actionProblem(err, { action: 'run', budget });
 		}
 	},
 

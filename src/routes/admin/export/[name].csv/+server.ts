@@ -3,10 +3,13 @@ import { exportCsv } from '$lib/server/console/export';
 import { endpoint } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
-/** /admin/export/failed-jobs.csv, queue-health.csv, throughput.csv: streamed CSV downloads. */
-export const GET = endpoint(async ({ params, locals }) => {
+/**
+ * /admin/export/failed-jobs.csv, queue-health.csv, throughput.csv, and jobs.csv?<the job list's
+ * filter>: streamed CSV downloads.
+ */
+export const GET = endpoint(async ({ params, locals, url }) => {
 	const access = consoleReader(locals.user);
-	const download = await exportCsv(access, locals.services.sql, params.name);
+	const download = await exportCsv(access, locals.services.sql, params.name, url.searchParams);
 	return new Response(download.body, {
 		headers: {
 			'content-type': 'text/csv; charset=utf-8',

@@ -1,6 +1,7 @@
 import { error } from '@sveltejs/kit';
 import { consoleActor, consoleReader } from '$lib/server/console/access';
-import { changeJob, getJob, type BulkOp } from '$lib/server/console/jobs';
+import { changeJob, type BulkOp } from '$lib/server/console/job-actions';
+import { getJob } from '$lib/server/console/jobs';
 import { NotFoundError, ValidationError } from '$lib/server/errors';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
@@ -9,7 +10,8 @@ import type { Actions, PageServerLoad, RequestEvent } from './$types';
 export const load = pageLoad(async ({ params, locals }) => {
 	const access = consoleReader(locals.user);
 	try {
-		return { ...(await getJob(access, locals.services.sql, params.id)), viewerId: locals.user?.id ?? null, now: new Date() };
+		const now = new Date();
+		return { ...(await getJob(access, locals.services.sql, params.id, now)), viewerId: locals.user?.id ?? null, now };
 	} catch (err) {
 		if (err instanceof ValidationError || err instanceof NotFoundError) error(404, `No job ${params.id}`);
 		throw err;
@@ -21,7 +23,9 @@ async function change(op: BulkOp, { request, locals, params }: RequestEvent) {
 	const access = consoleActor(locals.user);
 	const form = await request.formData();
 	try {
-		await changeJob(access, locals.services.sql, op, form.get('id') ?? params.id);
+		await changeJob(access, locals.services.sql, op, form.get('id') ?? params.id, {
+			includeOwnerCancelled: form.get('include_owner_cancelled') === 'on'
+		});
 		return { success: op === 'retry' ? 'The job is pending again with a fresh set of attempts.' : 'The job is cancelled.' };
 	} catch (err) {
 		return actionProblem(err, {});
