@@ -114,6 +114,13 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.append_attempt_log(p_log jsonb, p_entry jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+  select case when jsonb_array_length(v_log) > 25 then jsonb_path_query_array(v_log, '$[last - 24 to last]') else v_log end
+  from (select coalesce(p_log, '[]'::jsonb) || jsonb_build_array(p_entry) as v_log) as appended;
+$_$;
+
 CREATE FUNCTION public.cancel_all_pending_jobs(p_as_of timestamp with time zone DEFAULT now(), p_include_processing boolean DEFAULT false, p_max_rows integer DEFAULT NULL::integer, p_reason text DEFAULT NULL::text) RETURNS TABLE(cancelled integer, matched integer)
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -250,6 +257,15 @@ CREATE FUNCTION public.cancel_jobs(p_job_ids uuid[], p_reason text DEFAULT NULL:
   returning id;
 $$;
 
+CREATE FUNCTION public.cap_error_details(p_details jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select case
+    when p_details is null then null
+    when octet_length(p_details::text) <= 4000 then p_details
+    else jsonb_build_object('truncated', true, 'excerpt', left(p_details::text, 4000)) end;
+$$;
+
 CREATE TABLE public.job_queue (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     job_type text NOT NULL,
@@ -270,6 +286,7 @@ CREATE TABLE public.job_queue (
     locked_until timestamp with time zone,
     dedupe_key text,
     claim_count integer DEFAULT 0 NOT NULL,
+    attempt_log jsonb DEFAULT '[]'::jsonb NOT NULL,
     CONSTRAINT attempts_not_negative CHECK ((attempts >= 0)),
     CONSTRAINT claim_count_not_negative CHECK ((claim_count >= 0)),
     CONSTRAINT dedupe_key_not_empty CHECK (((dedupe_key IS NULL) OR ((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 512)))),
@@ -283,6 +300,8 @@ CREATE TABLE public.job_queue (
 WITH (fillfactor='80', autovacuum_vacuum_threshold='1000', autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_insert_threshold='1000', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_analyze_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_cost_delay='0', autovacuum_vacuum_cost_limit='2000');
 
 COMMENT ON TABLE public.job_queue IS 'Background jobs: claimed with SKIP LOCKED under a lease, retried with backoff.';
+
+COMMENT ON COLUMN public.job_queue.attempt_log IS 'Tries that ended without success and operator retries, oldest first, the last 25 (0018).';
 
 CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p_lease_seconds integer DEFAULT 30, p_job_types text[] DEFAULT NULL::text[]) RETURNS SETOF public.job_queue
     LANGUAGE plpgsql
@@ -391,33 +410,59 @@ CREATE FUNCTION public.complete_job(p_job_id uuid, p_success boolean, p_error_me
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
+declare
+  v_job     job_queue;
+  v_final   boolean;
+  v_retry   timestamptz;
+  v_message text := coalesce(p_error_message, 'job failed without a message');
 begin
   if p_success is null then
     raise exception 'complete_job: success must be true or false' using errcode = '22023';
   end if;
 
-  update job_queue j
-  set status = case
-        when p_success then 'completed'
-        when coalesce(p_permanent, false) or j.attempts >= j.max_attempts then 'failed'
-        else 'pending' end,
-      completed_at = case
-        when p_success or coalesce(p_permanent, false) or j.attempts >= j.max_attempts then now() end,
-      scheduled_at = case
-        when p_success or coalesce(p_permanent, false) or j.attempts >= j.max_attempts then j.scheduled_at
-        when p_retry_after_seconds is not null then now() + make_interval(secs => greatest(p_retry_after_seconds, 0))
-        else now() + compute_backoff(j.attempts) end,
-      error_message = case when p_success then j.error_message
-                           else coalesce(p_error_message, 'job failed without a message') end,
-      error_details = case when p_success then j.error_details else p_error_details end,
-      locked_by = null,
-      locked_until = null,
-      updated_at = now()
+  if p_success then
+    update job_queue j
+    set status = 'completed', completed_at = now(), locked_by = null, locked_until = null, updated_at = now()
+    where j.id = p_job_id
+      and j.status = 'processing'
+      and (p_worker_id is null or j.locked_by = p_worker_id)
+      and (p_claim_count is null or j.claim_count = p_claim_count);
+    return found;
+  end if;
+
+  select * into v_job from job_queue j
   where j.id = p_job_id
     and j.status = 'processing'
     and (p_worker_id is null or j.locked_by = p_worker_id)
-    and (p_claim_count is null or j.claim_count = p_claim_count);
-  return found;
+    and (p_claim_count is null or j.claim_count = p_claim_count)
+  for update;
+  if not found then
+    return false;
+  end if;
+
+  v_final := coalesce(p_permanent, false) or v_job.attempts >= v_job.max_attempts;
+  v_retry := case
+    when v_final then null
+    when p_retry_after_seconds is not null then now() + make_interval(secs => greatest(p_retry_after_seconds, 0))
+    else now() + compute_backoff(v_job.attempts) end;
+
+  update job_queue j
+  set status = case when v_final then 'failed' else 'pending' end,
+      completed_at = case when v_final then now() end,
+      scheduled_at = coalesce(v_retry, j.scheduled_at),
+      error_message = v_message,
+      error_details = p_error_details,
+      attempt_log = append_attempt_log(j.attempt_log, jsonb_build_object(
+        'kind', 'attempt', 'attempt', j.attempts, 'claim', j.claim_count, 'worker', j.locked_by,
+        'started_at', j.started_at, 'ended_at', now(), 'outcome', 'error',
+        'error', left(v_message, 2000), 'details', cap_error_details(p_error_details),
+        'permanent', coalesce(p_permanent, false), 'counted', true,
+        'next', case when v_final then 'failed' else 'retry' end, 'retry_at', v_retry)),
+      locked_by = null,
+      locked_until = null,
+      updated_at = now()
+  where j.id = p_job_id;
+  return true;
 end;
 $$;
 
@@ -798,6 +843,13 @@ begin
       error_message = 'lease expired: worker ' || coalesce(j.locked_by, '?') || ' stopped responding',
       error_details = jsonb_build_object('reason', 'lease_expired', 'locked_by', j.locked_by,
                                          'locked_until', j.locked_until, 'attempt', j.attempts),
+      attempt_log = append_attempt_log(j.attempt_log, jsonb_build_object(
+        'kind', 'attempt', 'attempt', j.attempts, 'claim', j.claim_count, 'worker', j.locked_by,
+        'started_at', j.started_at, 'ended_at', j.locked_until, 'reaped_at', now(), 'outcome', 'lease_expired',
+        'error', 'lease expired: worker ' || coalesce(j.locked_by, '?') || ' stopped responding', 'details', null,
+        'permanent', false, 'counted', true,
+        'next', case when j.attempts >= j.max_attempts then 'failed' else 'retry' end,
+        'retry_at', case when j.attempts >= j.max_attempts then null else now() end)),
       locked_by = null, locked_until = null, updated_at = now()
   from expired e
   where j.id = e.id;
@@ -873,6 +925,11 @@ begin
   )
   update job_queue j
   set status = 'pending', attempts = greatest(j.attempts - 1, 0), started_at = null, scheduled_at = now(),
+      attempt_log = append_attempt_log(j.attempt_log, jsonb_build_object(
+        'kind', 'attempt', 'attempt', j.attempts, 'claim', j.claim_count, 'worker', j.locked_by,
+        'started_at', j.started_at, 'ended_at', now(), 'outcome', 'reset',
+        'error', 'reset by an operator: the job was stuck', 'details', null,
+        'permanent', false, 'counted', false, 'next', 'retry', 'retry_at', now())),
       locked_by = null, locked_until = null, updated_at = now()
   from stuck s
   where j.id = s.id and j.status = 'processing'
@@ -911,6 +968,8 @@ begin
   return query
   update job_queue
   set status = 'pending', attempts = 0, scheduled_at = now(), started_at = null, completed_at = null,
+      attempt_log = append_attempt_log(attempt_log, jsonb_build_object(
+        'kind', 'retry', 'at', now(), 'from_status', status, 'attempts', attempts)),
       updated_at = now()
   where id = any (p_job_ids) and status in ('failed', 'cancelled')
   returning id;
@@ -1366,6 +1425,8 @@ CREATE INDEX image_generations_prediction_idx ON public.image_generations USING 
 
 CREATE INDEX image_generations_processing_model_idx ON public.image_generations USING btree (model_id) WHERE (status = 'processing'::text);
 
+CREATE INDEX image_generations_prompt_trgm_idx ON public.image_generations USING gin (prompt extensions.gin_trgm_ops);
+
 CREATE INDEX image_generations_user_created_idx ON public.image_generations USING btree (user_id, created_at DESC, id DESC);
 
 CREATE INDEX job_queue_created_at_id_idx ON public.job_queue USING btree (created_at, id);
@@ -1374,6 +1435,8 @@ CREATE INDEX job_queue_created_by_idx ON public.job_queue USING btree (created_b
 
 CREATE UNIQUE INDEX job_queue_dedupe_key_active_idx ON public.job_queue USING btree (dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'processing'::text])));
 
+CREATE INDEX job_queue_error_message_trgm_idx ON public.job_queue USING gin (error_message extensions.gin_trgm_ops) WHERE (error_message IS NOT NULL);
+
 CREATE INDEX job_queue_failed_completed_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = 'failed'::text);
 
 CREATE INDEX job_queue_failed_message_idx ON public.job_queue USING btree (md5(COALESCE(error_message, ''::text)), completed_at DESC) WHERE (status = 'failed'::text);
@@ -1381,6 +1444,8 @@ CREATE INDEX job_queue_failed_message_idx ON public.job_queue USING btree (md5(C
 CREATE INDEX job_queue_finished_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]));
 
 CREATE INDEX job_queue_lease_expired_idx ON public.job_queue USING btree (updated_at) WHERE ((error_details ->> 'reason'::text) = 'lease_expired'::text);
+
+CREATE INDEX job_queue_other_payload_trgm_idx ON public.job_queue USING gin (((payload)::text) extensions.gin_trgm_ops) WHERE (job_type <> 'generate-image'::text);
 
 CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
 

@@ -73,6 +73,7 @@ from public.job_queue
 where status = 'processing'
   and (locked_until < now() or started_at < now() - public.stuck_job_threshold());
 
+-- 0018's reset_stuck_jobs (the abandoned try logged as not counted), reading the threshold above.
 create or replace function public.reset_stuck_jobs(p_job_ids uuid[] default null) returns setof uuid
 language plpgsql volatile set search_path = public, pg_temp as $$
 begin
@@ -87,6 +88,11 @@ begin
   )
   update job_queue j
   set status = 'pending', attempts = greatest(j.attempts - 1, 0), started_at = null, scheduled_at = now(),
+      attempt_log = append_attempt_log(j.attempt_log, jsonb_build_object(
+        'kind', 'attempt', 'attempt', j.attempts, 'claim', j.claim_count, 'worker', j.locked_by,
+        'started_at', j.started_at, 'ended_at', now(), 'outcome', 'reset',
+        'error', 'reset by an operator: the job was stuck', 'details', null,
+        'permanent', false, 'counted', false, 'next', 'retry', 'retry_at', now())),
       locked_by = null, locked_until = null, updated_at = now()
   from stuck s
   where j.id = s.id and j.status = 'processing'

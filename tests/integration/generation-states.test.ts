@@ -82,7 +82,10 @@ describe('usage cannot be refunded by deleting', () => {
 		const { generation_id: id, job_id: jobId } = await start();
 		await cancelGeneration(db.sql, alice.user, id, providerFor());
 		expect(await used()).toBe(0);
-		await changeJob(consoleActor(admin.user), db.sql, 'retry', jobId);
+		// Its owner cancelled it: a plain retry leaves that choice alone, an explicit one runs it again.
+		await expect(changeJob(consoleActor(admin.user), db.sql, 'retry', jobId)).rejects.toThrow(/owner cancelled/);
+		expect(await used()).toBe(0);
+		await changeJob(consoleActor(admin.user), db.sql, 'retry', jobId, { includeOwnerCancelled: true });
 		expect((await view(id)).status).toBe('queued');
 		expect(await used()).toBe(1);
 	});

@@ -5,6 +5,7 @@ import type { Queryable, Sql } from '../db/client';
 import { ValidationError } from '../errors';
 import { recordAudit } from './audit';
 import { joinGeneration, retryKindOf } from './retry-kinds';
+import { retryJobs } from '../queue';
 
 /** The page shows the largest groups; messages that embed ids can make thousands of tiny ones. */
 export const GROUP_LIMIT = 100;
@@ -104,16 +105,17 @@ export async function retryFailureGroup(access: ConsoleAccess, sql: Sql, message
 	if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(confirmed.asOf)) throw new ValidationError('as_of', 'The confirmation is not valid; ask again');
 	return sql.begin(async (tx) => {
 		// Failed jobs only, so never an owner's cancellation; a deleted or finished generation's job is left alone.
-		const [row] = await tx<{ n: number }[]>`
-			select count(*)::int as n from public.retry_jobs(array(
-				select j.id from public.failed_jobs_recent j ${joinGeneration(tx)}
+		const retried = await retryJobs(
+			tx,
+			tx`select j.id from public.failed_jobs_recent j ${joinGeneration(tx)}
 				where coalesce(j.error_message, '') = ${message} and j.completed_at <= ${confirmed.asOf}::text::timestamptz
-				  and ${retryKindOf(tx)} = 'failed'))`;
+				  and ${retryKindOf(tx)} = 'failed'`
+		);
 		await recordAudit(tx, actor, 'failures.retry_group', {
 			target: message.slice(0, 200) || '(no message)',
 			details: { message, confirmed_count: confirmed.count, as_of: confirmed.asOf },
-			affectedRows: row!.n
+			affectedRows: retried
 		});
-		return row!.n;
+		return retried;
 	});
 }

@@ -10,6 +10,7 @@ import { cancelJob, retryJob, type JobStatus } from '../queue';
 import { recordAudit } from './audit';
 import { filterQuery, parseDate, parseUuid, resolveFilter, whereFilter, type JobFilter } from './job-filter';
 import { countsOf, joinGeneration, retriedCount, retriedKinds, retryKindOf, type RetryCounts, type RetryKind } from './retry-kinds';
+import { cancelJobs, changeJobBatch, retryJobs } from '../queue';
 
 export type BulkOp = 'retry' | 'cancel';
 /** The statuses each action can change; anything else is left alone. */
@@ -112,14 +113,10 @@ export async function runBulk(access: ConsoleAccess, sql: Sql, filter: JobFilter
 		if (after) extra.push(sql`j.id > ${after}::uuid`);
 		const batch = sql`select j.id from public.job_queue j ${op === 'retry' ? joinGeneration(sql) : sql``}
 			where ${whereFilter(sql, resolved, extra)} order by j.id limit ${BATCH}`;
-		const [row] = await sql<{ picked: number; last: string | null; changed: number }[]>`
-			with batch as (${batch}),
-			     changed as (select * from ${op === 'retry' ? sql`public.retry_jobs(array(select id from batch))` : sql`public.cancel_jobs(array(select id from batch), ${cancelReason(actor.email)})`})
-			select (select count(*)::int from batch) as picked, (select id::text from batch order by id desc limit 1) as last,
-			       (select count(*)::int from changed) as changed`;
-		total += row!.changed;
-		if (row!.picked < BATCH || !row!.last) break;
-		after = row!.last;
+		const row = await changeJobBatch(sql, batch, op === 'retry' ? { op } : { op, reason: cancelReason(actor.email) });
+		total += row.changed;
+		if (row.picked < BATCH || !row.last) break;
+		after = row.last;
 	}
 	await recordAudit(sql, actor, `jobs.bulk_${op}`, {
 		target: filterQuery(filter).toString() || 'every job',
@@ -168,13 +165,12 @@ export async function runSelection(access: ConsoleAccess, sql: Sql, op: BulkOp, 
 	return sql.begin(async (tx) => {
 		const pick = tx`select j.id from public.job_queue j ${op === 'retry' ? joinGeneration(tx) : tx``}
 			where j.id = any (${ids}::uuid[]) and j.status = any (${ELIGIBLE[op]}::text[]) ${op === 'retry' ? tx`and ${kindIn(tx, options)}` : tx``}`;
-		const [row] = await tx<{ n: number }[]>`
-			select count(*)::int as n from ${op === 'retry' ? tx`public.retry_jobs(array(${pick}))` : tx`public.cancel_jobs(array(${pick}), ${cancelReason(actor.email)})`}`;
+		const affected = op === 'retry' ? await retryJobs(tx, pick) : await cancelJobs(tx, pick, cancelReason(actor.email));
 		await recordAudit(tx, actor, `jobs.selection_${op}`, {
 			target: `${ids.length} selected job${ids.length === 1 ? '' : 's'}`,
 			details: { ids, ...(op === 'retry' ? { include_owner_cancelled: options.includeOwnerCancelled } : {}) },
-			affectedRows: row!.n
+			affectedRows: affected
 		});
-		return { affected: row!.n, skipped: ids.length - row!.n };
+		return { affected, skipped: ids.length - affected };
 	});
 }

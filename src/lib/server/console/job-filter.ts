@@ -5,6 +5,7 @@ import type { Queryable } from '../db/client';
 import { ValidationError } from '../errors';
 import { JOB_STATUSES, type JobStatus } from '../queue';
 import { resolveSearch, searchCondition, type SearchPlan } from './job-search';
+import { isUuid } from '../../uuid';
 
 export { generationIdOf } from './job-search';
 
@@ -24,7 +25,6 @@ export const NO_FILTER: JobFilter = { status: null, type: null, user: null, mode
 export type ResolvedFilter = JobFilter & { search: SearchPlan | null };
 export type Fields = { get(name: string): unknown };
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE_RE = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 /** The shortest search: pg_trgm needs three characters in a row to use its index at all. */
 export const SEARCH_MIN = 3;
@@ -39,7 +39,7 @@ function text(fields: Fields, name: string, max = 200): string | null {
 }
 
 export function parseUuid(raw: unknown, field = 'id'): string {
-	if (typeof raw !== 'string' || !UUID_RE.test(raw.trim())) throw new ValidationError(field, `"${String(raw ?? '').slice(0, 100)}" is not a job id`);
+	if (typeof raw !== 'string' || !isUuid(raw.trim())) throw new ValidationError(field, `"${String(raw ?? '').slice(0, 100)}" is not a job id`);
 	return raw.trim().toLowerCase();
 }
 
@@ -63,7 +63,7 @@ export function parseJobFilter(fields: Fields): JobFilter {
 		throw new ValidationError('status', `Unknown status "${status.slice(0, 100)}"; choose one of ${JOB_STATUSES.join(', ')}`);
 	}
 	const user = text(fields, 'user', 320);
-	if (user && !UUID_RE.test(user) && !/^[^@\s]+@[^@\s]+$/.test(user)) {
+	if (user && !isUuid(user) && !/^[^@\s]+@[^@\s]+$/.test(user)) {
 		throw new ValidationError('user', `"${user}" is neither an email address nor a user id`);
 	}
 	const q = text(fields, 'q');
@@ -112,7 +112,7 @@ export function whereFilter(sql: Queryable, filter: ResolvedFilter, extra: postg
 	if (filter.model) conditions.push(sql`j.payload ->> 'model_id' = ${filter.model}`);
 	if (filter.user) {
 		conditions.push(
-			UUID_RE.test(filter.user)
+			isUuid(filter.user)
 				? sql`j.created_by = ${filter.user.toLowerCase()}::uuid`
 				: sql`j.created_by = (select u.id from auth.users u where lower(u.email) = lower(${filter.user}) limit 1)`
 		);

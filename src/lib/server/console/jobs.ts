@@ -7,9 +7,10 @@ import { NotFoundError, ValidationError } from '../errors';
 import type { Job, JobStatus } from '../queue';
 import { ATTEMPT_LOG_LIMIT, attemptsSummary, jobAttempts, type AttemptView } from './job-attempts';
 import { joinGeneration, retryKindOf, type RetryKind } from './retry-kinds';
-import { generationIdOf, parseDate, parseUuid, resolveFilter, UUID_RE, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
+import { generationIdOf, parseDate, parseUuid, resolveFilter, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
+import { isUuid } from '../../uuid';
 
-export { filterQuery, parseJobFilter, parseUuid, UUID_RE, type JobFilter } from './job-filter';
+export { filterQuery, parseJobFilter, parseUuid, type JobFilter } from './job-filter';
 
 export const PAGE_SIZE = 50;
 export const SORT_KEYS = ['created_at', 'scheduled_at', 'priority', 'attempts'] as const;
@@ -42,7 +43,7 @@ export function parseCursor(raw: unknown, sort: JobSort): Cursor | null {
 	try {
 		const [dir, value, id] = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8'));
 		const valueOk = typeof value === 'string' && (isTimeKey(sort.key) ? !!parseDate(value, 'cursor') : /^-?\d{1,6}$/.test(value));
-		if ((dir === 'n' || dir === 'p') && valueOk && typeof id === 'string' && UUID_RE.test(id)) return { back: dir === 'p', value, id };
+		if ((dir === 'n' || dir === 'p') && valueOk && isUuid(id)) return { back: dir === 'p', value, id };
 	} catch {
 		// fall through: a malformed cursor is reported like any other bad field
 	}
@@ -183,7 +184,7 @@ export async function getJob(access: ConsoleAccess, sql: Queryable, rawId: strin
 	const { retry_kind: retryKind, ...job } = row;
 	const generationId = job.payload?.generation_id;
 	const [generation] =
-		typeof generationId === 'string' && UUID_RE.test(generationId)
+		isUuid(generationId)
 			? await sql<JobGeneration[]>`
 				select g.id, g.prompt, g.status, g.progress, g.model_id, g.user_id, u.email as user_email, g.created_at, g.error_message
 				from public.image_generations g left join auth.users u on u.id = g.user_id where g.id = ${generationId}`

@@ -5,6 +5,7 @@ import type { Queryable, Sql } from '../db/client';
 import { ValidationError } from '../errors';
 import { recordAudit } from './audit';
 import { parseUuid } from './jobs';
+import { resetStuckJobs } from '../queue';
 
 const LIST_LIMIT = 500;
 
@@ -51,13 +52,13 @@ export function parseSelectedIds(values: unknown[]): string[] {
 export async function resetStuck(access: ConsoleAccess, sql: Sql, ids: string[] | null, confirmedCount?: number): Promise<number> {
 	const actor = assertActor(access);
 	return sql.begin(async (tx) => {
-		const [row] = await tx<{ n: number }[]>`select count(*)::int as n from public.reset_stuck_jobs(${ids}::uuid[])`;
+		const reset = await resetStuckJobs(tx, ids);
 		await recordAudit(tx, actor, ids ? 'stuck.reset' : 'stuck.reset_all', {
 			target: ids ? (ids.length === 1 ? ids[0] : `${ids.length} jobs`) : 'all stuck jobs',
 			details: ids ? { ids } : { confirmed_count: confirmedCount ?? null },
-			affectedRows: row!.n
+			affectedRows: reset
 		});
-		return row!.n;
+		return reset;
 	});
 }
 

@@ -5,7 +5,7 @@ import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Config } from '../config';
 import type { Queryable, Sql } from '../db/client';
 import { ConflictError, ValidationError } from '../errors';
-import { pauseJobType, purgeFinishedJobs, resumeJobType } from '../queue';
+import { cancelAllPendingJobs, pauseJobType, purgeFinishedJobs, resumeJobType } from '../queue';
 import { runWorkerForBudget } from '../worker/budgeted';
 import { runAllowanceSeconds, type WorkerTrigger } from '../worker/runs';
 import type { JobHandlers } from '../worker/types';
@@ -297,14 +297,13 @@ export async function cancelAllPending(
 	const confirmed = wholeNumber('confirm_count', 'The confirmed count', input.confirmedCount, 0, 2 ** 31 - 1);
 	const reason = 'Cancelled by an administrator (cancel all pending)';
 	return sql.begin(async (tx) => {
-		const [row] = await tx<{ cancelled: number; matched: number }[]>`
-			select * from public.cancel_all_pending_jobs(${asOf}::text::timestamptz, ${input.includeProcessing}, ${confirmed}, ${reason})`;
-		if (row!.matched > confirmed) throw new ConfirmationError(row!.matched, confirmed);
+		const { cancelled, matched } = await cancelAllPendingJobs(tx, { asOf, includeProcessing: input.includeProcessing, confirmed, reason });
+		if (matched > confirmed) throw new ConfirmationError(matched, confirmed);
 		await recordAudit(tx, actor, 'queue.cancel_all', {
 			details: { include_processing: input.includeProcessing, as_of: asOf, confirmed },
-			affectedRows: row!.cancelled
+			affectedRows: cancelled
 		});
-		return row!.cancelled;
+		return cancelled;
 	});
 }
 

@@ -1,5 +1,6 @@
-// Typed calls of the SQL queue functions (supabase/migrations/0002). The rules live in SQL; this
+// Typed calls of the SQL queue functions (supabase/migrations). The rules live in SQL; this
 // module only names the arguments.
+import type postgres from 'postgres';
 import type { Queryable } from '../db/client';
 import type { Claim, EnqueueOptions, FailureOptions, Job } from './types';
 
@@ -158,4 +159,64 @@ export async function wakeJob(sql: Queryable, jobId: string): Promise<boolean> {
 
 export async function recordMaintenanceResult(sql: Queryable, task: string, result: Record<string, unknown>): Promise<void> {
 	await sql`select public.record_maintenance_result(${task}, ${sql.json(result as never)})`;
+}
+
+/**
+ * Which jobs a bulk call changes: ids, or a query selecting one column of job ids (run inside the
+ * same statement, so what is picked and what is changed cannot drift apart).
+ */
+export type JobSelection = string[] | postgres.PendingQuery<postgres.Row[]>;
+
+const idsOf = (sql: Queryable, selection: JobSelection) =>
+	Array.isArray(selection) ? sql`${selection}::uuid[]` : sql`array(${selection})`;
+
+/** retry_jobs: failed or cancelled jobs back to pending with fresh attempts; returns how many. */
+export async function retryJobs(sql: Queryable, selection: JobSelection): Promise<number> {
+	const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.retry_jobs(${idsOf(sql, selection)})`;
+	return row!.n;
+}
+
+/** cancel_jobs: pending or running jobs cancelled with the reason; returns how many. */
+export async function cancelJobs(sql: Queryable, selection: JobSelection, reason: string): Promise<number> {
+	const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.cancel_jobs(${idsOf(sql, selection)}, ${reason})`;
+	return row!.n;
+}
+
+/**
+ * One batch of a bulk retry or cancel in one statement: the batch query is run once, its ids are
+ * changed, and the caller learns how many were picked, the last id (to continue after) and how
+ * many changed.
+ */
+export async function changeJobBatch(
+	sql: Queryable,
+	batch: postgres.PendingQuery<postgres.Row[]>,
+	change: { op: 'retry' } | { op: 'cancel'; reason: string }
+): Promise<{ picked: number; last: string | null; changed: number }> {
+	const changing =
+		change.op === 'retry' ? sql`public.retry_jobs(array(select id from batch))` : sql`public.cancel_jobs(array(select id from batch), ${change.reason})`;
+	const [row] = await sql<{ picked: number; last: string | null; changed: number }[]>`
+		with batch as (${batch}),
+		     changed as (select * from ${changing})
+		select (select count(*)::int from batch) as picked, (select id::text from batch order by id desc limit 1) as last,
+		       (select count(*)::int from changed) as changed`;
+	return row!;
+}
+
+/** reset_stuck_jobs: still-stuck jobs back to pending, their attempt given back; null: every stuck job. */
+export async function resetStuckJobs(sql: Queryable, ids: string[] | null): Promise<number> {
+	const [row] = await sql<{ n: number }[]>`select count(*)::int as n from public.reset_stuck_jobs(${ids}::uuid[])`;
+	return row!.n;
+}
+
+/**
+ * cancel_all_pending_jobs: the rollback step, bounded by a confirmation: jobs created by asOf (text
+ * to the microsecond), running ones too when asked; cancels nothing if more match than confirmed.
+ */
+export async function cancelAllPendingJobs(
+	sql: Queryable,
+	options: { asOf: string; includeProcessing: boolean; confirmed: number; reason: string }
+): Promise<{ cancelled: number; matched: number }> {
+	const [row] = await sql<{ cancelled: number; matched: number }[]>`
+		select * from public.cancel_all_pending_jobs(${options.asOf}::text::timestamptz, ${options.includeProcessing}, ${options.confirmed}, ${options.reason})`;
+	return row!;
 }
