@@ -30,9 +30,12 @@ const access = consoleReader({
 	claims: { sub: '00000000-0000-4000-8000-00000000be01', role: 'authenticated' }
 });
 
-/** The indexes a statement's plan reads, by EXPLAIN (without running it again for timing). */
-async function indexesOf(sql: Sql, text: string, params: unknown[]): Promise<string[]> {
-	const [row] = await sql.unsafe(`explain (format json) ${text}`, params as never[]);
+/** The indexes a statement's plan reads, by EXPLAIN under the settings it ran with (not timed again). */
+async function indexesOf(sql: Sql, text: string, params: unknown[], settings: { query: string; params: unknown[] }[]): Promise<string[]> {
+	const [row] = await sql.begin(async (tx) => {
+		for (const setting of settings) await tx.unsafe(setting.query, setting.params as never[]);
+		return tx.unsafe(`explain (format json) ${text}`, params as never[]);
+	});
 	const names = new Set<string>();
 	const walk = (node: { 'Index Name'?: string; Plans?: unknown[] }) => {
 		if (node['Index Name']) names.add(node['Index Name']);
@@ -72,8 +75,13 @@ export const consoleSearch: Measurement = {
 					times.push(performance.now() - t0);
 				}
 				const plans = [];
-				for (const statement of statements.filter((s) => /^\s*(select|with)/i.test(s.query) && !/set_config\('enable_/.test(s.query))) {
-					plans.push(await indexesOf(db.sql, statement.query, statement.params));
+				const settings: typeof statements = [];
+				for (const statement of statements) {
+					if (/set_config\('enable_/.test(statement.query)) settings.push(statement);
+					else if (/^\s*(select|with)/i.test(statement.query)) {
+						// The settings hold for the one statement after them (their transaction's).
+						plans.push(await indexesOf(db.sql, statement.query, statement.params, settings.splice(0)));
+					}
 				}
 				await traced.end();
 				emit({

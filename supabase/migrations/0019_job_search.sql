@@ -1,4 +1,4 @@
--- 0019 job search: the console finds jobs by words of their generation's prompt, their error and their payload, through trigram indexes.
+-- 0019 job search: the console finds jobs by words of their generation's prompt and of their error, through trigram indexes.
 
 -- pg_trgm is a contrib extension: Supabase offers it in the schema `extensions`, where it keeps every
 -- extension; plain Postgres (the embedded server, tests) gets that schema made here. A database that
@@ -30,14 +30,12 @@ begin
   execute format(
     'create index job_queue_error_message_trgm_idx on public.job_queue using gin (error_message %I.gin_trgm_ops) where error_message is not null',
     v_schema);
-  -- Payloads: a generate-image job's holds only ids (its generation is searched instead), so only the
-  -- other job types, whose payloads may hold words, are in it; generation jobs never write to it.
-  execute format(
-    'create index job_queue_other_payload_trgm_idx on public.job_queue using gin ((payload::text) %I.gin_trgm_ops) where job_type <> %L',
-    v_schema, 'generate-image');
 end
 $indexes$;
 
 -- E-mail addresses live in auth.users, which belongs to Supabase Auth: no index of ours may be put on
 -- it. The console reads the (far fewer) users by substring and then their jobs by
 -- job_queue_created_by_idx.
+-- Payloads get no index: job_queue's updates are never heap-only (status is indexed), so every claim,
+-- heartbeat and completion would write each payload's trigrams again. A generate-image job's payload
+-- holds only ids, which the search matches exactly (a job's or its generation's id, or their start).

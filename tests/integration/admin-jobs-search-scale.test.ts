@@ -55,12 +55,14 @@ async function explainSearch(query: string) {
 	for (const statement of captured) {
 		if (/set_config\('enable_/.test(statement.query)) settings.push(statement);
 		if (!/^\s*select/i.test(statement.query) || /set_config\('enable_/.test(statement.query)) continue;
+		const walked = settings.length > 0;
 		const [row] = await db.sql.begin(async (tx) => {
-			for (const setting of settings) await tx.unsafe(setting.query, setting.params as never[]);
+			// The settings hold for the one statement after them (their transaction's).
+			for (const setting of settings.splice(0)) await tx.unsafe(setting.query, setting.params as never[]);
 			return tx.unsafe(`explain (analyze, buffers, format json) ${statement.query}`, statement.params as never[]);
 		});
 		const plan = (row!['QUERY PLAN'] as { Plan: PlanNode; 'Execution Time': number }[])[0]!;
-		plans.push({ nodes: walk(plan.Plan), ms: plan['Execution Time'], walked: settings.length > 0 });
+		plans.push({ nodes: walk(plan.Plan), ms: plan['Execution Time'], walked });
 		if (process.env.DUMP_PLANS) (await import('node:fs')).appendFileSync('/tmp/plans.txt', `\n=== ${query}\n${statement.query}\n${JSON.stringify(plan.Plan, null, 1)}\n`);
 	}
 	return { page, plans, wallMs };

@@ -69,10 +69,12 @@ describe('filters', () => {
 		await expectIds(`from=${day(3)}&to=${day(2)}`, ['failed', 'wildcard']);
 		await expectIds(`to=${encodeURIComponent(minutesAgo(60).toISOString().slice(0, 16))}`, ['failed', 'wildcard', 'completed', 'running']);
 	});
-	test('by text in the error or the payload, with % and _ matched literally', async () => {
+	test('by text in the error, with % and _ matched literally; a payload is matched by the ids it holds, not as text', async () => {
 		await expectIds('q=100%25_', ['failed']);
-		await expectIds('q=hello_world', ['cleanup']);
 		await expectIds('q=REPLICATE', ['failed', 'wildcard']);
+		// Payload text has no index (it would cost a write on every claim and completion): see 0019.
+		await expectIds('q=hello_world', []);
+		await expectIds(`q=${j.cleanup}`, ['cleanup']);
 	});
 	test('filters combine', () => expectIds(`status=failed&user=${alice.id}&q=replicate`, ['failed']));
 });

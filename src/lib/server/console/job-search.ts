@@ -1,8 +1,8 @@
 // The job list's search box: a job matches when its error, its generation's prompt or its owner's
 // e-mail contains the text (case-insensitively, % and _ taken literally), or when the text is (the
-// start of) the job's or its generation's id. A generation job's payload holds only ids, so prompts
-// are found in image_generations and e-mails in auth.users; other job types' payloads are searched
-// as text (0019 indexes those alone).
+// start of) the job's or its generation's id. The payload holds only ids, so prompts are found in
+// image_generations and e-mails in auth.users; payloads are not searched as text (no index could
+// serve that without a write on every claim and completion, see 0019).
 //
 // Two ways to run it, chosen per search. A search is first looked up through the indexes (0019's
 // trigram indexes on prompts and errors, the users by substring, then their jobs by created_by; ids
@@ -44,15 +44,13 @@ export async function resolveSearch(sql: Queryable, q: string): Promise<SearchPl
 	const pattern = likePattern(q);
 	const idRange = idRangeOf(q);
 	const cap = CANDIDATE_LIMIT;
-	const [row] = await sql<{ errors: string[]; prompts: string[]; payloads: string[]; users: number; owned: string[]; ids: string[] }[]>`
+	const [row] = await sql<{ errors: string[]; prompts: string[]; users: number; owned: string[]; ids: string[] }[]>`
 		select
 			array(select j.id from public.job_queue j
 			      where j.error_message ilike ${pattern} escape '\\' and j.error_message is not null limit ${cap}) as errors,
 			array(select g.job_id from public.image_generations g
 			      where g.prompt ilike ${pattern} escape '\\' and g.job_id is not null limit ${cap}) as prompts,
 			(select count(*)::int from (select 1 from auth.users u where u.email ilike ${pattern} escape '\\' limit ${cap}) u) as users,
-			array(select j.id from public.job_queue j
-			      where j.job_type <> 'generate-image' and j.payload::text ilike ${pattern} escape '\\' limit ${cap}) as payloads,
 			-- User by user, each one's jobs by created_by with a limit: one prolific user (or every user,
 			-- for a common word) fills the cap after a few index entries, never a bitmap of all their jobs.
 			array(select o.id from (select u.id from auth.users u where u.email ilike ${pattern} escape '\\' limit ${cap}) u
@@ -65,7 +63,7 @@ export async function resolveSearch(sql: Queryable, q: string): Promise<SearchPl
 					               where g.id between ${idRange.lo}::uuid and ${idRange.hi}::uuid and g.job_id is not null limit ${cap})`
 					: sql`'{}'::uuid[]`
 			} as ids`;
-	const sources = [row!.errors, row!.prompts, row!.payloads, row!.owned, row!.ids];
+	const sources = [row!.errors, row!.prompts, row!.owned, row!.ids];
 	const common = sources.some((ids) => ids.length >= cap) || row!.users >= cap;
 	return { pattern, idRange, ids: common ? null : [...new Set(sources.flat())] };
 }
@@ -82,7 +80,6 @@ export function searchCondition(sql: Queryable, search: SearchPlan): postgres.Fr
 	// list walks (a common word matches within the first rows), never hashed whole beforehand.
 	return sql`(
 		j.error_message ilike ${pattern} escape '\\'
-		or (j.job_type <> 'generate-image' and j.payload::text ilike ${pattern} escape '\\')
 		or (select g.prompt from public.image_generations g where g.id = ${generationIdOf(sql)} and g.job_id = j.id) ilike ${pattern} escape '\\'
 		or (select u.email from auth.users u where u.id = j.created_by) ilike ${pattern} escape '\\'
 		${ids})`;
