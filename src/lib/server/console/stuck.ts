@@ -24,7 +24,7 @@ export interface StuckJob {
 	lease_expired: boolean;
 }
 
-export async function listStuck(access: ConsoleAccess, sql: Queryable): Promise<{ jobs: StuckJob[]; total: number }> {
+export async function listStuck(access: ConsoleAccess, sql: Queryable): Promise<{ jobs: StuckJob[]; total: number; thresholdMinutes: number }> {
 	assertReader(access);
 	const jobs = await sql<StuckJob[]>`
 		select s.id, s.job_type, s.payload ->> 'model_id' as model_id, u.email as user_email, s.attempts, s.max_attempts,
@@ -34,8 +34,11 @@ export async function listStuck(access: ConsoleAccess, sql: Queryable): Promise<
 		left join auth.users u on u.id = s.created_by
 		order by s.started_at nulls first, s.id
 		limit ${LIST_LIMIT}`;
-	const [row] = await sql<{ total: number }[]>`select count(*)::int as total from public.stuck_jobs`;
-	return { jobs, total: row!.total };
+	// The threshold is the view's own (stuck_job_threshold()), so the page's words cannot drift from it.
+	const [row] = await sql<{ total: number; minutes: number }[]>`
+		select (select count(*)::int from public.stuck_jobs) as total,
+		       (date_part('epoch', public.stuck_job_threshold()) / 60)::int as minutes`;
+	return { jobs, total: row!.total, thresholdMinutes: row!.minutes };
 }
 
 /** The ids a form selected (checkboxes named id). */
