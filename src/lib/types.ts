@@ -11,3 +11,6 @@ export type ModelOption = Pick<
 	ModelView,
 	'id' | 'display_name' | 'description' | 'min_size' | 'max_size' | 'size_step' | 'available' | 'unavailable_reason'
 >;
+
+// The console's rows, as its server modules read them.
+export type { StuckJob } from './server/console/stuck';
