@@ -18,6 +18,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { adminAccess, call, signedInUser } from '../support/routes';
 import { eventually, testServices } from '../support/services';
 import { emptyTables, seedGenerations, seedJobs, seedWorkerRun } from './admin-overview-seed';
+import { ReadCache } from '../../src/lib/server/read-cache';
 
 let db: TestDatabase;
 let services: Services;
@@ -130,19 +131,20 @@ describe('on seeded jobs', () => {
 	});
 
 	test('the slow series are served from memory while fresh, recomputed in the background when stale', async () => {
-		expect(await cachedModelTimes(access, db.sql, 60_000)).toEqual([]);
-		const hourly = await cachedHourlyStats(access, db.sql, 60_000);
+		const cache = new ReadCache();
+		expect(await cachedModelTimes(access, db.sql, cache, 60_000)).toEqual([]);
+		const hourly = await cachedHourlyStats(access, db.sql, cache, 60_000);
 		await seedJobs(db.sql, { status: 'completed', model: 'local/preview', createdAgo: 10, completedAgo: 0 });
 		await seedGenerations(db.sql, { model: 'local/preview', createdAgo: 10, completedAgo: 0 });
-		expect(await cachedModelTimes(access, db.sql, 60_000)).toEqual([]); // fresh: the remembered answer
-		expect(await cachedHourlyStats(access, db.sql, 60_000)).toBe(hourly);
-		expect(await cachedModelTimes(access, db.sql, 1)).toEqual([]); // stale: still the old answer, recomputing meanwhile
+		expect(await cachedModelTimes(access, db.sql, cache, 60_000)).toEqual([]); // fresh: the remembered answer
+		expect(await cachedHourlyStats(access, db.sql, cache, 60_000)).toBe(hourly);
+		expect(await cachedModelTimes(access, db.sql, cache, 1)).toEqual([]); // stale: still the old answer, recomputing meanwhile
 		const recomputed = await eventually(async () => {
-			const value = await cachedModelTimes(access, db.sql, 60_000);
+			const value = await cachedModelTimes(access, db.sql, cache, 60_000);
 			return value.length > 0 && value;
 		});
 		expect(recomputed).toMatchObject([{ model: 'local/preview', total_generations: 1 }]);
-		const afresh = await cachedHourlyStats(access, db.sql, 0); // 0: always computed afresh
+		const afresh = await cachedHourlyStats(access, db.sql, cache, 0); // 0: always computed afresh
 		expect(afresh.reduce((sum, p) => sum + p.completed, 0)).toBe(1);
 	});
 

@@ -1,5 +1,6 @@
 // GET /api/metrics: who may read it, and that the answer is valid Prometheus text with the right numbers.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { ReadCache } from '../../src/lib/server/read-cache';
 import { DURATION_BUCKETS, escapeLabelValue, readMetrics, renderMetrics } from '../../src/lib/server/monitoring/metrics';
 import { createSql } from '../../src/lib/server/db/client';
 import type { Services } from '../../src/lib/server/runtime';
@@ -109,9 +110,9 @@ describe('the exposition', () => {
 		await seedWorkerRun(db.sql, 90, 'cron');
 		await seedWorkerRun(db.sql, 30, 'manual');
 
-		// A pool of its own: the watermark count is kept per pool, and this one has not counted yet.
+		// A cache of its own: the watermark count is kept per Services, and this one has not counted yet.
 		const sql = createSql(db.url, { max: 4 });
-		const response = await call(GET as never, { ...services, sql }, { path: '/api/metrics', headers: { authorization: `Bearer ${TOKEN}` } });
+		const response = await call(GET as never, { ...services, sql, readCache: new ReadCache() }, { path: '/api/metrics', headers: { authorization: `Bearer ${TOKEN}` } });
 		await sql.end();
 		const { families, value, samples } = parse(await response.text());
 		expect(Object.fromEntries([...families].map(([name, f]) => [name, f.type]))).toEqual({
@@ -166,13 +167,14 @@ describe('the exposition', () => {
 
 	test('finished jobs are counted once up to a watermark, then only the new tail per scrape', async () => {
 		await seedJobs(db.sql, { status: 'completed', runSeconds: 1, completedAgo: 3600, count: 3 });
-		const first = parse(renderMetrics(await readMetrics(db.sql, { baseMaxAgeMs: 0 })));
+		const cache = new ReadCache();
+		const first = parse(renderMetrics(await readMetrics(db.sql, { cache, baseMaxAgeMs: 60_000 })));
 		expect(first.value('picture_jobs_completed_total', { job_type: 'generate-image' })).toBe(3);
 		await seedJobs(db.sql, { status: 'completed', runSeconds: 1, completedAgo: 0, count: 2 }); // the live tail
 		await db.sql`delete from public.job_queue where completed_at < now() - interval '30 minutes'`; // a purge
-		const cached = parse(renderMetrics(await readMetrics(db.sql, { baseMaxAgeMs: 60_000 })));
+		const cached = parse(renderMetrics(await readMetrics(db.sql, { cache, baseMaxAgeMs: 60_000 })));
 		expect(cached.value('picture_jobs_completed_total', { job_type: 'generate-image' })).toBe(5); // purge not seen yet
-		const recounted = parse(renderMetrics(await readMetrics(db.sql, { baseMaxAgeMs: 0 })));
+		const recounted = parse(renderMetrics(await readMetrics(db.sql, { cache, baseMaxAgeMs: 0 })));
 		expect(recounted.value('picture_jobs_completed_total', { job_type: 'generate-image' })).toBe(2); // purge lowers it
 	});
 

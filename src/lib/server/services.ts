@@ -17,6 +17,7 @@ import { getGeneration, listGenerations, type ListOptions } from './generations/
 import { getUserLimits, startGeneration } from './generations/start';
 import type { GenerationRequest } from '../schemas';
 import { createProviders, type Providers } from './providers';
+import { ReadCache } from './read-cache';
 import { createStorage, type ImageStorage } from './storage';
 import { runWorkerForBudget } from './worker/budgeted';
 import type { ContinuousWorker, ContinuousWorkerOptions } from './worker/continuous';
@@ -80,6 +81,10 @@ export interface Services {
 	supabaseAuth: SupabaseAuth | null;
 	generations: GenerationsService;
 	worker: WorkerService;
+	/** The slow, slowly changing reads (overview series, metrics base), remembered for this process. */
+	readCache: ReadCache;
+	/** Where this process's operational messages go ("[picture] ..." on stdout by default). */
+	log: (message: string) => void;
 	/** True once the schema is current and the background work runs; false if it never will. */
 	whenReady(): Promise<boolean>;
 	close(): Promise<void>;
@@ -107,6 +112,7 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 	const handlers = parts.handlers ?? createJobHandlers({ providers, storage });
 	const availability: Availability = { replicateConfigured: providers.replicate !== null };
 	const settings = workerSettings(config);
+	const log = parts.log ?? ((message: string) => console.log(`[picture] ${message}`));
 	const services: Services = {
 		config,
 		sql: parts.sql,
@@ -138,6 +144,8 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 			runFor: (budgetSeconds, trigger) =>
 				runWorkerForBudget({ sql: services.sql, handlers, trigger, budgetMs: budgetSeconds * 1000, ...settings, log: parts.log })
 		},
+		readCache: new ReadCache(),
+		log,
 		whenReady: async () => true,
 		close: async () => {
 			await services.events.close();

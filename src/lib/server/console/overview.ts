@@ -11,6 +11,7 @@ import type { JobStatus } from '../queue/types';
 import { evaluateAlerts, type AlertThresholds } from '../monitoring/alerts';
 import { runAllowanceSeconds } from '../worker/runs';
 import { runState, type RunState } from './worker';
+import { ReadCache } from '../read-cache';
 
 /** One row per job type and status, in queue_health's shape; finished statuses count the last 24 hours. */
 export interface TypeStatusCount {
@@ -198,45 +199,30 @@ export async function lastWorkerRun(access: ConsoleAccess, sql: Queryable, allow
 // older than these, so a refresh every 5 s pays for them only now and then, and never waits for it.
 export const MODEL_TIMES_MAX_AGE_MS = 60_000;
 export const HOURLY_MAX_AGE_MS = 15_000;
-const caches = new WeakMap<object, Map<string, { at: number; value: Promise<unknown> }>>();
-
-/** Stale-while-revalidate per pool: only the very first call waits; maxAgeMs <= 0 always computes afresh. */
-function cached<T>(sql: Queryable, key: string, maxAgeMs: number, compute: () => Promise<T>): Promise<T> {
-	if (maxAgeMs <= 0) return compute();
-	const cache = caches.get(sql) ?? new Map<string, { at: number; value: Promise<unknown> }>();
-	caches.set(sql, cache);
-	const entry = cache.get(key);
-	if (entry && Date.now() - entry.at < maxAgeMs) return entry.value as Promise<T>;
-	const fresh = compute();
-	const next = { at: Date.now(), value: fresh };
-	if (entry) {
-		entry.at = Date.now(); // one recomputation at a time; a failed one is retried after maxAgeMs
-		fresh.then(() => cache.set(key, next)).catch(() => {});
-		return entry.value as Promise<T>;
-	}
-	cache.set(key, next);
-	fresh.catch(() => cache.get(key) === next && cache.delete(key)); // a failure is not kept as the answer
-	return fresh;
+export function cachedModelTimes(access: ConsoleAccess, sql: Queryable, cache: ReadCache, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
+	assertReader(access);
+	return cache.get('console.model_times', maxAgeMs, () => modelTimes(access, sql));
 }
 
-export function cachedModelTimes(access: ConsoleAccess, sql: Queryable, maxAgeMs = MODEL_TIMES_MAX_AGE_MS): Promise<ModelTime[]> {
+export function cachedHourlyStats(access: ConsoleAccess, sql: Queryable, cache: ReadCache, maxAgeMs = HOURLY_MAX_AGE_MS): Promise<HourlyPoint[]> {
 	assertReader(access);
-	return cached(sql, 'models', maxAgeMs, () => modelTimes(access, sql));
-}
-
-export function cachedHourlyStats(access: ConsoleAccess, sql: Queryable, maxAgeMs = HOURLY_MAX_AGE_MS): Promise<HourlyPoint[]> {
-	assertReader(access);
-	return cached(sql, 'hourly', maxAgeMs, () => hourlyStats(access, sql));
+	return cache.get('console.hourly', maxAgeMs, () => hourlyStats(access, sql));
 }
 
 /** Everything the overview shows, read in parallel (each query on its own pooled connection). */
-export async function loadOverview(access: ConsoleAccess, sql: Queryable, options: { cacheMaxAgeMs?: number; allowanceSeconds?: number } = {}): Promise<Overview> {
+export async function loadOverview(
+	access: ConsoleAccess,
+	sql: Queryable,
+	options: { cache?: ReadCache; cacheMaxAgeMs?: number; allowanceSeconds?: number } = {}
+): Promise<Overview> {
 	assertReader(access);
+	// Without the process's cache (a script, a test), everything is read afresh.
+	const cache = options.cache ?? new ReadCache();
 	const [now, counts, hourly, models, worker] = await Promise.all([
 		queueNow(access, sql),
 		queueCounts(access, sql),
-		cachedHourlyStats(access, sql, options.cacheMaxAgeMs),
-		cachedModelTimes(access, sql, options.cacheMaxAgeMs),
+		cachedHourlyStats(access, sql, cache, options.cacheMaxAgeMs),
+		cachedModelTimes(access, sql, cache, options.cacheMaxAgeMs),
 		lastWorkerRun(access, sql, options.allowanceSeconds)
 	]);
 	return { generatedAt: new Date(), now, counts, hourly, models, lastWorkerRun: worker };
@@ -281,12 +267,13 @@ export async function consoleOverview(
 	access: ConsoleAccess,
 	sql: Queryable,
 	config: Pick<Config, 'alerts' | 'publicBaseUrl'>,
-	log?: (message: string) => void
+	options: { log?: (message: string) => void; cache?: ReadCache } = {}
 ): Promise<ConsoleOverview> {
+	const { log, cache } = options;
 	assertReader(access);
 	const allowanceSeconds = runAllowanceSeconds(config.alerts.noWorkerSeconds);
 	const [overview, alerts, paused] = await Promise.all([
-		loadOverview(access, sql, { allowanceSeconds }),
+		loadOverview(access, sql, { allowanceSeconds, cache }),
 		evaluateAlerts(sql, config, { log }),
 		pausedTypes(access, sql)
 	]);

@@ -6,9 +6,8 @@ import type { Config } from '../config';
 import type { Queryable, Sql } from '../db/client';
 import { ConflictError, ValidationError } from '../errors';
 import { cancelAllPendingJobs, pauseJobType, purgeFinishedJobs, resumeJobType } from '../queue';
-import { runWorkerForBudget } from '../worker/budgeted';
 import { runAllowanceSeconds, type WorkerTrigger } from '../worker/runs';
-import type { JobHandlers } from '../worker/types';
+import type { WorkerService } from '../services';
 import { recordAudit } from './audit';
 
 export const WORKER_TRIGGERS = ['cron', 'continuous', 'manual'] as const;
@@ -237,23 +236,15 @@ export interface RunNowResult {
 /** "Run the worker now": one budgeted pass, recorded as a manual worker run, as a cron call would. */
 export async function runWorkerNow(
 	access: ConsoleAccess,
-	services: { sql: Sql; handlers: JobHandlers; config: Pick<Config, 'worker'> },
+	services: { sql: Sql; config: Pick<Config, 'worker'>; worker: Pick<WorkerService, 'runFor'> },
 	rawBudget: unknown
 ): Promise<RunNowResult> {
 	const actor = assertActor(access);
-	const { sql, handlers, config } = services;
+	const { sql, config } = services;
 	const limits = runBudget(config);
 	const budgetSeconds = wholeNumber('budget_seconds', 'The time budget', rawBudget ?? limits.default, 1, limits.max);
-	const result = await runWorkerForBudget({
-		sql,
-		handlers,
-		trigger: 'manual',
-		budgetMs: budgetSeconds * 1000,
-		concurrency: config.worker.concurrency,
-		batchSize: config.worker.batchSize,
-		leaseSeconds: config.worker.leaseSeconds,
-		retention: { days: config.worker.retentionDays }
-	});
+	// The same pass a cron call makes, with the deployment's worker settings (services.ts).
+	const result = await services.worker.runFor(budgetSeconds, 'manual');
 	const { runId, workerId, processed, errors, reaped, returned, durationMs } = result;
 	await recordAudit(sql, actor, 'worker.run', {
 		target: `worker_run:${runId}`,

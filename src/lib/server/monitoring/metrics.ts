@@ -10,6 +10,7 @@
 import type { Queryable } from '../db/client';
 import { JOB_STATUSES } from '../queue/types';
 import { ALERT_KEYS } from './alerts';
+import { ReadCache } from '../read-cache';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Upper bounds (seconds) of the job duration histogram: image models take from ~1 s to minutes. */
@@ -44,21 +45,24 @@ async function finishedRows(sql: Queryable, range: { before: Date } | { since: D
 		group by job_type, status, bucket`;
 }
 
-const bases = new WeakMap<object, { at: number; watermark: Date; rows: Promise<FinishedRow[]> }>();
+interface FinishedBase {
+	watermark: Date;
+	rows: FinishedRow[];
+}
 
-async function finishedTotals(sql: Queryable, baseMaxAgeMs: number): Promise<FinishedRow[]> {
-	let base = bases.get(sql);
-	if (!base || Date.now() - base.at > baseMaxAgeMs) {
-		// A minute behind now: a job finishing in a transaction still open at this moment has a
-		// completed_at before the watermark yet is invisible to the base count; a minute covers it.
-		const [row] = await sql<{ watermark: Date }[]>`select now() - interval '1 minute' as watermark`;
-		const fresh = { at: Date.now(), watermark: row!.watermark, rows: finishedRows(sql, { before: row!.watermark }) };
-		bases.set(sql, fresh);
-		fresh.rows.catch(() => bases.get(sql) === fresh && bases.delete(sql));
-		base = fresh;
-	}
-	const [old, tail] = await Promise.all([base.rows, finishedRows(sql, { since: base.watermark })]);
-	return [...old, ...tail];
+/** Everything finished before a watermark a minute behind now, counted in one pass. */
+async function countFinishedBase(sql: Queryable): Promise<FinishedBase> {
+	// A minute behind now: a job finishing in a transaction still open at this moment has a
+	// completed_at before the watermark yet is invisible to the base count; a minute covers it.
+	const [row] = await sql<{ watermark: Date }[]>`select now() - interval '1 minute' as watermark`;
+	return { watermark: row!.watermark, rows: await finishedRows(sql, { before: row!.watermark }) };
+}
+
+async function finishedTotals(sql: Queryable, cache: ReadCache, baseMaxAgeMs: number): Promise<FinishedRow[]> {
+	// A stale base is still exact with its own tail: the tail counts everything since its watermark.
+	const base = await cache.get('metrics.finished_base', baseMaxAgeMs, () => countFinishedBase(sql));
+	const tail = await finishedRows(sql, { since: base.watermark });
+	return [...base.rows, ...tail];
 }
 
 export interface MetricsSnapshot {
@@ -70,13 +74,14 @@ export interface MetricsSnapshot {
 	activeAlerts: string[];
 }
 
-export async function readMetrics(sql: Queryable, options: { baseMaxAgeMs?: number } = {}): Promise<MetricsSnapshot> {
+export async function readMetrics(sql: Queryable, options: { cache?: ReadCache; baseMaxAgeMs?: number } = {}): Promise<MetricsSnapshot> {
 	const [live, finished, [now], workerRuns, alerts] = await Promise.all([
 		sql<{ job_type: string; status: string; n: number }[]>`
 			select job_type, status, count(*)::float8 as n from public.job_queue where status = 'pending' group by 1, 2
 			union all
 			select job_type, status, count(*)::float8 from public.job_queue where status = 'processing' group by 1, 2`,
-		finishedTotals(sql, options.baseMaxAgeMs ?? BASE_MAX_AGE_MS),
+		// Without the process's cache (a script, a test), the base is counted afresh.
+		finishedTotals(sql, options.cache ?? new ReadCache(), options.baseMaxAgeMs ?? BASE_MAX_AGE_MS),
 		sql<{ oldest: number | null; seen: number | null }[]>`
 			select (select date_part('epoch', now() - min(scheduled_at)) from public.job_queue
 			         where status = 'pending' and scheduled_at <= now()) as oldest,

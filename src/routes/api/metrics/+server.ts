@@ -19,7 +19,7 @@ export const GET = endpoint(async ({ request, locals }) => {
 		consoleReader(locals.user);
 	}
 	if (migrationError) return json({ error: 'Database migrations are not current' }, { status: 503 });
-	const body = renderMetrics(await readMetrics(sql)) + renderProcessMetrics(readProcessMetrics(events.subscriberCount));
+	const body = renderMetrics(await readMetrics(sql, { cache: locals.services.readCache })) + renderProcessMetrics(readProcessMetrics(events.subscriberCount));
 	return new Response(body, {
 		headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }
 	});
