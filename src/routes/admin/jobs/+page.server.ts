@@ -22,7 +22,7 @@ export const load = pageLoad(async ({ url, locals }) => {
 		if (!(err instanceof ValidationError)) throw err;
 		problem = { error: err.message, field: err.field };
 	}
-	const models = await listModels(sql, { replicateConfigured: true });
+	const models = await listModels(sql, locals.services.generations.availability);
 	const query = filterQuery(filter, sort).toString();
 	return {
 		filter,

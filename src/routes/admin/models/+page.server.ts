@@ -7,7 +7,7 @@ export const load = pageLoad(async ({ locals }) => ({
 	models: await listModelStats(consoleReader(locals.user), locals.services.sql),
 	days: STATS_DAYS,
 	concurrency: { min: CONCURRENCY_MIN, max: CONCURRENCY_MAX },
-	replicateConfigured: locals.services.config.replicate.apiToken !== null
+	replicateConfigured: locals.services.generations.availability.replicateConfigured
 })) satisfies PageServerLoad;
 
 function toggle(enabled: boolean) {
