@@ -68,7 +68,7 @@ export default defineConfig({
 			DATA_DIR: process.env.PICTURE_E2E_DATA_DIR,
 			// The built-in model at a pace where progress is visible but tests stay quick.
 			LOCAL_MODEL_MS_PER_IMAGE: '1500',
-			// The console's environment badge (amber); tests/e2e/admin-console.e2e.ts starts a production one.
+			// The console's environment badge (amber); tests/e2e/console/header.e2e.ts starts a production one.
 			PICTURE_ENVIRONMENT: 'staging',
 			...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {})
 		}

@@ -9,6 +9,9 @@ const config = {
 		// BUILD_DIR / SVELTEKIT_OUT_DIR let parallel builds (e.g. several test runs) stay apart.
 		adapter: adapter({ out: process.env.BUILD_DIR ?? 'build' }),
 		outDir: process.env.SVELTEKIT_OUT_DIR ?? '.svelte-kit',
+		// For tests, which call route modules (loads, actions, endpoints) directly. The app itself
+		// never imports a route from elsewhere (tests/unit/app/layering.test.ts).
+		alias: { $routes: 'src/routes' },
 		// Pages' Content-Security-Policy. 'auto': a nonce for SvelteKit's own inline start-up script
 		// (a hash on prerendered pages), so script-src needs neither 'unsafe-inline' nor 'unsafe-eval'.
 		// Styles stay 'unsafe-inline': Svelte transitions and chart.js write style attributes.

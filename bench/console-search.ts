@@ -1,7 +1,7 @@
 // The console's job search on 1,000,000 jobs (100,000 with BENCH_QUICK), each with a generation and a
 // prompt (bench/search-seed.ts): the list's page as the Jobs page loads it (the search's lookup, then
 // the page), wall time from this client, median of several runs after a warm one, with the indexes the
-// database used. tests/integration/admin-jobs-search-scale.test.ts asserts the plans.
+// database used. tests/integration/console/job-search-scale.test.ts asserts the plans.
 import postgres from 'postgres';
 import { consoleReader } from '../src/lib/server/console/access';
 import { listJobs, parseJobFilter, parseJobSort } from '../src/lib/server/console/jobs';

@@ -1,5 +1,5 @@
 // A job table shaped for the console's search, shared by bench/console-search.ts and
-// tests/integration/admin-jobs-search-scale.test.ts: `rows` generate-image jobs over `users` owners,
+// tests/integration/console/job-search-scale.test.ts: `rows` generate-image jobs over `users` owners,
 // each with its generation and prompt, 5% failed with an error, a few rare words to find.
 //   prompts: "a lighthouse at dusk, scene 123" (five subjects, four times of day); every 33,331st
 //            (from the 17th) also says "zanzibar"

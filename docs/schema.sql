@@ -1,4 +1,4 @@
--- The schema the migrations make (generated: see tests/integration/schema-snapshot.test.ts). Do not edit by hand.
+-- The schema the migrations make (generated: see tests/integration/database/schema-snapshot.test.ts). Do not edit by hand.
 
 CREATE SCHEMA app_private;
 
@@ -1444,8 +1444,6 @@ CREATE INDEX job_queue_failed_message_idx ON public.job_queue USING btree (md5(C
 CREATE INDEX job_queue_finished_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]));
 
 CREATE INDEX job_queue_lease_expired_idx ON public.job_queue USING btree (updated_at) WHERE ((error_details ->> 'reason'::text) = 'lease_expired'::text);
-
-CREATE INDEX job_queue_other_payload_trgm_idx ON public.job_queue USING gin (((payload)::text) extensions.gin_trgm_ops) WHERE (job_type <> 'generate-image'::text);
 
 CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
 

@@ -1,6 +1,6 @@
 // Webhooks delivered more than once and out of order: succeeded, then a late processing, then
 // succeeded again (three distinct deliveries; the same delivery twice is already covered by
-// tests/integration/generation-replicate.test.ts). A webhook only records progress and wakes the
+// tests/integration/generations/replicate-run.test.ts). A webhook only records progress and wakes the
 // job; the worker reads the prediction and decides. So: one final state, reached once, with one
 // prediction, one image and one thumbnail, and a late delivery never moves anything back.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 import { expect, test as setup } from '@playwright/test';
-import { ADMIN, signUp } from './support';
+import { ADMIN, signUp } from '../support/browser';
 
 setup('the first account is the administrator', async ({ page }) => {
 	await signUp(page, ADMIN.email, ADMIN.password);

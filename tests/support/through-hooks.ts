@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { isActionFailure, isHttpError, isRedirect, type Cookies, type RequestEvent } from '@sveltejs/kit';
 import type { Services } from '../../src/lib/server/runtime';
-import { appHandle } from '../integration/auth-supabase-helpers';
+import { appHandle } from './supabase-auth-flows';
 import { routeIdFor } from './route-ids';
 
 type GetCookies = (request: Request, url: URL) => { cookies: Cookies; set_trailing_slash(mode: 'never' | 'always' | 'ignore'): void };

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { enqueueJob } from '$lib/server/queue';
+import { ContinuousWorker } from '$lib/server/worker/continuous';
+import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { deferred, eventually } from '../../support/services';
+
+let db: TestDatabase;
+beforeAll(async () => {
+	db = await createTestDatabase();
+});
+afterAll(() => db.drop());
+
+test('wakes on the insert notification, not the poll, and hands running jobs back on stop', async () => {
+	const seen: string[] = [];
+	const started = deferred<string>();
+	const hold = deferred();
+	const worker = new ContinuousWorker({
+		sql: db.sql,
+		concurrency: 2,
+		leaseSeconds: 30,
+		pollMs: 60_000, // a poll this slow cannot be what picks the jobs up
+		handlers: {
+			quick: async (job) => {
+				seen.push(job.id);
+				if (seen.length === 1) started.resolve(job.id);
+			},
+			stuck: () => hold.promise
+		}
+	});
+	await worker.start();
+	try {
+		const id = await enqueueJob(db.sql, 'quick');
+		expect(await started.promise).toBe(id);
+
+		const stuckId = await enqueueJob(db.sql, 'stuck');
+		await eventually(async () => {
+			const [row] = await db.sql`select status from job_queue where id = ${stuckId}`;
+			return row!.status === 'processing';
+		});
+		await worker.stop(100);
+		const [row] = await db.sql`select status, attempts, locked_by from job_queue where id = ${stuckId}`;
+		expect(row).toEqual({ status: 'pending', attempts: 0, locked_by: null });
+		const [run] = await db.sql`select trigger, processed, finished_at from worker_runs where worker_id = ${worker.workerId}`;
+		expect(run!.trigger).toBe('continuous');
+		expect(run!.processed).toBe(1);
+		expect(run!.finished_at).not.toBeNull();
+	} finally {
+		hold.resolve();
+		await worker.stop(0);
+	}
+});
+
+test('reaps jobs whose worker died, so they run again', async () => {
+	const id = await enqueueJob(db.sql, 'revive');
+	// A worker that claimed it and vanished: its lease ran out a minute ago.
+	await db.sql`update job_queue set status = 'processing', attempts = 1, locked_by = 'dead-worker',
+		locked_until = now() - interval '1 minute', started_at = now() - interval '2 minutes' where id = ${id}`;
+	const ran = deferred<number>();
+	const worker = new ContinuousWorker({
+		sql: db.sql,
+		concurrency: 1,
+		leaseSeconds: 30,
+		pollMs: 60_000,
+		handlers: { revive: async (job) => ran.resolve(job.attempts) }
+	});
+	await worker.start();
+	try {
+		expect(await ran.promise).toBe(2);
+	} finally {
+		await worker.stop(1000);
+	}
+});

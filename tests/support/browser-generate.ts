@@ -1,0 +1,89 @@
+// Helpers shared by the generate, history and generation-page end-to-end tests.
+import { expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import { ADMIN, signIn } from './browser';
+
+export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Starts a generation through the JSON API with the page's session cookie; returns its id. */
+export async function startViaApi(request: APIRequestContext, body: Record<string, unknown> = {}): Promise<string> {
+	const response = await request.post('/api/generations', {
+		data: { prompt: 'a small red boat on a calm lake', model_id: 'local/preview', width: 256, height: 256, ...body }
+	});
+	expect(response.status(), await response.text()).toBe(201);
+	return (await response.json()).generation_id;
+}
+
+/** Waits (by polling the API, bounded) until the generation reaches one of the statuses; returns its JSON. */
+export async function waitForStatus(request: APIRequestContext, id: string, statuses: string[], timeout = 30_000) {
+	let last: { status: string } & Record<string, unknown> = { status: 'unknown' };
+	await expect
+		.poll(
+			async () => {
+				last = await (await request.get(`/api/generations/${id}`)).json();
+				return statuses.includes(last.status);
+			},
+			{ timeout, intervals: [250] }
+		)
+		.toBe(true);
+	return last;
+}
+
+/** Fills the generate form's prompt and picks a model by its display name. */
+export async function fillGenerateForm(page: Page, prompt: string, model = 'Local preview') {
+	await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+	await page.getByRole('radio', { name: new RegExp(`^${model}`) }).check();
+}
+
+/**
+ * Runs fn with the generate-image job type paused by the administrator (the console's Worker page
+ * action), so a new generation stays queued exactly as long as the test needs, whatever the
+ * machine's speed. Resumed afterwards even when fn fails.
+ */
+export async function whilePaused(browser: Browser, fn: () => Promise<void>): Promise<void> {
+	const context = await browser.newContext();
+	const admin = await context.newPage();
+	await signIn(admin, ADMIN.email, ADMIN.password);
+	const origin = new URL(admin.url()).origin;
+	const set = async (action: 'pause' | 'resume') => {
+		const response = await admin.request.post(`/admin/worker?/${action}`, {
+			form: { job_type: 'generate-image', reason: 'end-to-end test: hold generations in the queue' },
+			headers: { origin }
+		});
+		expect(response.status()).toBe(200);
+	};
+	await set('pause');
+	try {
+		await fn();
+	} finally {
+		await set('resume');
+		await context.close();
+	}
+}
+
+/**
+ * Records every value any progress bar on the page takes (from the next navigation on), so a value
+ * that lasts less than a polling interval on a busy machine is still seen.
+ */
+export async function recordProgress(page: Page): Promise<() => Promise<number[]>> {
+	await page.addInitScript(() => {
+		const seen: number[] = [];
+		(window as unknown as { __progress: number[] }).__progress = seen;
+		const note = (element: Element) => {
+			const value = element.getAttribute('aria-valuenow');
+			if (value !== null) seen.push(Number(value));
+		};
+		new MutationObserver((records) => {
+			for (const record of records) {
+				if (record.type === 'attributes') note(record.target as Element);
+				// A bar may also arrive already partway (a card first rendered while processing).
+				for (const node of record.addedNodes) {
+					if (node instanceof Element) [node, ...node.querySelectorAll('[aria-valuenow]')].forEach(note);
+				}
+			}
+		}).observe(document, { attributes: true, attributeFilter: ['aria-valuenow'], childList: true, subtree: true });
+	});
+	return () => page.evaluate(() => (window as unknown as { __progress: number[] }).__progress ?? []);
+}
+
+/** True once a progress bar has shown a value strictly between 0 and 100. */
+export const movedPartway = (values: number[]) => values.some((value) => value > 0 && value < 100);
