@@ -2,6 +2,7 @@
 // Type-only re-exports are erased at build time, so no server code reaches the browser, and a page
 // load that returns something else is a type error rather than a silently stale copy.
 import type { ModelView } from './server/generations/models';
+import type { ConsoleOverview } from './server/console/overview';
 
 export type { GenerationStatus as Status } from './generation-status';
 export type { GenerationView as Generation, UserLimits as Usage } from './server/generations/types';
@@ -12,5 +13,24 @@ export type ModelOption = Pick<
 	'id' | 'display_name' | 'description' | 'min_size' | 'max_size' | 'size_step' | 'available' | 'unavailable_reason'
 >;
 
-// The console's rows, as its server modules read them.
-export type { StuckJob } from './server/console/stuck';
+// The console's rows and page data, as its server modules produce them. Page loads keep their Dates
+// (SvelteKit serialises with devalue), so these are the server's own types, not JSON copies.
+export type { AuditEntry } from './server/console/audit';
+export type { ConsoleEnvironment } from './server/console/environment';
+export type { ExportLink } from './server/console/export';
+export type { FailureGroup } from './server/console/failures';
+export type { BulkConfirmation, BulkDone } from './server/console/job-actions';
+export type { AttemptView } from './server/console/job-attempts';
+export type { JobFilter } from './server/console/job-filter';
+export type { JobListRow, JobSort } from './server/console/jobs';
+export type { ModelStats } from './server/console/models';
+export type { ModelTime } from './server/console/overview';
+export type { RetryCounts } from './server/console/retry-kinds';
+export type { ReapedJob, ReaperRun, StuckJob } from './server/console/stuck';
+export type { UserPage, UserUsage } from './server/console/users';
+export type { CancelPreview, CronSetup, JobTypeState, PurgePreview, RunBudget, RunNowResult, WorkerRun } from './server/console/worker';
+
+// The overview arrives as JSON (its live refresh fetches /admin/overview), so its rows are taken
+// from ConsoleOverview, the plain-JSON shape both its load and the refresh return.
+export type OverviewAlert = ConsoleOverview['alerts'][number];
+export type OverviewHour = ConsoleOverview['hourly'][number];

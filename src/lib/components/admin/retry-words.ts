@@ -1,14 +1,7 @@
 // The confirmation's sentence for a retry: what it brings back and what it leaves alone, by kind
 // (the server's retry-kinds.ts). "12 failed and 3 cancelled by operators will be retried; 5
 // cancelled by their owners and 2 whose picture was deleted are left alone."
-
-export interface RetryCounts {
-	failed: number;
-	operator_cancelled: number;
-	owner_cancelled: number;
-	deleted: number;
-	made: number;
-}
+import type { RetryCounts } from '$lib/types';
 
 function list(parts: string[]): string {
 	if (parts.length <= 1) return parts.join('');

@@ -174,3 +174,22 @@ export async function runSelection(access: ConsoleAccess, sql: Sql, op: BulkOp, 
 		return { affected, skipped: ids.length - affected };
 	});
 }
+
+/** The jobs page's first step, handed back to confirm: the count, and what to post again with it. */
+export interface BulkConfirmation extends BulkCount, Partial<Pick<SelectionCount, 'selected' | 'ineligible'>> {
+	scope: 'filter' | 'selection';
+	op: BulkOp;
+	/** The filter as a query string (a selection has none). */
+	query: string;
+	/** The ticked jobs (a filter has none). */
+	ids: string[];
+}
+
+/** The jobs page's second step, done: how many changed, and how many ticked ones were left alone. */
+export interface BulkDone {
+	scope: 'filter' | 'selection';
+	op: BulkOp;
+	affected: number;
+	skipped: number;
+	query: string;
+}

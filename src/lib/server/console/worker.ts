@@ -214,10 +214,24 @@ export async function resumeType(access: ConsoleAccess, sql: Sql, rawType: unkno
 	});
 }
 
+/** A hand-started run's budget in seconds. */
+export interface RunBudget {
+	default: number;
+	max: number;
+}
+
 /** The hand-started run's budget: its default and maximum, never beyond a cron call's. */
-export function runBudget(config: Pick<Config, 'worker'>): { default: number; max: number } {
+export function runBudget(config: Pick<Config, 'worker'>): RunBudget {
 	const max = Math.min(config.worker.budgetSeconds, MAX_RUN_BUDGET_SECONDS);
 	return { default: Math.min(DEFAULT_RUN_BUDGET_SECONDS, max), max };
+}
+
+/** How this deployment's worker is called from outside: what the "set up the cron" panel shows. */
+export interface CronSetup {
+	endpoint: string;
+	secretConfigured: boolean;
+	budgetSeconds: number;
+	inProcessWorker: boolean;
 }
 
 export interface RunNowResult {
@@ -300,7 +314,13 @@ export async function cancelAllPending(
 
 const MAX_RETENTION_DAYS = 3650;
 
-export async function previewPurge(access: ConsoleAccess, sql: Queryable, rawDays: unknown): Promise<{ days: number; count: number }> {
+/** How many finished jobs a purge of those older than `days` would delete now. */
+export interface PurgePreview {
+	days: number;
+	count: number;
+}
+
+export async function previewPurge(access: ConsoleAccess, sql: Queryable, rawDays: unknown): Promise<PurgePreview> {
 	assertReader(access);
 	const days = wholeNumber('days', 'Days', rawDays, 1, MAX_RETENTION_DAYS);
 	const [row] = await sql<{ count: number }[]>`

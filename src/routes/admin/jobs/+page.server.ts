@@ -1,5 +1,15 @@
 import { consoleActor, consoleReader } from '$lib/server/console/access';
-import { countBulk, countSelection, MAX_SELECTION, parseSelection, runBulk, runSelection, type BulkOp } from '$lib/server/console/job-actions';
+import {
+	countBulk,
+	countSelection,
+	MAX_SELECTION,
+	parseSelection,
+	runBulk,
+	runSelection,
+	type BulkConfirmation,
+	type BulkDone,
+	type BulkOp
+} from '$lib/server/console/job-actions';
 import { filterQuery, isFiltered, NO_FILTER, parseJobFilter, type JobFilter } from '$lib/server/console/job-filter';
 import { listJobs, parseCursor, parseJobSort, type JobPage } from '$lib/server/console/jobs';
 import { ValidationError } from '$lib/server/errors';
@@ -64,11 +74,11 @@ export const actions = formActions({
 			const query = filterQuery(filter).toString();
 			const options = includeOwners(form);
 			if (form.get('confirm') !== '1') {
-				return { confirm: { scope: 'filter' as const, op, query, ids: [] as string[], ...(await countBulk(access, locals.services.sql, filter, op, options)) } };
+				return { confirm: { scope: 'filter' as const, op, query, ids: [] as string[], ...(await countBulk(access, locals.services.sql, filter, op, options)) } satisfies BulkConfirmation };
 			}
 			const count = confirmedCount(form);
 			const affected = await runBulk(access, locals.services.sql, filter, op, { count, asOf: String(form.get('as_of') ?? '') }, options);
-			return { done: { scope: 'filter' as const, op, affected, skipped: 0, query } };
+			return { done: { scope: 'filter' as const, op, affected, skipped: 0, query } satisfies BulkDone };
 		} catch (err) {
 			return actionProblem(err, {});
 		}
@@ -83,11 +93,11 @@ export const actions = formActions({
 			const ids = parseSelection(form.getAll('id'));
 			const options = includeOwners(form);
 			if (form.get('confirm') !== '1') {
-				return { confirm: { scope: 'selection' as const, op, query: '', ids, asOf: '', ...(await countSelection(access, locals.services.sql, op, ids, options)) } };
+				return { confirm: { scope: 'selection' as const, op, query: '', ids, asOf: '', ...(await countSelection(access, locals.services.sql, op, ids, options)) } satisfies BulkConfirmation };
 			}
 			confirmedCount(form);
 			const { affected, skipped } = await runSelection(access, locals.services.sql, op, ids, options);
-			return { done: { scope: 'selection' as const, op, affected, skipped, query: '' } };
+			return { done: { scope: 'selection' as const, op, affected, skipped, query: '' } satisfies BulkDone };
 		} catch (err) {
 			return actionProblem(err, {});
 		}

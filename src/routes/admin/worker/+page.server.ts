@@ -14,7 +14,8 @@ import {
 	resumeType,
 	runAllowance,
 	runBudget,
-	runWorkerNow
+	runWorkerNow,
+	type CronSetup
 } from '$lib/server/console/worker';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
@@ -49,7 +50,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 			secretConfigured: config.cronSecret !== null,
 			budgetSeconds: config.worker.budgetSeconds,
 			inProcessWorker: worker.inProcess !== null
-		},
+		} satisfies CronSetup,
 		exports: listExports(),
 		budget: runBudget(config)
 	};
