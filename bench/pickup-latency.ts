@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { enqueueJob } from '../src/lib/server/queue';
 import { ContinuousWorker } from '../src/lib/server/worker/continuous';
+import type { Sql } from '../src/lib/server/db/client';
 import { emit, log, percentile, QUICK, round, sleep, type Measurement } from './support';
 
 const SAMPLES = QUICK ? 60 : 500;
@@ -12,43 +13,38 @@ const WARMUP = QUICK ? 10 : 30;
 /** Pause between a job's start and the next enqueue, so the worker is idle (asleep) each time. */
 const GAP_MS = { min: 2, max: 8 };
 /** The backstop poll: long enough that it never finds a sample job before the notification does. */
-const POLL_MS = 5_000;
+export const POLL_MS = 5_000;
 
-export const pickup: Measurement = {
-	names: ['queue.pickup.p50_ms', 'queue.pickup.p99_ms', 'queue.pickup.after_commit.p50_ms', 'queue.pickup.after_commit.p99_ms'],
-	async run(server) {
-		const db = await server.freshDatabase('queue.pickup', { max: 10 });
-		const producer = db.connect(1);
-		const starts = new Map<number, number>();
-		let waiting: { n: number; resolve: () => void } | null = null;
-		const worker = new ContinuousWorker({
-			sql: db.sql,
-			handlers: {
-				bench: async (job) => {
-					const n = Number(job.payload.n);
-					starts.set(n, performance.now());
-					if (waiting?.n === n) waiting.resolve();
-				}
-			},
-			concurrency: 10,
-			batchSize: 1,
-			leaseSeconds: 60,
-			pollMs: POLL_MS,
-			listen: true,
-			trigger: 'manual'
-		});
-		try {
-			await worker.start();
-			await producer`select 1`;
+export interface PickupSamples {
+	/** From just before the enqueue call to the handler's start, ascending. */
+	fromCall: number[];
+	/** From the enqueue call's return (its commit acknowledged) to the handler's start, ascending. */
+	fromCommit: number[];
+	/** The enqueue calls themselves, ascending. */
+	enqueueMs: number[];
+}
+
+/**
+ * One job at a time into an idle worker: the worker's handler calls started(payload.n), sample()
+ * enqueues n = 0, 1, ... through the given call and waits for each to start before the next.
+ */
+export function pickupProbe() {
+	const starts = new Map<number, number>();
+	let waiting: { n: number; resolve: () => void } | null = null;
+	return {
+		started(n: number): void {
+			starts.set(n, performance.now());
+			if (waiting?.n === n) waiting.resolve();
+		},
+		async sample(enqueue: (n: number) => Promise<unknown>): Promise<PickupSamples> {
 			const fromCall: number[] = [];
 			const fromCommit: number[] = [];
 			const enqueueMs: number[] = [];
-			log(`queue.pickup: ${SAMPLES} samples (+${WARMUP} warm-up), one job at a time`);
 			const deadline = performance.now() + MAX_SECONDS * 1000;
 			for (let n = 0; n < WARMUP + SAMPLES && performance.now() < deadline; n++) {
 				const started = new Promise<void>((resolve) => (waiting = { n, resolve }));
 				const beforeCall = performance.now();
-				await enqueueJob(producer, 'bench', { payload: { n } });
+				await enqueue(n);
 				const afterCommit = performance.now();
 				await Promise.race([
 					started,
@@ -64,6 +60,37 @@ export const pickup: Measurement = {
 			}
 			for (const list of [fromCall, fromCommit, enqueueMs]) list.sort((a, b) => a - b);
 			if (fromCall.length === 0) throw new Error('no sample within the time limit');
+			return { fromCall, fromCommit, enqueueMs };
+		}
+	};
+}
+
+/** An idle ContinuousWorker as the pickup measurement runs it, reporting each job to the probe. */
+export function pickupWorker(sql: Sql, started: (n: number) => void): ContinuousWorker {
+	return new ContinuousWorker({
+		sql,
+		handlers: { bench: async (job) => started(Number(job.payload.n)) },
+		concurrency: 10,
+		batchSize: 1,
+		leaseSeconds: 60,
+		pollMs: POLL_MS,
+		listen: true,
+		trigger: 'manual'
+	});
+}
+
+export const pickup: Measurement = {
+	names: ['queue.pickup.p50_ms', 'queue.pickup.p99_ms', 'queue.pickup.after_commit.p50_ms', 'queue.pickup.after_commit.p99_ms'],
+	async run(server) {
+		const db = await server.freshDatabase('queue.pickup', { max: 10 });
+		const producer = db.connect(1);
+		const probe = pickupProbe();
+		const worker = pickupWorker(db.sql, probe.started);
+		try {
+			await worker.start();
+			await producer`select 1`;
+			log(`queue.pickup: ${SAMPLES} samples (+${WARMUP} warm-up), one job at a time`);
+			const { fromCall, fromCommit, enqueueMs } = await probe.sample((n) => enqueueJob(producer, 'bench', { payload: { n } }));
 			const details = {
 				samples: fromCall.length,
 				measured_from: 'just before the enqueue_job call (includes its round trip and commit)',

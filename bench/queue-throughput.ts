@@ -6,9 +6,9 @@ import { drain } from './drive';
 import { emit, insertPending, log, QUICK, round, type BenchServer, type Measurement } from './support';
 
 // Each runs until its jobs are done or maxSeconds pass, so a slow (or busy) machine still finishes.
-const SINGLE = { jobs: QUICK ? 3_000 : 30_000, maxSeconds: QUICK ? 3 : 8, concurrency: 10, batchSize: 1, connections: 10 };
-const BATCHED = { jobs: QUICK ? 20_000 : 200_000, maxSeconds: QUICK ? 3 : 8, concurrency: 1_000, batchSize: 500, connections: 10 };
-const ENQUEUE = { jobs: QUICK ? 2_000 : 20_000, maxSeconds: QUICK ? 3 : 8, clients: 10 };
+export const SINGLE = { jobs: QUICK ? 3_000 : 30_000, maxSeconds: QUICK ? 3 : 8, concurrency: 10, batchSize: 1, connections: 10 };
+export const BATCHED = { jobs: QUICK ? 20_000 : 200_000, maxSeconds: QUICK ? 3 : 8, concurrency: 1_000, batchSize: 500, connections: 10 };
+export const ENQUEUE = { jobs: QUICK ? 2_000 : 20_000, maxSeconds: QUICK ? 3 : 8, clients: 10 };
 
 async function drainMeasurement(
 	server: BenchServer,
@@ -58,6 +58,26 @@ export const batched: Measurement = {
 		)
 };
 
+/** Up to config.jobs calls of call(n), n = 1, 2, ..., from config.clients concurrent callers. */
+export async function callFromClients(
+	config: { jobs: number; maxSeconds: number; clients: number },
+	call: (n: number) => Promise<unknown>
+): Promise<{ done: number; seconds: number }> {
+	let next = 0;
+	let done = 0;
+	const started = performance.now();
+	const deadline = started + config.maxSeconds * 1000;
+	const client = async () => {
+		while (next < config.jobs && performance.now() < deadline) {
+			next++;
+			await call(next);
+			done++;
+		}
+	};
+	await Promise.all(Array.from({ length: config.clients }, client));
+	return { done, seconds: (performance.now() - started) / 1000 };
+}
+
 export const enqueue: Measurement = {
 	names: ['queue.enqueue.jobs_per_s'],
 	async run(server) {
@@ -66,20 +86,8 @@ export const enqueue: Measurement = {
 		try {
 			// Open every connection before the clock starts.
 			await Promise.all(Array.from({ length: ENQUEUE.clients }, () => db.sql`select pg_sleep(0.01)`));
-			let next = 0;
-			let done = 0;
-			const started = performance.now();
-			const deadline = started + ENQUEUE.maxSeconds * 1000;
-			const client = async () => {
-				while (next < ENQUEUE.jobs && performance.now() < deadline) {
-					next++;
-					await enqueueJob(db.sql, 'bench', { payload: { n: next } });
-					done++;
-				}
-			};
 			log(`${name}: up to ${ENQUEUE.jobs} enqueue_job calls from ${ENQUEUE.clients} clients`);
-			await Promise.all(Array.from({ length: ENQUEUE.clients }, client));
-			const seconds = (performance.now() - started) / 1000;
+			const { done, seconds } = await callFromClients(ENQUEUE, (n) => enqueueJob(db.sql, 'bench', { payload: { n } }));
 			const [row] = await db.sql<{ count: number }[]>`select count(*)::int as count from public.job_queue`;
 			if (row!.count !== done) throw new Error(`expected ${done} jobs, found ${row!.count}`);
 			emit({

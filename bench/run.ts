@@ -3,8 +3,11 @@
 //   BENCH_DATABASE_URL  use that server (a fresh database is created and dropped on it)
 //   BENCH_QUICK=1       small workloads, for a smoke run
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
-// A filter selects the measurements whose result names contain it, e.g. `queue.pickup`.
+// A filter selects the measurements whose result names contain it, e.g. `queue.pickup`; `compare`
+// runs the comparisons with graphile-worker 0.17.3 (installed into bench/anchors/ on first use), the
+// queue's DB-only ceiling and a bare SvelteKit app.
 import { churnBench } from './churn';
+import { compareBatched, compareEnqueue, comparePickup, compareSingle, compareSummary } from './compare-queue';
 import { consoleSearch } from './console-search';
 import { load } from './load';
 import { fsync } from './machine';
@@ -29,7 +32,14 @@ const MEASUREMENTS: Measurement[] = [
 	recovery,
 	userQueries,
 	consoleSearch,
-	load
+	load,
+	// The comparisons with reference implementations (`npm run bench -- compare` runs only these);
+	// the summary stays last.
+	compareSingle,
+	compareBatched,
+	compareEnqueue,
+	comparePickup,
+	compareSummary
 ];
 /** The whole run is killed after this long, so it never hangs a CI job. */
 const WATCHDOG_MS = 30 * 60_000;
