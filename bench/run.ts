@@ -7,6 +7,7 @@
 // runs the comparisons with graphile-worker 0.17.3 (installed into bench/anchors/ on first use), the
 // queue's DB-only ceiling and a bare SvelteKit app.
 import { churnBench } from './churn';
+import { compareRequest } from './compare-request';
 import { compareBatched, compareEnqueue, comparePickup, compareSingle, compareSummary } from './compare-queue';
 import { consoleSearch } from './console-search';
 import { load } from './load';
@@ -39,6 +40,7 @@ const MEASUREMENTS: Measurement[] = [
 	compareBatched,
 	compareEnqueue,
 	comparePickup,
+	compareRequest,
 	compareSummary
 ];
 /** The whole run is killed after this long, so it never hangs a CI job. */
