@@ -140,6 +140,7 @@ export async function drainGraphile(url: string, options: GraphileDrainOptions) 
 	const worker: Record<string, unknown> = {};
 	if (options.localQueueSize) worker.localQueue = { size: options.localQueueSize };
 	if (options.completeBatchDelayMs !== undefined) worker.completeJobBatchDelay = options.completeBatchDelayMs;
+	await remainingJobs(utils); // its connection open before the clock starts
 	// Handed in, so the listeners are there before the first job runs.
 	const events = new EventEmitter();
 	events.on('job:success', () => handled++);

@@ -45,6 +45,8 @@ const MEASUREMENTS: Measurement[] = [
 ];
 /** The whole run is killed after this long, so it never hangs a CI job. */
 const WATCHDOG_MS = 30 * 60_000;
+/** The comparisons' interleaved rounds add about ten minutes (more on a busy machine). */
+const COMPARE_WATCHDOG_MS = 20 * 60_000;
 
 async function main(): Promise<number> {
 	const filters = process.argv.slice(2).filter((arg) => arg !== '--');
@@ -74,11 +76,12 @@ async function main(): Promise<number> {
 			void stop().finally(() => process.exit(130));
 		});
 	}
+	const watchdogMs = WATCHDOG_MS + (selected.some((m) => m.names[0]!.startsWith('compare.')) ? COMPARE_WATCHDOG_MS : 0);
 	const watchdog = setTimeout(() => {
-		log(`still running after ${WATCHDOG_MS / 1000} s: giving up`);
+		log(`still running after ${watchdogMs / 1000} s: giving up`);
 		interrupted = true;
 		void stop().finally(() => process.exit(3));
-	}, WATCHDOG_MS);
+	}, watchdogMs);
 	watchdog.unref();
 
 	let failures = 0;
