@@ -7,6 +7,7 @@
 //   sse.shared.*  500 streams on one generation (one change, 500 deliveries per round)
 // BENCH_SSE_CPU_PROF=<dir> starts the app under node --cpu-prof, writing its profile there.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SessionStore } from '../src/lib/server/auth/session';
@@ -64,6 +65,16 @@ function startClients(origin: string, subscribers: Subscriber[]) {
 	};
 }
 
+/** CPU time (user + system, ms) the app process has used so far; NaN where /proc is not there. */
+function cpuMs(pid: number | undefined): number {
+	try {
+		const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+		return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+	} catch {
+		return NaN;
+	}
+}
+
 async function subscriberGauge(origin: string): Promise<number> {
 	const response = await fetch(`${origin}/api/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
 	const match = /^picture_sse_subscribers\s+(\d+)/m.exec(await response.text());
@@ -83,7 +94,7 @@ async function pooled<T>(items: T[], limit: number, fn: (item: T) => Promise<voi
  * (WRITERS transactions at a time); each delivery's delay is its read time minus the moment the
  * writer saw its transaction commit.
  */
-async function runCase(name: string, origin: string, sql: Sql, runs: GenerationRun[], subscribers: Subscriber[]): Promise<void> {
+async function runCase(name: string, origin: string, appPid: number | undefined, sql: Sql, runs: GenerationRun[], subscribers: Subscriber[]): Promise<void> {
 	const before = await sql<{ id: string; event_seq: string; progress: number }[]>`
 		select id, event_seq, progress from image_generations where id = any(${runs.map((r) => r.generationId)}::uuid[])`;
 	const seqs = new Map(before.map((r) => [r.id, Number(r.event_seq)]));
@@ -99,6 +110,7 @@ async function runCase(name: string, origin: string, sql: Sql, runs: GenerationR
 	try {
 		if (!(await clients.next('connected', 60_000))) throw new Error(`${name}: not every subscriber connected: ${clients.errors.slice(0, 3).join('; ')}`);
 		let total = subscribers.length; // each one's first event: the state at connect
+		const cpuBefore = cpuMs(appPid);
 		for (let step = 1; step <= ROUNDS; step++) {
 			total += subscribers.length;
 			const reached = clients.next('reached', 15_000);
@@ -109,6 +121,7 @@ async function runCase(name: string, origin: string, sql: Sql, runs: GenerationR
 			});
 			if (!(await reached)) timeouts++;
 		}
+		const appCpu = cpuMs(appPid) - cpuBefore;
 		const collected = (clients.post({ type: 'collect' }), await clients.next('seen', 30_000));
 		if (!collected) throw new Error(`${name}: the clients did not report`);
 		const delays: number[] = [];
@@ -145,6 +158,8 @@ async function runCase(name: string, origin: string, sql: Sql, runs: GenerationR
 			out_of_order: outOfOrder,
 			round_timeouts: timeouts,
 			leaked_subscribers: leaked,
+			// Less noisy than the delays on a shared machine: the app's own cost of the deliveries.
+			app_cpu_us_per_event: round((appCpu * 1000) / Math.max(1, delays.length), 1),
 			path: 'record_generation_progress commit -> NOTIFY -> app LISTEN -> read row -> SSE write -> client socket read'
 		};
 		emit({ name: `sse.${name}.p50_ms`, value: round(percentile(delays, 50)), unit: 'ms', ...details });
@@ -217,9 +232,9 @@ export const sseFanout: Measurement = {
 			const tokens = await Promise.all(users.map((u) => sessions.start(u)));
 			const runs = await startRuns(origin, db.sql, tokens);
 			log(`sse: ${runs.length} generations running; ${SUBSCRIBERS} streams each case`);
-			await runCase('own', origin, db.sql, runs, runs.map((run, i) => ({ generationId: run.generationId, token: tokens[i]! })));
+			await runCase('own', origin, app.pid, db.sql, runs, runs.map((run, i) => ({ generationId: run.generationId, token: tokens[i]! })));
 			const one = runs[0]!;
-			await runCase('shared', origin, db.sql, [one], Array.from({ length: SUBSCRIBERS }, () => ({ generationId: one.generationId, token: tokens[0]! })));
+			await runCase('shared', origin, app.pid, db.sql, [one], Array.from({ length: SUBSCRIBERS }, () => ({ generationId: one.generationId, token: tokens[0]! })));
 		} finally {
 			app.kill('SIGTERM');
 			await Promise.race([exited, sleep(5000)]);
