@@ -17,6 +17,7 @@ import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
+import { sseFanout } from './sse-fanout';
 import { userQueries } from './user-queries';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
 
@@ -29,6 +30,7 @@ const MEASUREMENTS: Measurement[] = [
 	claim,
 	postGenerations,
 	eventDelay,
+	sseFanout,
 	churnBench,
 	recovery,
 	userQueries,

@@ -17,12 +17,12 @@ export interface GenerationEventsOptions {
 export class GenerationEvents {
 	private readonly listeners = new Map<string, Set<Listener>>();
 	private readonly lastSeq = new Map<string, number>();
-	private readonly inFlight = new Map<string, Promise<void>>();
-	private readonly dirty = new Set<string>();
+	/** Generations changed since the last read began: the next read takes them all at once. */
+	private readonly pending = new Set<string>();
+	private reading: Promise<void> | null = null;
 	private listening: Promise<void> | null = null;
 	private unlisten: (() => Promise<void>) | null = null;
 	private pollTimer: NodeJS.Timeout | null = null;
-	private polling = false;
 
 	constructor(
 		private readonly sql: Sql,
@@ -54,6 +54,8 @@ export class GenerationEvents {
 		if (this.pollTimer) clearInterval(this.pollTimer);
 		await this.unlisten?.().catch(() => {});
 		this.listeners.clear();
+		this.pending.clear();
+		await this.reading;
 	}
 
 	private start(): Promise<void> {
@@ -65,7 +67,7 @@ export class GenerationEvents {
 					const subscription = await this.sql.listen(
 						GENERATION_CHANNEL,
 						(id) => this.changed(id),
-						() => void this.poll()
+						() => this.poll()
 					);
 					this.unlisten = () => subscription.unlisten();
 					return;
@@ -73,51 +75,66 @@ export class GenerationEvents {
 					this.options.log?.(`LISTEN unavailable (${(error as Error).message}); polling for progress instead`);
 				}
 			}
-			this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs ?? 1000);
+			this.pollTimer = setInterval(() => this.poll(), this.options.pollMs ?? 1000);
 			this.pollTimer.unref();
 		})();
 		return this.listening;
 	}
 
-	/** A notification: read the row once, however many are watching, and coalesce bursts. */
+	/** A notification: the row is read once, however many are watching it. */
 	private changed(id: string): void {
 		if (!this.listeners.has(id)) return;
-		if (this.inFlight.has(id)) {
-			this.dirty.add(id);
-			return;
-		}
-		const run = (async () => {
-			do {
-				this.dirty.delete(id);
-				const [row] = await this.sql<GenerationRow[]>`select * from public.image_generations where id = ${id}`;
-				if (row) this.dispatch(row);
-			} while (this.dirty.has(id));
-		})()
-			.catch((error: unknown) => this.options.log?.(`generation ${id}: ${(error as Error).message}`))
-			.finally(() => this.inFlight.delete(id));
-		this.inFlight.set(id, run);
+		this.pending.add(id);
+		this.read();
 	}
 
-	private async poll(): Promise<void> {
-		const ids = [...this.listeners.keys()];
-		// A slow database must not pile up polls (behind a small transaction pool each one waits its turn).
-		if (ids.length === 0 || this.polling) return;
-		this.polling = true;
-		try {
-			const rows = await this.sql<GenerationRow[]>`
-				select * from public.image_generations where id = any(${ids}::uuid[])`;
-			for (const row of rows) this.dispatch(row);
-		} catch (error) {
-			this.options.log?.(`progress poll failed: ${(error as Error).message}`);
-		} finally {
-			this.polling = false;
-		}
+	/** Without notifications (or after a reconnect): re-read everything that is being watched. */
+	private poll(): void {
+		for (const id of this.listeners.keys()) this.pending.add(id);
+		this.read();
+	}
+
+	/**
+	 * One read at a time, of every generation changed since the previous one began: a burst of
+	 * notifications costs a few queries, not one each, and a slow database cannot pile reads up
+	 * (behind a small transaction pool each one waits its turn). A change notified while a read is
+	 * under way is read again after it, so none is missed.
+	 */
+	private read(): void {
+		if (this.reading || this.pending.size === 0) return;
+		this.reading = (async () => {
+			// Notifications arrive several to a socket read and are handled in one go: wait for the
+			// rest of them, so the first read takes them all instead of the first alone.
+			await Promise.resolve();
+			while (this.pending.size > 0) {
+				const ids = [...this.pending].filter((id) => this.listeners.has(id));
+				this.pending.clear();
+				if (ids.length === 0) break;
+				try {
+					const rows = await this.sql<GenerationRow[]>`
+						select * from public.image_generations where id = any(${ids}::uuid[])`;
+					for (const row of rows) this.dispatch(row);
+				} catch (error) {
+					this.options.log?.(`reading ${ids.length} generation(s) for their subscribers failed: ${(error as Error).message}`);
+				}
+			}
+		})().finally(() => {
+			this.reading = null;
+			this.read();
+		});
 	}
 
 	private dispatch(row: GenerationRow): void {
 		const seq = Number(row.event_seq);
 		if (seq <= (this.lastSeq.get(row.id) ?? 0)) return;
 		this.lastSeq.set(row.id, seq);
-		for (const listener of this.listeners.get(row.id) ?? []) listener(row);
+		for (const listener of this.listeners.get(row.id) ?? []) {
+			// One subscriber's failure must not cost the others (or the rest of the batch) this event.
+			try {
+				listener(row);
+			} catch (error) {
+				this.options.log?.(`generation ${row.id}: a subscriber failed: ${(error as Error).message}`);
+			}
+		}
 	}
 }

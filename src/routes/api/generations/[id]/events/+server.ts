@@ -5,6 +5,22 @@ import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
 const HEARTBEAT_MS = 15_000;
+const encoder = new TextEncoder();
+const HEARTBEAT = encoder.encode(': heartbeat\n\n');
+const RETRY = encoder.encode('retry: 2000\n\n');
+
+// The hub hands the same row object to every subscriber of a generation, and the event's bytes
+// do not depend on who reads them (access was checked before subscribing): encode them once per
+// change, not once per stream.
+const frames = new WeakMap<GenerationRow, Uint8Array>();
+function frameOf(row: GenerationRow): Uint8Array {
+	let frame = frames.get(row);
+	if (!frame) {
+		frame = encoder.encode(`id: ${Number(row.event_seq)}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`);
+		frames.set(row, frame);
+	}
+	return frame;
+}
 
 /**
  * Server-Sent Events for one generation: each change of status or progress (event id = its
@@ -17,7 +33,6 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 	if (!(await generations.get(user, params.id))) throw new NotFoundError('No such generation');
 
 	const resumeFrom = Number(request.headers.get('last-event-id') ?? 0) || 0;
-	const encoder = new TextEncoder();
 	let cleanup = () => {};
 	// Set when the browser goes away too: enqueueing after that throws, and from a timer it would
 	// crash the process.
@@ -36,7 +51,7 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 				const seq = Number(row.event_seq);
 				if (closed || seq <= lastSent) return;
 				lastSent = seq;
-				controller.enqueue(encoder.encode(`id: ${seq}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`));
+				controller.enqueue(frameOf(row));
 				if (isTerminal(row.status)) close();
 			};
 			// Subscribe before reading the current state, so no change can fall between the two.
@@ -44,13 +59,13 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			// The browser may have left while we subscribed (cancel() ran before cleanup was set).
 			if (closed) return unsubscribe();
 			const heartbeat = setInterval(() => {
-				if (!closed) controller.enqueue(encoder.encode(': heartbeat\n\n'));
+				if (!closed) controller.enqueue(HEARTBEAT);
 			}, HEARTBEAT_MS);
 			cleanup = () => {
 				clearInterval(heartbeat);
 				unsubscribe();
 			};
-			controller.enqueue(encoder.encode('retry: 2000\n\n'));
+			controller.enqueue(RETRY);
 			const current = await generations.get(user, params.id);
 			if (!current) return close();
 			send(current);
