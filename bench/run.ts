@@ -11,6 +11,7 @@ import { fsync } from './machine';
 import { eventDelay, postGenerations } from './generations';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
+import { pickupStart } from './pickup-start';
 import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
 import { userQueries } from './user-queries';
@@ -22,6 +23,7 @@ const MEASUREMENTS: Measurement[] = [
 	batched,
 	enqueue,
 	pickup,
+	pickupStart,
 	claim,
 	postGenerations,
 	eventDelay,
