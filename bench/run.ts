@@ -15,6 +15,7 @@ import { fsync } from './machine';
 import { eventDelay, postGenerations } from './generations';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
+import { pickupStart } from './pickup-start';
 import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
 import { sseFanout } from './sse-fanout';
@@ -27,6 +28,7 @@ const MEASUREMENTS: Measurement[] = [
 	batched,
 	enqueue,
 	pickup,
+	pickupStart,
 	claim,
 	postGenerations,
 	eventDelay,

@@ -740,7 +740,9 @@ CREATE FUNCTION public.notify_generation_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 begin
-  perform pg_notify('generation_events', new.id::text);
+  if current_setting('picture.defer_wake', true) is distinct from 'on' then
+    perform pg_notify('generation_events', new.id::text);
+  end if;
   return null;
 end;
 $$;
@@ -749,7 +751,9 @@ CREATE FUNCTION public.notify_job_inserted() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 begin
-  perform pg_notify('job_queue_inserted', '');
+  if current_setting('picture.defer_wake', true) is distinct from 'on' then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
   return null;
 end;
 $$;
@@ -1000,24 +1004,32 @@ begin
 end;
 $$;
 
-CREATE FUNCTION public.start_generation(p_user_id uuid, p_prompt text, p_model_id text, p_width integer, p_height integer, p_seed bigint, p_negative_prompt text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text, p_params jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+CREATE FUNCTION public.start_generation(p_user_id uuid, p_prompt text, p_model_id text, p_width integer, p_height integer, p_seed bigint, p_negative_prompt text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text, p_params jsonb DEFAULT '{}'::jsonb, p_defer_wake boolean DEFAULT false, p_providers text[] DEFAULT NULL::text[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
 declare
   v_existing image_generations;
+  v_model    models;
   v_limits   jsonb;
   v_id       uuid;
   v_job_id   uuid;
-  v_timeout  integer;
 begin
   -- A signed-in caller may only start generations for themselves.
   if auth.uid() is not null and auth.uid() <> p_user_id then
     raise exception 'start_generation: cannot start a generation for another user' using errcode = '42501';
   end if;
-  select attempt_timeout_seconds into v_timeout from models where id = p_model_id and enabled;
+  select * into v_model from models where id = p_model_id and enabled;
   if not found then
     raise exception 'start_generation: model % does not exist or is disabled', p_model_id using errcode = '22023';
+  end if;
+  if p_providers is not null and not (v_model.provider = any (p_providers)) then
+    raise exception 'start_generation: model % cannot run on this server', p_model_id using errcode = '22023';
+  end if;
+  if p_width is null or p_height is null
+     or p_width not between v_model.min_size and v_model.max_size or p_width % v_model.size_step <> 0
+     or p_height not between v_model.min_size and v_model.max_size or p_height % v_model.size_step <> 0 then
+    raise exception 'start_generation: % x % is not a size model % makes', p_width, p_height, p_model_id using errcode = '22023';
   end if;
 
   -- One start at a time per user: the limit check and the insert see the same count.
@@ -1037,6 +1049,10 @@ begin
     return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits);
   end if;
 
+  if p_defer_wake then
+    perform set_config('picture.defer_wake', 'on', true);
+  end if;
+
   insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params, idempotency_key,
                                  queue_paused)
   values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), p_model_id, p_width, p_height, p_seed,
@@ -1045,9 +1061,15 @@ begin
   returning id into v_id;
 
   v_job_id := enqueue_job('generate-image',
-                          jsonb_build_object('generation_id', v_id, 'model_id', p_model_id, 'attempt_timeout_seconds', v_timeout),
+                          jsonb_build_object('generation_id', v_id, 'model_id', p_model_id,
+                                             'attempt_timeout_seconds', v_model.attempt_timeout_seconds),
                           0, now(), 3, 'generation:' || v_id, p_user_id);
   update image_generations set job_id = v_job_id where id = v_id;
+
+  -- Only this start's own writes go unannounced: anything later in the caller's transaction notifies.
+  if p_defer_wake then
+    perform set_config('picture.defer_wake', 'off', true);
+  end if;
 
   return jsonb_build_object('outcome', 'created', 'generation_id', v_id, 'job_id', v_job_id, 'status', 'queued');
 end;

@@ -132,6 +132,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
 				settle(false);
 				await services.worker.inProcess?.stop(10_000).catch(() => {});
 				await (alertMonitor as ReturnType<typeof startAlertMonitor> | null)?.stop().catch(() => {});
+				await services.jobWaker.idle();
 				await services.events.close();
 				await sql.end({ timeout: 5 }).catch(() => {});
 				await embedded?.stop().catch(() => {});

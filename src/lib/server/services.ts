@@ -12,9 +12,10 @@ import { cancelGeneration } from './generations/cancel';
 import { deleteGeneration, providerForModel } from './generations/delete';
 import { GenerationEvents } from './generations/events';
 import { readGenerationImage } from './generations/image';
-import { listModels, type Availability } from './generations/models';
+import { catalogueAnswer, listModels, type Availability, type CatalogueAnswer } from './generations/models';
 import { getGeneration, listGenerations, type ListOptions } from './generations/read';
 import { getUserLimits, startGeneration } from './generations/start';
+import { JobWaker } from './queue/wake';
 import type { GenerationRequest } from '../schemas';
 import { createProviders, type Providers } from './providers';
 import { ReadCache } from './read-cache';
@@ -59,7 +60,15 @@ export interface GenerationsService {
 	image(user: AppUser, id: string, size: 'full' | 'thumb'): ReturnType<typeof readGenerationImage>;
 	limits(user: AppUser): ReturnType<typeof getUserLimits>;
 	models(): ReturnType<typeof listModels>;
+	/** GET /api/models's body and ETag, remembered for CATALOGUE_MAX_AGE_MS. */
+	catalogue(): Promise<CatalogueAnswer>;
 }
+
+/**
+ * How long the public catalogue's answer is reused. An administrator's change shows within this
+ * long; starting a generation always checks the model afresh (start_generation).
+ */
+export const CATALOGUE_MAX_AGE_MS = 1000;
 
 export interface Services {
 	config: Config;
@@ -83,6 +92,8 @@ export interface Services {
 	worker: WorkerService;
 	/** The slow, slowly changing reads (overview series, metrics base), remembered for this process. */
 	readCache: ReadCache;
+	/** Announces the jobs this process's starts enqueued silently, after their commits. */
+	jobWaker: JobWaker;
 	/** Where this process's operational messages go ("[picture] ..." on stdout by default). */
 	log: (message: string) => void;
 	/** True once the schema is current and the background work runs; false if it never will. */
@@ -113,6 +124,7 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 	const availability: Availability = { replicateConfigured: providers.replicate !== null };
 	const settings = workerSettings(config);
 	const log = parts.log ?? ((message: string) => console.log(`[picture] ${message}`));
+	const jobWaker = new JobWaker(parts.sql, log);
 	const services: Services = {
 		config,
 		sql: parts.sql,
@@ -129,14 +141,15 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 		supabaseAuth: parts.supabaseAuth ?? null,
 		generations: {
 			availability,
-			start: (user, request) => startGeneration(services.sql, user.id, request, availability),
+			start: (user, request) => startGeneration(services.sql, user.id, request, availability, jobWaker),
 			list: (user, options) => listGenerations(services.sql, user, options),
 			get: (user, id) => getGeneration(services.sql, user, id),
 			cancel: (user, id) => cancelGeneration(services.sql, user, id, providerForModel(services.sql, providers)),
 			remove: (user, id) => deleteGeneration(services.sql, user, id, { storage, providers }),
 			image: (user, id, size) => readGenerationImage(services.sql, storage, user, id, size),
 			limits: (user) => getUserLimits(services.sql, user.id),
-			models: () => listModels(services.sql, availability)
+			models: () => listModels(services.sql, availability),
+			catalogue: () => services.readCache.get('catalogue', CATALOGUE_MAX_AGE_MS, () => catalogueAnswer(services.sql, availability))
 		},
 		worker: {
 			settings,
@@ -145,9 +158,11 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 				runWorkerForBudget({ sql: services.sql, handlers, trigger, budgetMs: budgetSeconds * 1000, ...settings, log: parts.log })
 		},
 		readCache: new ReadCache(),
+		jobWaker,
 		log,
 		whenReady: async () => true,
 		close: async () => {
+			await jobWaker.idle();
 			await services.events.close();
 		}
 	};

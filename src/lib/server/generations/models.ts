@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/client';
 import type { ModelInfo } from '../providers/types';
 
@@ -48,4 +49,29 @@ export async function getModel(sql: Queryable, id: string): Promise<ModelRow | n
 
 export function modelInfo(row: ModelRow): ModelInfo {
 	return { id: row.id, provider: row.provider, defaults: row.defaults, sizeMapping: row.size_mapping };
+}
+
+/** GET /api/models's answer, serialised once: the body and its ETag. */
+export interface CatalogueAnswer {
+	body: string;
+	etag: string;
+}
+
+/** The public catalogue (no provider internals), ready to send as it is. */
+export async function catalogueAnswer(sql: Queryable, availability: Availability): Promise<CatalogueAnswer> {
+	const models = await listModels(sql, availability);
+	const body = JSON.stringify({
+		models: models.map((m) => ({
+			id: m.id,
+			provider: m.provider,
+			display_name: m.display_name,
+			description: m.description,
+			min_size: m.min_size,
+			max_size: m.max_size,
+			size_step: m.size_step,
+			available: m.available,
+			unavailable_reason: m.unavailable_reason
+		}))
+	});
+	return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
 }
