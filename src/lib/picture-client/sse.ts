@@ -16,6 +16,8 @@ export class SseParser {
 	/** The server's `retry:` in milliseconds, if it sent one. */
 	retryMs: number | null = null;
 	private buffer = '';
+	/** The id read for the event being built; it becomes lastEventId when that event is complete. */
+	private idBuffer: string | null = null;
 	private pendingCR = false;
 	private event = '';
 	private data: string[] = [];
@@ -46,6 +48,10 @@ export class SseParser {
 
 	private line(line: string, out: SseEvent[]) {
 		if (line === '') {
+			// As EventSource does: the id counts from the blank line on, so a cut inside an event
+			// never resumes past it.
+			if (this.idBuffer !== null) this.lastEventId = this.idBuffer;
+			this.idBuffer = null;
 			if (this.hasData) out.push({ id: this.lastEventId, event: this.event || 'message', data: this.data.join('\n') });
 			this.event = '';
 			this.data = [];
@@ -62,7 +68,7 @@ export class SseParser {
 			this.hasData = true;
 		} else if (field === 'event') this.event = value;
 		else if (field === 'id') {
-			if (!value.includes('\u0000')) this.lastEventId = value;
+			if (!value.includes('\u0000')) this.idBuffer = value;
 		} else if (field === 'retry') {
 			if (/^\d+$/.test(value)) this.retryMs = Number(value);
 		}

@@ -35,7 +35,18 @@ function pickTransport(options: ClientOptions, wanted: Transport): Exclude<Trans
 	const source = eventSourceOf(options);
 	// EventSource cannot send Authorization: a token means the fetch stream.
 	if (source && !options.token) return 'eventsource';
-	return 'stream';
+	return canStream(options) ? 'stream' : 'poll';
+}
+
+/**
+ * Whether fetch hands over a body as it arrives. React Native's built-in fetch (the whatwg-fetch
+ * polyfill over XMLHttpRequest) resolves only once the whole answer is in, which for an event
+ * stream is when the generation ends: it has no Response.body, so we poll there. A fetch passed
+ * in (expo/fetch, say) is trusted to stream; if its answer has no body we fall back to polling.
+ */
+function canStream(options: ClientOptions): boolean {
+	if (options.fetch) return true;
+	return typeof ReadableStream !== 'undefined' && typeof Response !== 'undefined' && 'body' in Response.prototype;
 }
 
 function eventSourceOf(options: ClientOptions): EventSourceConstructor | null {
@@ -177,9 +188,7 @@ export function subscribeToGeneration(
 				}
 				const body = response.body as ReadableStream<Uint8Array> | null;
 				if (!body || typeof body.getReader !== 'function' || typeof TextDecoder === 'undefined') {
-					// Read what it did send (the current state), then poll.
-					const text = await response.text();
-					for (const event of parser.feed(text + '\n\n')) if (event.event === 'generation') deliver(JSON.parse(event.data));
+					abort.abort(); // this fetch cannot hand us the stream as it arrives
 					return false;
 				}
 				onConnection('live');
