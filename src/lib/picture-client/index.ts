@@ -9,7 +9,17 @@ export { PictureError, type PictureErrorKind } from './errors';
 export { SseParser, type SseEvent } from './sse';
 export { subscribeToGeneration, type SubscribeOptions, type Subscription } from './subscribe';
 export { isFinal, TERMINAL_STATUSES } from './types';
-export type * from './types';
+export type {
+	ClientOptions,
+	Connection,
+	EventSourceConstructor,
+	EventSourceLike,
+	Generation,
+	GenerationParams,
+	GenerationStatus,
+	StartedGeneration,
+	Transport
+} from './types';
 
 /** 122 random bits as a UUID; getRandomValues where randomUUID is missing (plain http, older engines). */
 export function newIdempotencyKey(): string {
