@@ -2,12 +2,24 @@
 // (node:http, real sockets): resuming with Last-Event-ID after the connection is cut, typed errors,
 // retrying a 503, polling, and falling back to polling when a fetch cannot stream.
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
 import { PictureError, SseParser, subscribeToGeneration, type Connection, type Generation, type SubscribeOptions } from '$lib/picture-client';
 
 const view = (status: Generation['status'], event_seq: number, progress = 0) => ({ id: 'g1', status, event_seq, progress }) as Generation;
 const frame = (g: Generation) => `id: ${g.event_seq}\nevent: generation\ndata: ${JSON.stringify(g)}\n\n`;
+
+test('the module stands alone: it imports only its own files (no SvelteKit, $lib, $env or node:)', () => {
+	const folder = 'src/lib/picture-client';
+	const files = readdirSync(folder).filter((f) => f.endsWith('.ts'));
+	expect(files).toContain('index.ts');
+	for (const file of files) {
+		const source = readFileSync(`${folder}/${file}`, 'utf8');
+		const specifiers = [...source.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+		for (const specifier of specifiers) expect(specifier, `${file} imports ${specifier}`).toMatch(/^\.\/[\w-]+$/);
+	}
+});
 
 describe('SseParser', () => {
 	test('splits events across any chunk boundary and any line ending; ids persist; comments and retry', () => {
