@@ -4,8 +4,13 @@
 // Chrome allows only six HTTP/1.1 connections per host, and every open EventSource holds one; a page
 // watching many generations would otherwise starve its own form posts and image loads. So at most
 // MAX_STREAMS streams are open at once; further watchers poll the JSON endpoint until a stream frees up.
-import { subscribeToGeneration, type Connection, type Subscription } from '../picture-client';
+import { subscribeToGeneration, type Connection, type Generation as ClientGeneration, type Subscription } from '../picture-client';
 import type { Generation } from '../types';
+
+// The client module writes the API's shape out for itself; svelte-check fails here if the server's
+// view stops fitting it.
+const mirrorsTheApi: Generation extends ClientGeneration ? true : false = true;
+void mirrorsTheApi;
 
 export type { Connection };
 

@@ -23,7 +23,8 @@ export interface Generation {
 	progress: number;
 	/** A sentence for people when it failed (or while it waits to retry after a failed attempt). */
 	error: string | null;
-	failure: { title: string; detail?: string | null; [key: string]: unknown } | null;
+	/** Why it failed: its class (`storage`, `provider`, ...), one sentence, and what to do about it. */
+	failure: { class: string; title: string; advice: string } | null;
 	retry: { at: string; attempt: number; max_attempts: number; reason: string | null } | null;
 	paused: boolean;
 	/** A path on the app (`/api/generations/:id/image`); resolve it with imageUrl(). */
