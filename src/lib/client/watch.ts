@@ -1,17 +1,22 @@
-// Live updates of one generation in the browser, from its Server-Sent Events stream.
+// Live updates of one generation in the browser: a thin layer over $lib/picture-client (the same
+// module API clients import), adding one thing only a page needs.
 //
 // Chrome allows only six HTTP/1.1 connections per host, and every open EventSource holds one; a page
 // watching many generations would otherwise starve its own form posts and image loads. So at most
 // MAX_STREAMS streams are open at once; further watchers poll the JSON endpoint until a stream frees up.
-import { isTerminal } from '../generation-status';
+import { subscribeToGeneration, type Connection, type Generation as ClientGeneration, type Subscription } from '../picture-client';
 import type { Generation } from '../types';
 
-/** live: streaming; polling: waiting for a stream slot; reconnecting: the connection dropped. */
-export type Connection = 'connecting' | 'live' | 'polling' | 'reconnecting' | 'done';
+// The client module writes the API's shape out for itself; svelte-check fails here if the server's
+// view stops fitting it.
+const mirrorsTheApi: Generation extends ClientGeneration ? true : false = true;
+void mirrorsTheApi;
+
+export type { Connection };
 
 const MAX_STREAMS = 3;
-const POLL_MS = 2500;
-const MAX_RETRY_MS = 30_000;
+// Same origin, the session cookie: what EventSource sends by itself.
+const SAME_ORIGIN = {};
 
 let openStreams = 0;
 const waiting: Array<() => void> = [];
@@ -40,17 +45,14 @@ export function watchGeneration(
 ): () => void {
 	let stopped = false;
 	let holdsSlot = false;
-	let source: EventSource | null = null;
-	let timer: ReturnType<typeof setTimeout> | undefined;
 	let lastSeq = -1;
-	let retryMs = 1000;
+	let current: Subscription | null = null;
 
 	const stop = () => {
 		if (stopped) return;
 		stopped = true;
-		clearTimeout(timer);
-		source?.close();
-		source = null;
+		current?.close();
+		current = null;
 		const index = waiting.indexOf(upgrade);
 		if (index >= 0) waiting.splice(index, 1);
 		if (holdsSlot) {
@@ -59,65 +61,40 @@ export function watchGeneration(
 		}
 	};
 
-	const deliver = (generation: Generation) => {
-		if (stopped || generation.event_seq <= lastSeq) return; // a poll and the stream may overlap
-		lastSeq = generation.event_seq;
-		onUpdate(generation);
-		if (isTerminal(generation.status)) {
-			stop();
-			onConnection('done');
-		}
+	const follow = (transport: 'eventsource' | 'poll') => {
+		current = subscribeToGeneration(
+			SAME_ORIGIN,
+			id,
+			(generation) => {
+				lastSeq = generation.event_seq;
+				// The generation's own view type; the client's mirrors it.
+				onUpdate(generation as unknown as Generation);
+			},
+			{
+				transport,
+				afterSeq: lastSeq,
+				onConnection: (state) => {
+					if (state === 'done') stop(); // ended, or deleted meanwhile (a 404)
+					if (!stopped || state === 'done') onConnection(state);
+				}
+			}
+		);
 	};
-
-	function openStream() {
-		if (stopped) return;
-		const current = new EventSource(`/api/generations/${encodeURIComponent(id)}/events`);
-		source = current;
-		current.onopen = () => {
-			retryMs = 1000;
-			onConnection('live');
-		};
-		current.addEventListener('generation', (event) => deliver(JSON.parse((event as MessageEvent).data)));
-		current.onerror = () => {
-			if (stopped || source !== current) return;
-			// CONNECTING: the browser retries by itself, sending Last-Event-ID.
-			onConnection('reconnecting');
-			if (current.readyState !== EventSource.CLOSED) return;
-			// CLOSED: it gave up (an error answer, e.g. while the server restarts): retry ourselves, slower each time.
-			current.close();
-			source = null;
-			timer = setTimeout(openStream, retryMs);
-			retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-		};
-	}
-
-	async function poll() {
-		try {
-			const response = await fetch(`/api/generations/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' } });
-			if (response.status === 404) return stop(); // deleted meanwhile
-			if (response.ok) deliver(await response.json());
-		} catch {
-			// Offline for a moment: the next poll tries again.
-		}
-		if (!stopped && !holdsSlot) timer = setTimeout(poll, POLL_MS);
-	}
 
 	function upgrade() {
 		if (stopped) return waiting.shift()?.(); // pass the slot on
 		openStreams++;
 		holdsSlot = true;
-		clearTimeout(timer);
-		openStream();
+		current?.close();
+		follow('eventsource');
 	}
 
 	if (takeSlot()) {
 		holdsSlot = true;
-		onConnection('connecting');
-		openStream();
+		follow('eventsource');
 	} else {
-		onConnection('polling');
 		waiting.push(upgrade);
-		void poll();
+		follow('poll');
 	}
 	return stop;
 }

@@ -1,0 +1,101 @@
+// The shapes the JSON API speaks, written out here so this folder stands alone (a web or React
+// Native app copies or imports it without the rest of Picture). They mirror GenerationView in
+// src/lib/server/generations/types.ts; tests/e2e/generate/client-module.e2e.ts reads real answers.
+
+export type GenerationStatus = 'queued' | 'processing' | 'completed' | 'failed' | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly GenerationStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** Nothing more will happen to it: no further events. */
+export const isFinal = (status: GenerationStatus) => TERMINAL_STATUSES.includes(status);
+
+/** One generation as `GET /api/generations/:id` and its event stream return it. */
+export interface Generation {
+	id: string;
+	prompt: string;
+	negative_prompt: string | null;
+	model_id: string;
+	width: number;
+	height: number;
+	seed: number;
+	status: GenerationStatus;
+	/** 0-100. */
+	progress: number;
+	/** A sentence for people when it failed (or while it waits to retry after a failed attempt). */
+	error: string | null;
+	/** Why it failed: its class (`storage`, `provider`, ...), one sentence, and what to do about it. */
+	failure: { class: string; title: string; advice: string } | null;
+	retry: { at: string; attempt: number; max_attempts: number; reason: string | null } | null;
+	paused: boolean;
+	/** A path on the app (`/api/generations/:id/image`); resolve it with imageUrl(). */
+	image_url: string | null;
+	thumbnail_url: string | null;
+	image_bytes: number | null;
+	predict_time_seconds: number | null;
+	history: Array<{ status: GenerationStatus; at: string }>;
+	/** Grows with every change; the event stream's ids are these numbers. */
+	event_seq: number;
+	created_at: string;
+	started_at: string | null;
+	run_started_at: string | null;
+	completed_at: string | null;
+}
+
+/** The part of the standard EventSource this module uses (browsers have it; React Native does not). */
+export interface EventSourceLike {
+	readonly readyState: number;
+	onopen: ((event: unknown) => void) | null;
+	onerror: ((event: unknown) => void) | null;
+	addEventListener(type: string, listener: (event: { data: string }) => void): void;
+	close(): void;
+}
+export interface EventSourceConstructor {
+	new (url: string, init?: { withCredentials?: boolean }): EventSourceLike;
+	readonly CLOSED: number;
+}
+
+export interface ClientOptions {
+	/** The app's origin, e.g. `https://picture.example.com`; empty (the default) means this page's origin. */
+	baseUrl?: string;
+	/**
+	 * A Bearer token (a local account's session token or a Supabase access token), or a function
+	 * returning the current one. Without it, requests carry the browser's cookies.
+	 */
+	token?: string | null | (() => string | null | undefined | Promise<string | null | undefined>);
+	/** Cookies on cross-origin requests: 'include'. Default 'same-origin'. */
+	credentials?: RequestCredentials;
+	/** A fetch to use instead of the global one. */
+	fetch?: typeof fetch;
+	/** An EventSource to use instead of the global one; null never uses one. */
+	EventSource?: EventSourceConstructor | null;
+}
+
+/** What POST /api/generations takes. */
+export interface GenerationParams {
+	prompt: string;
+	model_id: string;
+	width: number;
+	height: number;
+	seed?: number | null;
+	negative_prompt?: string | null;
+	/** The same key answers with the same generation, however often it is sent; one is made if absent. */
+	idempotency_key?: string;
+}
+
+export interface StartedGeneration {
+	generationId: string;
+	jobId: string | null;
+	status: GenerationStatus;
+	/** false: this key had already started it (a retry), and this is that generation. */
+	created: boolean;
+	idempotencyKey: string;
+}
+
+/**
+ * live: streaming; polling: asking GET every few seconds; reconnecting: the connection dropped and
+ * is being opened again; done: the generation ended (or the subscription failed for good).
+ */
+export type Connection = 'connecting' | 'live' | 'polling' | 'reconnecting' | 'done';
+
+/** auto: EventSource when there is one and no token, else a streaming fetch, else polling. */
+export type Transport = 'auto' | 'eventsource' | 'stream' | 'poll';
