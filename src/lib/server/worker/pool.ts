@@ -29,7 +29,7 @@ export interface PoolOptions {
 	prefetch?: number;
 	/**
 	 * A job that waited in the buffer longer than this is confirmed (its lease renewed, fenced)
-	 * before it starts, so one cancelled or lost meanwhile never runs. Default 250 ms.
+	 * before it starts, so one cancelled or lost meanwhile never runs. Default 250 ms; 0: every one.
 	 */
 	recheckMs?: number;
 	leaseSeconds: number;
@@ -206,12 +206,12 @@ export class WorkerPool {
 	private startBuffered(): number {
 		if (this.buffer.length === 0 || this.stopping) return 0;
 		const now = Date.now();
-		const stale = now - (this.options.recheckMs ?? 250);
+		const recheckMs = this.options.recheckMs ?? 250;
 		let taken = 0;
 		let confirm: Buffered[] | null = null;
 		while (taken < this.buffer.length && this.active < this.options.concurrency) {
 			const item = this.buffer[taken++]!;
-			if (item.at >= stale) this.start(item.job, now);
+			if (now - item.at < recheckMs) this.start(item.job, now);
 			else {
 				(confirm ??= []).push(item);
 				this.confirming++;
