@@ -51,6 +51,9 @@ export interface PoolOptions {
 	log?: (message: string) => void;
 }
 
+/** Completion writes a pool keeps in flight at once. */
+const MAX_COMPLETION_WRITES = 2;
+
 export function newWorkerId(): string {
 	return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
@@ -75,7 +78,8 @@ export class WorkerPool {
 	private stopping = false;
 	private slotWaiters: Array<() => void> = [];
 	private completions: Attempt[] = [];
-	private flushing = false;
+	/** Completion writes in flight: a second may start while the first waits for its disk flush (they share it). */
+	private flushing = 0;
 	private readonly inFlight = new Set<Promise<unknown>>();
 	private heartbeatTimer: NodeJS.Timeout | null = null;
 
@@ -267,8 +271,8 @@ export class WorkerPool {
 		attempt.settling = true;
 		this.settling++;
 		this.completions.push(attempt);
-		if (!this.flushing) {
-			this.flushing = true;
+		if (this.completions.length === 1 && this.flushing < MAX_COMPLETION_WRITES) {
+			this.flushing++;
 			setImmediate(() => void this.flushCompletions());
 		}
 		this.onSlotFreed();
@@ -327,7 +331,7 @@ export class WorkerPool {
 			}
 			for (const attempt of batch) this.finish(attempt);
 		}
-		this.flushing = false;
+		this.flushing--;
 	}
 
 	private beating = false;
