@@ -471,7 +471,8 @@ CREATE FUNCTION public.complete_jobs(p_job_ids uuid[], p_worker_id text, p_claim
     SET search_path TO 'public', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
-    SET enable_nestloop TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_hashjoin TO 'off'
     SET enable_mergejoin TO 'off'
     AS $$
 begin
@@ -481,7 +482,6 @@ begin
   from unnest(p_job_ids, coalesce(p_claim_counts, array_fill(null::integer, array[cardinality(p_job_ids)])))
        as t(id, claim_count)
   where j.id = t.id
-    and j.status = 'processing'
     and j.locked_by = p_worker_id
     and (t.claim_count is null or j.claim_count = t.claim_count)
   returning j.id;
@@ -911,6 +911,35 @@ CREATE FUNCTION public.refresh_model_generation_totals() RETURNS void
          (select count(*) from image_generations g where g.model_id = m.id and g.created_at < now() - interval '5 minutes')
   from models m
   on conflict (model_id) do update set counted_until = excluded.counted_until, generations = excluded.generations;
+$$;
+
+CREATE FUNCTION public.release_jobs(p_job_ids uuid[], p_worker_id text, p_claim_counts integer[]) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET enable_nestloop TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+begin
+  if p_claim_counts is null or cardinality(p_claim_counts) <> cardinality(p_job_ids) then
+    raise exception 'release_jobs: one claim count per job id' using errcode = '22023';
+  end if;
+  return query
+  update job_queue j
+  set status = 'pending', attempts = greatest(j.attempts - 1, 0), started_at = null,
+      locked_by = null, locked_until = null, updated_at = now()
+  from unnest(p_job_ids, p_claim_counts) as t(id, claim_count)
+  where j.id = t.id
+    and j.status = 'processing'
+    and j.locked_by = p_worker_id
+    and j.claim_count = t.claim_count
+  returning j.id;
+  -- Other workers may be idle while this one held the jobs: tell them they are due.
+  if found then
+    perform pg_notify('job_queue_inserted', '');
+  end if;
+end;
 $$;
 
 CREATE FUNCTION public.reset_stuck_jobs(p_job_ids uuid[] DEFAULT NULL::uuid[]) RETURNS SETOF uuid

@@ -33,10 +33,22 @@ export async function claimJobs(sql: Queryable, options: ClaimOptions): Promise<
 }
 
 /** Marks many held jobs completed in one round trip; returns the ids that were still held. */
-export async function completeJobs(sql: Queryable, workerId: string, claims: Claim[]): Promise<Set<string>> {
+export async function completeJobs(sql: Queryable, workerId: string, claims: Array<Pick<Claim, 'jobId' | 'claimCount'> & Partial<Claim>>): Promise<Set<string>> {
 	if (claims.length === 0) return new Set();
 	const rows = await sql<{ id: string }[]>`
 		select id from public.complete_jobs(${claims.map((c) => c.jobId)}::uuid[], ${workerId},
+			${claims.map((c) => c.claimCount)}::integer[]) as id`;
+	return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * Gives back jobs this worker claimed but never started (its prefetch buffer): pending again in
+ * their place in line, the claim's attempt refunded; fenced by claim count. Returns the ids given back.
+ */
+export async function releaseJobs(sql: Queryable, workerId: string, claims: Array<Pick<Claim, 'jobId' | 'claimCount'>>): Promise<Set<string>> {
+	if (claims.length === 0) return new Set();
+	const rows = await sql<{ id: string }[]>`
+		select id from public.release_jobs(${claims.map((c) => c.jobId)}::uuid[], ${workerId},
 			${claims.map((c) => c.claimCount)}::integer[]) as id`;
 	return new Set(rows.map((row) => row.id));
 }

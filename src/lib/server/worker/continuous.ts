@@ -12,6 +12,8 @@ export interface ContinuousWorkerOptions {
 	handlers: JobHandlers;
 	concurrency: number;
 	batchSize?: number;
+	/** Jobs claimed ahead of free slots (see PoolOptions.prefetch); default: one batch when batchSize > 1, else none. */
+	prefetch?: number;
 	leaseSeconds: number;
 	pollMs: number;
 	/** LISTEN for new jobs; off behind transaction poolers, where only polling works. */
@@ -42,6 +44,7 @@ export class ContinuousWorker {
 			handlers: options.handlers,
 			concurrency: options.concurrency,
 			batchSize: options.batchSize,
+			prefetch: options.prefetch ?? ((options.batchSize ?? 1) > 1 ? options.batchSize : 0),
 			leaseSeconds: options.leaseSeconds,
 			log: options.log
 		});
@@ -86,9 +89,9 @@ export class ContinuousWorker {
 			try {
 				await this.housekeeping(leaseSeconds * 500);
 				this.wakeRequested = false;
-				const started = await this.pool.fill();
-				// Claimed a full set and slots are free again: go straight back for more.
-				if (started > 0 && this.pool.freeSlots > 0) continue;
+				const taken = await this.pool.fill();
+				// Took jobs and there is room again (slots, or buffer below half): go straight back for more.
+				if (taken > 0 && this.pool.freeSlots > 0) continue;
 				if (this.wakeRequested) continue;
 				await this.sleep(pollMs);
 			} catch (error) {

@@ -1,12 +1,16 @@
-// Runs claimed jobs concurrently: claims into free slots, keeps leases alive while handlers run,
-// records each outcome, and hands unfinished jobs back when it stops.
+// Runs claimed jobs concurrently: claims into free slots (with prefetch, also into a small local
+// buffer the slots drain as they free), keeps leases alive while handlers run or wait, records each
+// outcome, and hands unfinished and unstarted jobs back when it stops.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Sql } from '../db/client';
-import { claimJobs, completeJobs, failJob, heartbeatJobs, reapExpiredJobs, snoozeJob } from '../queue';
-import type { Claim, Job } from '../queue/types';
+import { claimJobs, completeJobs, failJob, heartbeatJobs, reapExpiredJobs, releaseJobs, snoozeJob } from '../queue';
+import type { Job } from '../queue/types';
+import { Attempt, attemptLimitSeconds, DEFAULT_ATTEMPT_TIMEOUT_SECONDS, type Buffered } from './attempt';
 import { describeError, isSnooze, JobAbortedError, PermanentJobError, RetryLaterError } from './errors';
 import type { JobHandlers, WorkerCounts } from './types';
+
+export { DEFAULT_ATTEMPT_TIMEOUT_SECONDS } from './attempt';
 
 export interface PoolOptions {
 	sql: Sql;
@@ -16,6 +20,18 @@ export interface PoolOptions {
 	concurrency: number;
 	/** Jobs taken per claim query (1 = one claim per free slot). */
 	batchSize?: number;
+	/**
+	 * Jobs claimed ahead of the free slots, waiting in a local buffer so a freed slot starts its next
+	 * job without a round trip (0, the default: claim only into free slots). Buffered jobs are held
+	 * under lease like running ones: renewed on the heartbeat, given back unstarted on stop() with
+	 * their attempt refunded.
+	 */
+	prefetch?: number;
+	/**
+	 * A job that waited in the buffer longer than this is confirmed (its lease renewed, fenced)
+	 * before it starts, so one cancelled or lost meanwhile never runs. Default 250 ms; 0: every one.
+	 */
+	recheckMs?: number;
 	leaseSeconds: number;
 	/**
 	 * How often leases are renewed and expired ones (other workers') returned: a third of the lease
@@ -35,24 +51,8 @@ export interface PoolOptions {
 	log?: (message: string) => void;
 }
 
-export const DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 600;
-
-/** The job's own limit when it names a sane one, else the pool's. */
-function attemptLimitSeconds(job: Job, fallback: number): number {
-	const own = job.payload?.attempt_timeout_seconds;
-	return typeof own === 'number' && Number.isInteger(own) && own >= 1 && own <= 86_400 ? own : fallback;
-}
-
-interface Running {
-	job: Job;
-	claim: Claim;
-	controller: AbortController;
-	done: Promise<void>;
-	/** The handler succeeded; only its (batched) completion is still being written. */
-	settling?: boolean;
-	/** When this attempt is abandoned (Date.now() time). */
-	deadlineAt: number;
-}
+/** Completion writes a pool keeps in flight at once. */
+const MAX_COMPLETION_WRITES = 2;
 
 export function newWorkerId(): string {
 	return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -63,52 +63,78 @@ export class WorkerPool {
 	readonly counts: WorkerCounts = { processed: 0, errors: 0 };
 	/** Expired leases this pool returned to the queue on its heartbeat. */
 	reaped = 0;
-	private readonly running = new Map<string, Running>();
+	private readonly running = new Map<string, Attempt>();
 	private readonly jobTypes: string[];
-	private reserved = 0;
+	private readonly batch: number;
+	private readonly prefetch: number;
+	private readonly attemptTimeout: number;
+	/** Claimed, not started, oldest first. */
+	private buffer: Buffered[] = [];
+	/** Jobs asked for by claims still in flight, and buffered jobs being confirmed (they hold a slot). */
+	private claiming = 0;
+	private confirming = 0;
 	/** Entries in `running` whose handler is done and whose completion is being written. */
 	private settling = 0;
 	private stopping = false;
 	private slotWaiters: Array<() => void> = [];
-	private completions: Array<{ claim: Claim; resolve: (held: boolean) => void; reject: (e: unknown) => void }> = [];
-	private flushing = false;
+	private completions: Attempt[] = [];
+	/** Completion writes in flight: a second may start while the first waits for its disk flush (they share it). */
+	private flushing = 0;
+	private readonly inFlight = new Set<Promise<unknown>>();
 	private heartbeatTimer: NodeJS.Timeout | null = null;
 
 	constructor(private readonly options: PoolOptions) {
 		this.workerId = options.workerId ?? newWorkerId();
 		this.jobTypes = Object.keys(options.handlers);
+		this.batch = Math.max(1, options.batchSize ?? 1);
+		this.prefetch = Math.max(0, options.prefetch ?? 0);
+		this.attemptTimeout = options.attemptTimeoutSeconds ?? DEFAULT_ATTEMPT_TIMEOUT_SECONDS;
 		const every = options.heartbeatMs ?? (options.leaseSeconds * 1000) / 3;
 		this.heartbeatTimer = setInterval(() => void this.beat(), every);
 		this.heartbeatTimer.unref();
 	}
 
+	/** Jobs running (a finished one until its completion is written); buffered ones not included. */
 	get size(): number {
 		return this.running.size;
 	}
 
+	/** Jobs claimed ahead and waiting for a slot. */
+	get buffered(): number {
+		return this.buffer.length;
+	}
+
+	/** Handlers running now: a finished one whose completion is still being written holds no slot. */
+	private get active(): number {
+		return this.running.size - this.settling + this.confirming;
+	}
+
 	/**
-	 * Slots for new claims: a job whose handler has finished no longer takes one while its completion
-	 * is written (that write waits for a disk flush; the next job need not). It still counts in size.
+	 * Jobs a claim may take now. Without prefetch: the free slots, less claims in flight. With it, a
+	 * claim waits until the buffer has room for half a batch (refilled before it runs dry, never in
+	 * dribbles of one job).
 	 */
 	get freeSlots(): number {
-		return this.options.concurrency - (this.running.size - this.settling) - this.reserved;
+		const room = this.options.concurrency + this.prefetch - this.active - this.buffer.length - this.claiming;
+		if (this.prefetch === 0) return room;
+		return room >= Math.min(this.batch, Math.ceil(this.prefetch / 2)) ? room : 0;
 	}
 
-	/** Claims into every free slot; resolves with how many jobs it started. */
+	/** Starts buffered jobs in free slots and claims into the room left; resolves with the jobs taken. */
 	async fill(): Promise<number> {
 		if (this.jobTypes.length === 0) return 0;
-		const batch = Math.max(1, this.options.batchSize ?? 1);
+		let taken = this.startBuffered();
 		const claims: Promise<number>[] = [];
-		while (!this.stopping && this.freeSlots > 0) {
-			const limit = Math.min(this.freeSlots, batch);
-			this.reserved += limit;
-			claims.push(this.claim(limit).finally(() => (this.reserved -= limit)));
+		for (let room = this.freeSlots; !this.stopping && room > 0; room = this.freeSlots) {
+			const limit = Math.min(room, this.batch);
+			this.claiming += limit;
+			claims.push(this.track(this.claim(limit).finally(() => (this.claiming -= limit))));
 		}
-		const started = await Promise.all(claims);
-		return started.reduce((sum, n) => sum + n, 0);
+		for (const n of await Promise.all(claims)) taken += n;
+		return taken;
 	}
 
-	/** Resolves when a slot frees up, or after timeoutMs. */
+	/** Resolves when a slot frees up (or the pool is stopping and a job ends), or after timeoutMs. */
 	waitForSlot(timeoutMs: number): Promise<void> {
 		return new Promise((resolve) => {
 			const timer = setTimeout(done, Math.max(0, timeoutMs));
@@ -121,27 +147,32 @@ export class WorkerPool {
 	}
 
 	/**
-	 * Stops claiming, lets running jobs finish for up to graceMs, then aborts the rest and gives
-	 * them back to the queue without spending their attempt.
+	 * Stops claiming, gives buffered jobs back unstarted (attempt refunded), lets running jobs
+	 * finish for up to graceMs, then aborts the rest and gives them back without spending their attempt.
 	 */
 	async stop(graceMs: number): Promise<number> {
 		this.stopping = true;
 		const deadline = Date.now() + graceMs;
+		await Promise.allSettled([...this.inFlight]);
+		let returned = await this.release(this.buffer.splice(0));
 		while (this.running.size > 0 && Date.now() < deadline) await this.waitForSlot(deadline - Date.now());
-		let returned = 0;
-		for (const entry of [...this.running.values()]) {
-			if (entry.settling) continue; // done; its completion is on its way
-			entry.controller.abort(new JobAbortedError('shutdown'));
-			if (await snoozeJob(this.options.sql, entry.claim, 0).catch(() => false)) returned++;
+		for (const attempt of [...this.running.values()]) {
+			if (attempt.settling) continue; // done; its completion is on its way
+			attempt.abort(new JobAbortedError('shutdown'));
+			if (await snoozeJob(this.options.sql, attempt.claim, 0).catch(() => false)) returned++;
 		}
 		if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
 		this.heartbeatTimer = null;
-		// Give aborted handlers a moment to settle so their promises do not outlive the pool.
-		await Promise.race([
-			Promise.allSettled([...this.running.values()].map((entry) => entry.done)),
-			new Promise((resolve) => setTimeout(resolve, 1000).unref())
-		]);
+		// Give aborted handlers (and the last completions) a moment to settle so they do not outlive the pool.
+		const until = Date.now() + 1000;
+		while (this.running.size > 0 && Date.now() < until) await this.waitForSlot(until - Date.now());
 		return returned;
+	}
+
+	private track<T>(work: Promise<T>): Promise<T> {
+		this.inFlight.add(work);
+		void work.finally(() => this.inFlight.delete(work)).catch(() => {});
+		return work;
 	}
 
 	private async claim(limit: number): Promise<number> {
@@ -151,85 +182,156 @@ export class WorkerPool {
 			leaseSeconds: this.options.leaseSeconds,
 			jobTypes: this.jobTypes
 		});
-		for (const job of jobs) this.start(job);
+		const now = Date.now();
+		const buffered: Buffered[] = [];
+		for (const job of jobs) {
+			if (!this.stopping && this.active < this.options.concurrency) this.start(job, now);
+			else buffered.push({ job, at: now });
+		}
+		// Claimed while stopping (or more than fits, without prefetch): not ours to start.
+		if (this.stopping || this.prefetch === 0) await this.release(buffered);
+		else for (const item of buffered) this.buffer.push(item);
 		return jobs.length;
 	}
 
-	private start(job: Job): void {
-		const controller = new AbortController();
-		const claim: Claim = { jobId: job.id, workerId: this.workerId, claimCount: job.claim_count };
-		const limit = attemptLimitSeconds(job, this.options.attemptTimeoutSeconds ?? DEFAULT_ATTEMPT_TIMEOUT_SECONDS);
-		const entry = { job, claim, controller, deadlineAt: Date.now() + limit * 1000 } as Running;
-		this.running.set(job.id, entry);
-		entry.done = this.execute(entry).finally(() => {
-			// An abandoned attempt left the map already; the same job may be running again by now.
-			if (this.running.get(job.id) === entry) this.running.delete(job.id);
-			if (entry.settling) this.settling--;
-			this.wakeSlotWaiters();
-		});
-	}
-
-	private wakeSlotWaiters(): void {
-		const waiters = this.slotWaiters;
-		this.slotWaiters = [];
-		for (const wake of waiters) wake();
-	}
-
-	private async execute(entry: Running): Promise<void> {
-		const { job, claim, controller } = entry;
-		const handler = this.options.handlers[job.job_type]!;
-		const { sql } = this.options;
+	/** Gives unstarted jobs back; returns how many were still ours. */
+	private async release(items: Buffered[]): Promise<number> {
+		if (items.length === 0) return 0;
+		const claims = items.map(({ job }) => ({ jobId: job.id, claimCount: job.claim_count }));
 		try {
-			const result = await handler(job, { signal: controller.signal, workerId: this.workerId, sql });
-			if (controller.signal.aborted) return;
-			if (isSnooze(result)) {
-				await snoozeJob(sql, claim, result.snoozeSeconds);
-				return;
-			}
-			entry.settling = true;
-			this.settling++;
-			this.wakeSlotWaiters();
-			if (await this.completeSoon(claim)) this.counts.processed++;
+			return (await releaseJobs(this.options.sql, this.workerId, claims)).size;
 		} catch (error) {
-			// Cancelled, reclaimed or handed back (or the handler found so itself): not ours to record.
-			if (controller.signal.aborted || error instanceof JobAbortedError) return;
-			this.counts.errors++;
-			const { message, details } = describeError(error);
-			const held = await failJob(sql, claim, {
-				message,
-				details,
-				permanent: error instanceof PermanentJobError,
-				retryAfterSeconds: error instanceof RetryLaterError ? error.retryAfterSeconds : undefined
-			}).catch((e: unknown) => {
-				this.options.log?.(`worker ${this.workerId}: could not record the failure of job ${job.id}: ${String(e)}`);
-				return false;
-			});
-			if (!held) this.options.log?.(`worker ${this.workerId}: job ${job.id} was no longer ours when it failed`);
+			this.options.log?.(`worker ${this.workerId}: could not give back ${items.length} unstarted job(s): ${String(error)}`);
+			return 0;
+		}
+	}
+
+	/** Moves buffered jobs into free slots; ones that waited too long are confirmed first. Returns how many left the buffer. */
+	private startBuffered(): number {
+		if (this.buffer.length === 0 || this.stopping) return 0;
+		const now = Date.now();
+		const recheckMs = this.options.recheckMs ?? 250;
+		let taken = 0;
+		let confirm: Buffered[] | null = null;
+		while (taken < this.buffer.length && this.active < this.options.concurrency) {
+			const item = this.buffer[taken++]!;
+			if (now - item.at < recheckMs) this.start(item.job, now);
+			else {
+				(confirm ??= []).push(item);
+				this.confirming++;
+			}
+		}
+		this.buffer = taken === this.buffer.length ? [] : this.buffer.slice(taken);
+		if (confirm) void this.track(this.confirm(confirm));
+		return taken;
+	}
+
+	/** Renews the leases of jobs that waited long in the buffer and starts the ones still ours. */
+	private async confirm(items: Buffered[]): Promise<void> {
+		let held = new Set<string>();
+		try {
+			held = await heartbeatJobs(this.options.sql, this.workerId, items.map(({ job }) => ({ jobId: job.id, claimCount: job.claim_count })), this.options.leaseSeconds);
+		} catch (error) {
+			// Not started, not released: the lease runs out and the reaper returns them (at-least-once).
+			this.options.log?.(`worker ${this.workerId}: could not confirm ${items.length} buffered job(s): ${String(error)}`);
+		}
+		this.confirming -= items.length;
+		const keep = items.filter(({ job }) => held.has(job.id));
+		if (this.stopping) await this.release(keep);
+		else for (const item of keep) this.start(item.job, Date.now());
+		this.onSlotFreed();
+	}
+
+	private start(job: Job, now: number): void {
+		const attempt = new Attempt(job, this.workerId, this.options.sql, now + attemptLimitSeconds(job, this.attemptTimeout) * 1000);
+		this.running.set(job.id, attempt);
+		const handler = this.options.handlers[job.job_type]!;
+		let result: ReturnType<typeof handler>;
+		try {
+			result = handler(job, attempt);
+		} catch (error) {
+			this.failed(attempt, error);
+			return;
+		}
+		result.then(
+			(outcome) => this.succeeded(attempt, outcome),
+			(error: unknown) => this.failed(attempt, error)
+		);
+	}
+
+	private succeeded(attempt: Attempt, outcome: Awaited<ReturnType<JobHandlers[string]>>): void {
+		if (attempt.aborted) return this.finish(attempt);
+		if (isSnooze(outcome)) {
+			snoozeJob(this.options.sql, attempt.claim, outcome.snoozeSeconds)
+				.catch((e: unknown) => this.options.log?.(`worker ${this.workerId}: could not snooze job ${attempt.job.id}: ${String(e)}`))
+				.finally(() => this.finish(attempt));
+			return;
+		}
+		// The slot is free now: the completion is written in the next batch, the next job need not wait for it.
+		attempt.settling = true;
+		this.settling++;
+		this.completions.push(attempt);
+		if (this.completions.length === 1 && this.flushing < MAX_COMPLETION_WRITES) {
+			this.flushing++;
+			setImmediate(() => void this.flushCompletions());
+		}
+		this.onSlotFreed();
+	}
+
+	private failed(attempt: Attempt, error: unknown): void {
+		// Cancelled, reclaimed or handed back (or the handler found so itself): not ours to record.
+		if (attempt.aborted || error instanceof JobAbortedError) return this.finish(attempt);
+		this.counts.errors++;
+		const { message, details } = describeError(error);
+		const { job } = attempt;
+		failJob(this.options.sql, attempt.claim, {
+			message,
+			details,
+			permanent: error instanceof PermanentJobError,
+			retryAfterSeconds: error instanceof RetryLaterError ? error.retryAfterSeconds : undefined
+		})
+			.then((held) => {
+				if (!held) this.options.log?.(`worker ${this.workerId}: job ${job.id} was no longer ours when it failed`);
+			})
+			.catch((e: unknown) => this.options.log?.(`worker ${this.workerId}: could not record the failure of job ${job.id}: ${String(e)}`))
+			.finally(() => this.finish(attempt));
+	}
+
+	private finish(attempt: Attempt): void {
+		// An abandoned attempt left the map already; the same job may be running again by now.
+		if (this.running.get(attempt.job.id) === attempt) this.running.delete(attempt.job.id);
+		if (attempt.settling) {
+			attempt.settling = false;
+			this.settling--;
+		}
+		this.onSlotFreed();
+	}
+
+	/** A slot freed: hand it the next buffered job, and wake whoever waits for room to claim. */
+	private onSlotFreed(): void {
+		if (this.buffer.length > 0) this.startBuffered();
+		if (this.slotWaiters.length > 0 && (this.stopping || this.freeSlots > 0)) {
+			const waiters = this.slotWaiters;
+			this.slotWaiters = [];
+			for (const wake of waiters) wake();
 		}
 	}
 
 	/** Successes are written in batches: every completion waiting when a flush starts goes in one call. */
-	private completeSoon(claim: Claim): Promise<boolean> {
-		return new Promise((resolve, reject) => {
-			this.completions.push({ claim, resolve, reject });
-			if (!this.flushing) {
-				this.flushing = true;
-				setImmediate(() => void this.flushCompletions());
-			}
-		});
-	}
-
 	private async flushCompletions(): Promise<void> {
 		while (this.completions.length > 0) {
 			const batch = this.completions.splice(0, 1000);
 			try {
-				const held = await completeJobs(this.options.sql, this.workerId, batch.map((c) => c.claim));
-				for (const item of batch) item.resolve(held.has(item.claim.jobId));
+				const held = await completeJobs(this.options.sql, this.workerId, batch.map((a) => ({ jobId: a.job.id, claimCount: a.job.claim_count })));
+				for (const attempt of batch) if (held.has(attempt.job.id)) this.counts.processed++;
 			} catch (error) {
-				for (const item of batch) item.reject(error);
+				// Not recorded: the lease runs out and the job runs again (at-least-once).
+				this.counts.errors += batch.length;
+				this.options.log?.(`worker ${this.workerId}: could not record ${batch.length} completion(s): ${String(error)}`);
 			}
+			for (const attempt of batch) this.finish(attempt);
 		}
-		this.flushing = false;
+		this.flushing--;
 	}
 
 	private beating = false;
@@ -251,36 +353,42 @@ export class WorkerPool {
 
 	private async abandonOverdue(): Promise<void> {
 		const now = Date.now();
-		const overdue = [...this.running.values()].filter((entry) => !entry.settling && entry.deadlineAt <= now);
-		for (const entry of overdue) {
-			const seconds = attemptLimitSeconds(entry.job, this.options.attemptTimeoutSeconds ?? DEFAULT_ATTEMPT_TIMEOUT_SECONDS);
-			entry.controller.abort(new JobAbortedError('deadline'));
+		const overdue = [...this.running.values()].filter((attempt) => !attempt.settling && attempt.deadlineAt <= now);
+		for (const attempt of overdue) {
+			const seconds = attemptLimitSeconds(attempt.job, this.attemptTimeout);
+			attempt.abort(new JobAbortedError('deadline'));
 			this.counts.errors++;
-			const held = await failJob(this.options.sql, entry.claim, {
+			const held = await failJob(this.options.sql, attempt.claim, {
 				message: `The attempt took longer than its limit of ${seconds} s and was abandoned`,
 				details: { class: 'timeout', timeout_seconds: seconds, worker: this.workerId }
 			}).catch(() => false);
 			// The slot is free once the failure is recorded, not before: a new claim never overlaps it.
-			if (this.running.get(entry.job.id) === entry) this.running.delete(entry.job.id);
-			this.wakeSlotWaiters();
-			this.options.log?.(`worker ${this.workerId}: job ${entry.job.id} passed its ${seconds} s limit${held ? '' : ' (it was no longer ours)'}`);
+			if (this.running.get(attempt.job.id) === attempt) this.running.delete(attempt.job.id);
+			this.onSlotFreed();
+			this.options.log?.(`worker ${this.workerId}: job ${attempt.job.id} passed its ${seconds} s limit${held ? '' : ' (it was no longer ours)'}`);
 		}
 	}
 
+	/** Renews running and buffered jobs alike; a running job no longer ours is aborted, a buffered one dropped. */
 	private async renewLeases(): Promise<void> {
-		const entries = [...this.running.values()];
-		if (entries.length === 0) return;
+		const attempts = [...this.running.values()];
+		const waiting = this.buffer.slice();
+		if (attempts.length + waiting.length === 0) return;
+		const claims = attempts.map((a) => ({ jobId: a.job.id, claimCount: a.job.claim_count }));
+		for (const { job } of waiting) claims.push({ jobId: job.id, claimCount: job.claim_count });
+		const renewedAt = Date.now();
 		try {
-			const held = await heartbeatJobs(
-				this.options.sql,
-				this.workerId,
-				entries.map((e) => e.claim),
-				this.options.leaseSeconds
-			);
-			for (const entry of entries) {
-				if (!held.has(entry.job.id) && this.running.has(entry.job.id)) {
-					entry.controller.abort(new JobAbortedError('lease-lost'));
+			const held = await heartbeatJobs(this.options.sql, this.workerId, claims, this.options.leaseSeconds);
+			for (const attempt of attempts) {
+				if (!held.has(attempt.job.id) && this.running.get(attempt.job.id) === attempt) {
+					attempt.abort(new JobAbortedError('lease-lost'));
 				}
+			}
+			const lost = new Set(waiting.filter(({ job }) => !held.has(job.id)));
+			for (const item of waiting) if (!lost.has(item)) item.at = renewedAt;
+			if (lost.size > 0) {
+				this.buffer = this.buffer.filter((item) => !lost.has(item));
+				this.options.log?.(`worker ${this.workerId}: dropped ${lost.size} buffered job(s) no longer ours`);
 			}
 		} catch (error) {
 			this.options.log?.(`worker ${this.workerId}: heartbeat failed: ${String(error)}`);

@@ -3,8 +3,11 @@ import type { Job } from '../queue/types';
 import type { Snooze } from './errors';
 
 export interface JobContext {
-	/** Aborted when the job is cancelled, claimed by another worker, or the worker shuts down. */
-	signal: AbortSignal;
+	/**
+	 * Aborted when the job is cancelled, claimed by another worker, or the worker shuts down. Made
+	 * when first read (a getter on the pool's context): pass it on by name, not by spreading the context.
+	 */
+	readonly signal: AbortSignal;
 	workerId: string;
 	/** The database, for handlers that record their own progress. */
 	sql: Queryable;
