@@ -20,6 +20,7 @@ import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
 import { sseFanout } from './sse-fanout';
 import { userQueries } from './user-queries';
+import { views } from './views';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
 
 const MEASUREMENTS: Measurement[] = [
@@ -36,6 +37,7 @@ const MEASUREMENTS: Measurement[] = [
 	churnBench,
 	recovery,
 	userQueries,
+	views,
 	consoleSearch,
 	load,
 	// The comparisons with reference implementations (`npm run bench -- compare` runs only these);
