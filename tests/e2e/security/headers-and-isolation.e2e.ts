@@ -177,6 +177,8 @@ test('secrets never appear in logs, error pages or JSON answers', async ({ brows
 		// A 500: the database goes away under the running app (its own embedded server, stopped by its pid).
 		const postgresPid = Number((await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
 		process.kill(postgresPid, 'SIGINT');
+		// The signal is only a request: wait until the server is gone, or a quick page still finds it up.
+		await expect.poll(() => isRunning(postgresPid), { timeout: 30_000 }).toBe(false);
 		const down = await keep(await page.goto('/history'));
 		expect(down!.status()).toBeGreaterThanOrEqual(500);
 		await keep(await page.request.get('/api/generations'));
@@ -199,3 +201,12 @@ test('secrets never appear in logs, error pages or JSON answers', async ({ brows
 	}
 	expect(bodies.length).toBeGreaterThan(10);
 });
+
+function isRunning(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
