@@ -1,14 +1,13 @@
 // The request path against a bare SvelteKit app (bench/anchors/bare-kit: adapter-node, one
 // transaction of two inserts and a NOTIFY through postgres.js, and a small JSON list), both built
 // apps started side by side on the bench's Postgres, 50 keep-alive clients, interleaved rounds.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SessionStore } from '../src/lib/server/auth/session';
-import { freePort } from '../src/lib/server/db/embedded';
 import { emitComparison, interleave } from './compare-support';
 import { httpLoad, type LoadRequest, type LoadResult } from './http-load';
-import { builtApp, insertUnlimitedUsers, log, median, QUICK, round, sleep, type Measurement } from './support';
+import { builtApp, insertUnlimitedUsers, log, median, QUICK, round, startNodeApp, type Measurement, type NodeApp } from './support';
 
 const CLIENTS = 50;
 const ROUND_SECONDS = QUICK ? 2 : 10;
@@ -44,34 +43,6 @@ function buildBareKit(): string {
 	return path.dirname(built);
 }
 
-interface App {
-	origin: string;
-	stop(): Promise<void>;
-}
-
-async function startApp(entry: string, env: Record<string, string>, readyPath: string, label: string): Promise<App> {
-	const port = await freePort();
-	const origin = `http://127.0.0.1:${port}`;
-	const child: ChildProcess = spawn(process.execPath, [entry], {
-		env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin },
-		stdio: ['ignore', 'ignore', 'pipe']
-	});
-	let stderr = '';
-	child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-	const stop = async () => {
-		if (child.exitCode === null) child.kill('SIGTERM');
-		await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
-	};
-	for (let i = 0; i < 600; i++) {
-		if (child.exitCode !== null) break;
-		if ((await fetch(`${origin}${readyPath}`).catch(() => null))?.ok) return { origin, stop };
-		await sleep(100);
-	}
-	await stop();
-	throw new Error(`${label} did not start: ${stderr.trim() || 'no output'}`);
-}
-
 const postBody = (client: number, n: number) => JSON.stringify({ prompt: `bench ${client} ${n}`, model_id: 'local/preview', width: 512, height: 512 });
 
 function roundDetails(rounds: LoadResult[]) {
@@ -94,14 +65,14 @@ export const compareRequest: Measurement = {
 		const bareBuild = buildBareKit();
 		const pictureDb = await server.freshDatabase('compare.request_picture', { max: 2 });
 		const bareDb = await server.freshDatabase('compare.request_bare', { max: 1 });
-		const apps: App[] = [];
+		const apps: NodeApp[] = [];
 		try {
 			const users = await insertUnlimitedUsers(pictureDb.sql, CLIENTS, 'compare');
 			const sessions = new SessionStore(pictureDb.sql, SECRET);
 			const tokens = await Promise.all(users.map((u) => sessions.start(u)));
-			const picture = await startApp(pictureBuild, { DATABASE_URL: pictureDb.url, SESSION_SECRET: SECRET, IN_PROCESS_WORKER: 'off' }, '/api/health', 'Picture');
+			const picture = await startNodeApp(pictureBuild, { DATABASE_URL: pictureDb.url, SESSION_SECRET: SECRET, IN_PROCESS_WORKER: 'off' }, { readyPath: '/api/health', label: 'Picture' });
 			apps.push(picture);
-			const bare = await startApp(bareBuild, { DATABASE_URL: bareDb.url }, '/api/models', 'bench/anchors/bare-kit');
+			const bare = await startNodeApp(bareBuild, { DATABASE_URL: bareDb.url }, { readyPath: '/api/models', label: 'bench/anchors/bare-kit' });
 			apps.push(bare);
 
 			// Picture's POST with its real auth: each client its own signed-in user (a session token).
@@ -118,7 +89,7 @@ export const compareRequest: Measurement = {
 				body: postBody(client, n)
 			});
 			const models = (): LoadRequest => ({ method: 'GET', path: '/api/models' });
-			const load = (app: App, request: (client: number, n: number) => LoadRequest, status: number, seconds = ROUND_SECONDS) =>
+			const load = (app: NodeApp, request: (client: number, n: number) => LoadRequest, status: number, seconds = ROUND_SECONDS) =>
 				httpLoad(app.origin, { clients: CLIENTS, seconds, request, status });
 
 			log(`compare.request: POST /api/generations, ${CLIENTS} clients, ${ROUND_SECONDS} s rounds`);

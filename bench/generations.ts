@@ -1,11 +1,9 @@
 // Generation-side measurements: POST /api/generations on the built app under 50 concurrent clients,
 // and the delay from a generation's status change to its subscribers (the SSE fan-out) with 500 of them.
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { SessionStore } from '../src/lib/server/auth/session';
-import { freePort } from '../src/lib/server/db/embedded';
 import { GenerationEvents } from '../src/lib/server/generations/events';
-import { builtApp, emit, insertUnlimitedUsers, percentile, QUICK, round, sleep, type Measurement } from './support';
+import { builtApp, emit, insertUnlimitedUsers, percentile, QUICK, round, sleep, startNodeApp, type Measurement } from './support';
 
 const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';
 const CLIENTS = 50;
@@ -18,17 +16,9 @@ export const postGenerations: Measurement = {
 		if (!buildDir) return;
 		const db = await server.freshDatabase('generations.post', { max: 4 });
 		const users = await insertUnlimitedUsers(db.sql, CLIENTS, 'bench');
-		const port = await freePort();
-		const app = spawn(process.execPath, [buildDir], {
-			env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: `http://127.0.0.1:${port}`, DATABASE_URL: db.url, SESSION_SECRET: SECRET, IN_PROCESS_WORKER: 'off' },
-			stdio: 'ignore'
-		});
+		const app = await startNodeApp(buildDir, { DATABASE_URL: db.url, SESSION_SECRET: SECRET, IN_PROCESS_WORKER: 'off' }, { readyPath: '/api/health', label: 'generations.post' });
 		try {
-			const origin = `http://127.0.0.1:${port}`;
-			for (let i = 0; i < 600; i++) {
-				if ((await fetch(`${origin}/api/health`).catch(() => null))?.ok) break;
-				await sleep(100);
-			}
+			const { origin } = app;
 			const sessions = new SessionStore(db.sql, SECRET);
 			const tokens = await Promise.all(users.map((u) => sessions.start(u)));
 			const latencies: number[] = [];
@@ -57,7 +47,7 @@ export const postGenerations: Measurement = {
 			emit({ name: 'generations.post.p50_ms', value: round(percentile(latencies, 50)), unit: 'ms', ...details });
 			emit({ name: 'generations.post.p99_ms', value: round(percentile(latencies, 99)), unit: 'ms', ...details });
 		} finally {
-			app.kill('SIGTERM');
+			await app.stop();
 			await db.drop();
 		}
 	}

@@ -6,16 +6,14 @@
 //   sse.own.*     500 users, each watching their own generation (500 events per round)
 //   sse.shared.*  500 streams on one generation (one change, 500 deliveries per round)
 // BENCH_SSE_CPU_PROF=<dir> starts the app under node --cpu-prof, writing its profile there.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SessionStore } from '../src/lib/server/auth/session';
-import { freePort } from '../src/lib/server/db/embedded';
 import type { Sql } from '../src/lib/server/db/client';
 import { admitGeneration, recordGenerationProgress, type GenerationRun } from '../src/lib/server/generations/run';
 import { claimJobs } from '../src/lib/server/queue';
-import { builtApp, emit, insertUnlimitedUsers, log, percentile, QUICK, round, sleep, type Measurement } from './support';
+import { builtApp, emit, insertUnlimitedUsers, log, percentile, QUICK, round, sleep, startNodeApp, type Measurement } from './support';
 
 const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';
 const METRICS_TOKEN = 'bench-metrics-token-1234567890';
@@ -206,28 +204,14 @@ export const sseFanout: Measurement = {
 		const users = await insertUnlimitedUsers(db.sql, SUBSCRIBERS, 'sse');
 		// 500 running at once: the model's concurrency is not what is measured.
 		await db.sql`update models set max_concurrency = 1000 where id = 'local/preview'`;
-		const port = await freePort();
 		const profileDir = process.env.BENCH_SSE_CPU_PROF;
-		const app = spawn(process.execPath, [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), buildDir], {
-			env: {
-				...process.env,
-				PORT: String(port),
-				HOST: '127.0.0.1',
-				ORIGIN: `http://127.0.0.1:${port}`,
-				DATABASE_URL: db.url,
-				SESSION_SECRET: SECRET,
-				METRICS_TOKEN,
-				IN_PROCESS_WORKER: 'off'
-			},
-			stdio: ['ignore', 'ignore', 'inherit']
+		const app = await startNodeApp(buildDir, { DATABASE_URL: db.url, SESSION_SECRET: SECRET, METRICS_TOKEN, IN_PROCESS_WORKER: 'off' }, {
+			readyPath: '/api/health',
+			label: 'sse',
+			nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
 		});
-		const exited = new Promise((resolve) => app.once('exit', resolve));
 		try {
-			const origin = `http://127.0.0.1:${port}`;
-			for (let i = 0; i < 600; i++) {
-				if ((await fetch(`${origin}/api/health`).catch(() => null))?.ok) break;
-				await sleep(100);
-			}
+			const { origin } = app;
 			const sessions = new SessionStore(db.sql, SECRET);
 			const tokens = await Promise.all(users.map((u) => sessions.start(u)));
 			const runs = await startRuns(origin, db.sql, tokens);
@@ -236,8 +220,7 @@ export const sseFanout: Measurement = {
 			const one = runs[0]!;
 			await runCase('shared', origin, app.pid, db.sql, [one], Array.from({ length: SUBSCRIBERS }, () => ({ generationId: one.generationId, token: tokens[0]! })));
 		} finally {
-			app.kill('SIGTERM');
-			await Promise.race([exited, sleep(5000)]);
+			await app.stop();
 			await db.drop();
 		}
 	}

@@ -1,5 +1,6 @@
 // Shared pieces of the benchmark: a throwaway Postgres (or BENCH_DATABASE_URL), a fresh migrated
 // database per measurement, the JSON result lines on stdout and progress on stderr.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fdatasyncSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -7,7 +8,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { createSql, redactUrl, type Sql } from '../src/lib/server/db/client';
-import { startEmbeddedPostgres } from '../src/lib/server/db/embedded';
+import { freePort, startEmbeddedPostgres } from '../src/lib/server/db/embedded';
 import { migrate, readMigrations } from '../src/lib/server/db/migrate';
 
 /** BENCH_QUICK=1: a smoke run with small workloads (seconds, not minutes); its numbers are rough. */
@@ -263,4 +264,42 @@ export async function insertUnlimitedUsers(sql: Sql, count: number, prefix: stri
 		returning id, email`;
 	await sql`insert into user_limits (user_id, hourly_limit, daily_limit) select id, 1000000, 1000000 from auth.users`;
 	return users;
+}
+
+/** A Node app the bench started on a free loopback port; stop() ends it (SIGKILL after 5 s). */
+export interface NodeApp {
+	origin: string;
+	pid: number;
+	stop(): Promise<void>;
+}
+
+/**
+ * Starts `node [nodeArgs] entry` with env on a free port and resolves once readyPath answers 2xx;
+ * a process that exits or never answers is stopped and reported with the tail of its stderr.
+ */
+export async function startNodeApp(
+	entry: string,
+	env: Record<string, string>,
+	options: { readyPath: string; label: string; nodeArgs?: string[] }
+): Promise<NodeApp> {
+	const port = await freePort();
+	const origin = `http://127.0.0.1:${port}`;
+	const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
+		env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin },
+		stdio: ['ignore', 'ignore', 'pipe']
+	});
+	let stderr = '';
+	child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	const stop = async () => {
+		if (child.exitCode === null) child.kill('SIGTERM');
+		await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+	};
+	for (let i = 0; i < 600; i++) {
+		if (child.exitCode !== null) break;
+		if ((await fetch(`${origin}${options.readyPath}`).catch(() => null))?.ok) return { origin, pid: child.pid!, stop };
+		await sleep(100);
+	}
+	await stop();
+	throw new Error(`${options.label} did not start: ${stderr.trim() || 'no output'}`);
 }

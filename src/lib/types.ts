@@ -1,17 +1,14 @@
 // The shapes pages and components receive, declared once by the server modules that produce them.
 // Type-only re-exports are erased at build time, so no server code reaches the browser, and a page
 // load that returns something else is a type error rather than a silently stale copy.
-import type { ModelView } from './server/generations/models';
+import type { modelOption } from './server/generations/models';
 import type { ConsoleOverview } from './server/console/overview';
 
 export type { GenerationStatus as Status } from './generation-status';
 export type { GenerationView as Generation, UserLimits as Usage } from './server/generations/types';
 
 /** What the generate form needs of a model (the page load sends no more than this). */
-export type ModelOption = Pick<
-	ModelView,
-	'id' | 'display_name' | 'description' | 'min_size' | 'max_size' | 'size_step' | 'available' | 'unavailable_reason'
->;
+export type ModelOption = ReturnType<typeof modelOption>;
 
 // The console's rows and page data, as its server modules produce them. Page loads keep their Dates
 // (SvelteKit serialises with devalue), so these are the server's own types, not JSON copies.

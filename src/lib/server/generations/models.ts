@@ -57,21 +57,23 @@ export interface CatalogueAnswer {
 	etag: string;
 }
 
-/** The public catalogue (no provider internals), ready to send as it is. */
+/** What the generate form needs of a model: the page load sends no more than this. */
+export function modelOption(m: ModelView) {
+	return {
+		id: m.id,
+		display_name: m.display_name,
+		description: m.description,
+		min_size: m.min_size,
+		max_size: m.max_size,
+		size_step: m.size_step,
+		available: m.available,
+		unavailable_reason: m.unavailable_reason
+	};
+}
+
+/** The public catalogue (the form's fields and the provider, no internals), ready to send as it is. */
 export async function catalogueAnswer(sql: Queryable, availability: Availability): Promise<CatalogueAnswer> {
 	const models = await listModels(sql, availability);
-	const body = JSON.stringify({
-		models: models.map((m) => ({
-			id: m.id,
-			provider: m.provider,
-			display_name: m.display_name,
-			description: m.description,
-			min_size: m.min_size,
-			max_size: m.max_size,
-			size_step: m.size_step,
-			available: m.available,
-			unavailable_reason: m.unavailable_reason
-		}))
-	});
+	const body = JSON.stringify({ models: models.map((m) => ({ ...modelOption(m), provider: m.provider })) });
 	return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
 }

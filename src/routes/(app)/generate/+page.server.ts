@@ -6,6 +6,7 @@ import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/forms/gen
 import type { Generation, ModelOption, Usage } from '$lib/types';
 import { formFailure, generateFailure } from '$lib/server/http/forms';
 import { toView } from '$lib/server/generations/types';
+import { modelOption } from '$lib/server/generations/models';
 import { actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -36,16 +37,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 	const user = requireUser(locals.user);
 	const { generations } = locals.services;
 	const [catalogue, limits, recent] = await Promise.all([generations.models(), generations.limits(user), generations.list(user, { limit: RECENT })]);
-	const models: ModelOption[] = catalogue.map((m) => ({
-		id: m.id,
-		display_name: m.display_name,
-		description: m.description,
-		min_size: m.min_size,
-		max_size: m.max_size,
-		size_step: m.size_step,
-		available: m.available,
-		unavailable_reason: m.unavailable_reason
-	}));
+	const models: ModelOption[] = catalogue.map(modelOption);
 	const usage: Usage = limits;
 	const recentViews: Generation[] = recent.items.map(toView);
 	return {
