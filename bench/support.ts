@@ -243,6 +243,8 @@ export async function countByStatus(sql: Sql): Promise<Record<string, number>> {
 export interface Measurement {
 	/** The result names it emits; the command-line filter selects on these. */
 	names: string[];
+	/** Runs only when a filter names it (too long for the default set). */
+	explicitOnly?: boolean;
 	run(server: BenchServer): Promise<void>;
 }
 
