@@ -43,7 +43,7 @@ export function named(url: string, applicationName: string): string {
  * 100 ms, up to 60 s); a child that exits first, or never gets ready, is stopped and reported with
  * the tail of its output.
  */
-async function launch(label: string, args: string[], env: Record<string, string>, ready: (output: string) => Promise<boolean>): Promise<Child> {
+export async function startChild(label: string, args: string[], env: Record<string, string>, ready: (output: string) => Promise<boolean>): Promise<Child> {
 	installExitHook();
 	const child: ChildProcess = spawn(process.execPath, args, {
 		env: { ...process.env, ...env },
@@ -81,7 +81,7 @@ export interface App extends Child {
 export async function startApp(buildDir: string, index: number, env: Record<string, string>): Promise<App> {
 	const port = await freePort();
 	const origin = `http://127.0.0.1:${port}`;
-	const child = await launch(
+	const child = await startChild(
 		`app ${index}`,
 		[buildDir],
 		{ ...env, DATABASE_URL: named(env.DATABASE_URL!, `picture-app-${index}`), PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin, IN_PROCESS_WORKER: 'off' },
@@ -92,7 +92,7 @@ export async function startApp(buildDir: string, index: number, env: Record<stri
 
 /** `npm run worker` without npm and tsx's own launcher in between: one node process, whose CPU is the worker's. */
 export async function startWorker(index: number, env: Record<string, string>): Promise<Child> {
-	return launch(
+	return startChild(
 		`worker ${index}`,
 		['--import', 'tsx', 'scripts/worker.ts'],
 		{ ...env, DATABASE_URL: named(env.DATABASE_URL!, `picture-worker-${index}`) },

@@ -146,8 +146,8 @@ export function cpuMeter(processes: Record<string, number[]>, postmaster: number
 	});
 	const before = read();
 	return {
-		/** Cores used on average (1.0 = one core busy the whole time) per group. */
-		stop() {
+		/** Cores used on average (1.0 = one core busy the whole time): per group, postgres, load_generator, machine_busy, other_work. */
+		stop(): Record<string, number> {
 			const after = read();
 			const seconds = (after.at - before.at) / 1000;
 			const cores = (ms: number) => round(ms / 1000 / seconds, 2);

@@ -21,7 +21,7 @@ import { cpuMeter, findPostmaster, sampleActivity } from './scale-out-probe';
 import { startApp, startMany, startWorker, stopAll, type Child } from './scale-out-fleet';
 import { sseRounds } from './scale-out-sse';
 import { startRuns } from './sse-fanout';
-import { builtApp, emit, insertUnlimitedUsers, log, percentile, QUICK, round, sleep, type BenchDatabase, type BenchServer, type Measurement } from './support';
+import { builtApp, emit, insertUnlimitedUsers, log, percentile, probeFsync, QUICK, round, sleep, type BenchDatabase, type BenchServer, type Measurement } from './support';
 
 const SECRET = 'bench-session-secret-that-is-long-enough-1234567890';
 const COUNTS = [1, 2, 4];
@@ -46,7 +46,17 @@ interface Context {
 	buildDir: string;
 	dataDir: string;
 	postmaster: number | null;
+	/** The disk's flush time when the run began: every synchronous commit waits for at least one. */
+	fsyncP50Ms: number;
+	/** Markdown table rows for the summary logged at the end (docs/scaling.md's tables). */
+	appRows: string[];
+	workerRows: string[];
 }
+
+type Activity = Awaited<ReturnType<typeof probed>>['db_activity'];
+type Cores = Awaited<ReturnType<typeof probed>>['cpu_cores'];
+const topWaits = (a: Activity) => Object.entries(a.wait_events_pct).slice(0, 3).map(([event, pct]) => `${event} ${Math.round(pct)}%`).join(', ');
+const cores = (c: Cores, group: string) => `${c[group]} / ${c.postgres} / ${c.machine_busy}`;
 
 function childEnv(ctx: Context, db: BenchDatabase): Record<string, string> {
 	return {
@@ -97,7 +107,7 @@ async function appsCase(ctx: Context, n: number): Promise<void> {
 	const apps = await startMany(n, (i) => startApp(ctx.buildDir, i, childEnv(ctx, db)));
 	try {
 		const origins = apps.map((a) => a.origin);
-		const common = { apps: n, settings: ctx.server.settings };
+		const common = { apps: n, fsync_p50_ms: ctx.fsyncP50Ms, settings: ctx.server.settings };
 		// SSE first, on an empty queue (startRuns claims what it just created).
 		const runs = await startRuns(origins[0]!, db.sql, tokens.slice(0, SUBSCRIBERS));
 		// The probes watch the rounds only, not the streams connecting.
@@ -129,6 +139,10 @@ async function appsCase(ctx: Context, n: number): Promise<void> {
 		};
 		emit({ name: `scale-out.apps_${n}.post.req_per_s`, value: round(load.requestsPerSecond, 0), unit: 'req/s', ...details });
 		emit({ name: `scale-out.apps_${n}.post.p99_ms`, value: round(load.p99Ms), unit: 'ms', ...details });
+		ctx.appRows.push(
+			`| ${n} | ${round(load.requestsPerSecond, 0)} | ${details.p50_ms} / ${details.p99_ms} | ${cores(cpu_cores, 'apps')} | ${topWaits(db_activity)} | ` +
+				`${sse.p50_ms} / ${sse.p99_ms} | ${cores(probe!.cpu_cores, 'apps')} | ${topWaits(probe!.db_activity)} | ${db_activity.connections_max} |`
+		);
 	} finally {
 		await stopAll(apps);
 		await db.drop();
@@ -167,7 +181,7 @@ async function workersCase(ctx: Context, m: number): Promise<void> {
 	let workers: Child[] = [];
 	try {
 		workers = await startMany(m, (i) => startWorker(i, env));
-		const common = { workers: m, concurrency_per_worker: 4, image: `${SIZE}x${SIZE} local/preview, LOCAL_MODEL_MS_PER_IMAGE=0`, settings: ctx.server.settings };
+		const common = { workers: m, concurrency_per_worker: 4, fsync_p50_ms: ctx.fsyncP50Ms, image: `${SIZE}x${SIZE} local/preview, LOCAL_MODEL_MS_PER_IMAGE=0`, settings: ctx.server.settings };
 		const pickup = await probed(ctx, db, { apps, workers }, () => pickupSamples(apps[0]!.origin, db, tokens[0]!));
 		const pickupDetails = {
 			...common,
@@ -201,6 +215,10 @@ async function workersCase(ctx: Context, m: number): Promise<void> {
 		});
 		await pauseJobType(db.sql, GENERATE_IMAGE); // the workers stop taking more while they are stopped
 		const { done, claimed, pending, seconds } = claim.result;
+		ctx.workerRows.push(
+			`| ${m} | ${round(done / seconds, 0)} | ${cores(claim.cpu_cores, 'workers')} | ${topWaits(claim.db_activity)} | ` +
+				`${pickupDetails.p50_ms} / ${pickupDetails.p99_ms} | ${claim.db_activity.connections_max} |`
+		);
 		if (pending === 0) log(`scale-out.workers_${m}: the backlog of ${BACKLOG} ran dry; the rate is a lower bound`);
 		emit({
 			name: `scale-out.workers_${m}.claim.jobs_per_s`,
@@ -236,9 +254,22 @@ export const scaleOut: Measurement = {
 				return pid;
 			});
 			if (postmaster === null) log('scale-out: the server is not on this machine; Postgres CPU is not measured');
-			const ctx: Context = { server, buildDir, dataDir, postmaster };
+			const fsyncP50Ms = round(percentile(probeFsync(server.diskDir, 50), 50), 3);
+			const ctx: Context = { server, buildDir, dataDir, postmaster, fsyncP50Ms, appRows: [], workerRows: [] };
 			for (const n of COUNTS) await appsCase(ctx, n);
 			for (const m of COUNTS) await workersCase(ctx, m);
+			log(
+				[
+					`scale-out summary (fsync p50 ${fsyncP50Ms} ms; cores are apps or workers / Postgres / whole machine):`,
+					'| apps | POST req/s | POST p50 / p99 ms | cores (POST) | waits (POST) | SSE p50 / p99 ms | cores (SSE) | waits (SSE) | connections |',
+					'| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+					...ctx.appRows,
+					'',
+					'| workers | jobs/s | cores | waits | pickup p50 / p99 ms | connections |',
+					'| --- | --- | --- | --- | --- | --- |',
+					...ctx.workerRows
+				].join('\n')
+			);
 		} finally {
 			await rm(dataDir, { recursive: true, force: true });
 		}
