@@ -17,6 +17,8 @@ export interface SseResult {
 	events: number;
 	missing: number;
 	round_timeouts: number;
+	/** Progress writes committed per second over the rounds (each one notifying). */
+	writes_per_s: number;
 	p50_ms: number;
 	p99_ms: number;
 	max_ms: number;
@@ -52,6 +54,7 @@ export async function sseRounds(
 			throw new Error(`sse: not every subscriber connected: ${groups.flatMap((g) => g.clients.errors).slice(0, 3).join('; ')}`);
 		}
 		for (const g of groups) g.total = g.indexes.length; // each stream's first event: the state at connect
+		const started = performance.now();
 		await during(async () => {
 			for (let step = 1; step <= rounds; step++) {
 				const reached = groups.map((g) => {
@@ -67,6 +70,7 @@ export async function sseRounds(
 				for (const ok of await Promise.all(reached)) if (!ok) timeouts++;
 			}
 		});
+		const writesPerSecond = (runs.length * rounds) / ((performance.now() - started) / 1000);
 		const delays: number[] = [];
 		let missing = 0;
 		for (const g of groups) {
@@ -90,6 +94,7 @@ export async function sseRounds(
 			events: delays.length,
 			missing,
 			round_timeouts: timeouts,
+			writes_per_s: round(writesPerSecond, 0),
 			p50_ms: round(percentile(delays, 50)),
 			p99_ms: round(percentile(delays, 99)),
 			max_ms: round(delays.at(-1) ?? NaN)

@@ -141,7 +141,7 @@ async function appsCase(ctx: Context, n: number): Promise<void> {
 		emit({ name: `scale-out.apps_${n}.post.p99_ms`, value: round(load.p99Ms), unit: 'ms', ...details });
 		ctx.appRows.push(
 			`| ${n} | ${round(load.requestsPerSecond, 0)} | ${details.p50_ms} / ${details.p99_ms} | ${cores(cpu_cores, 'apps')} | ${topWaits(db_activity)} | ` +
-				`${sse.p50_ms} / ${sse.p99_ms} | ${cores(probe!.cpu_cores, 'apps')} | ${topWaits(probe!.db_activity)} | ${db_activity.connections_max} |`
+				`${sse.writes_per_s} | ${sse.p50_ms} / ${sse.p99_ms} | ${cores(probe!.cpu_cores, 'apps')} | ${topWaits(probe!.db_activity)} | ${db_activity.connections_max} |`
 		);
 	} finally {
 		await stopAll(apps);
@@ -261,8 +261,8 @@ export const scaleOut: Measurement = {
 			log(
 				[
 					`scale-out summary (fsync p50 ${fsyncP50Ms} ms; cores are apps or workers / Postgres / whole machine):`,
-					'| apps | POST req/s | POST p50 / p99 ms | cores (POST) | waits (POST) | SSE p50 / p99 ms | cores (SSE) | waits (SSE) | connections |',
-					'| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+					'| apps | POST req/s | POST p50 / p99 ms | cores (POST) | waits (POST) | progress writes/s | SSE p50 / p99 ms | cores (SSE) | waits (SSE) | connections |',
+					'| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 					...ctx.appRows,
 					'',
 					'| workers | jobs/s | cores | waits | pickup p50 / p99 ms | connections |',
