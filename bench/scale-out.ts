@@ -9,6 +9,7 @@
 // active backends waited on, and the CPU (cores) of the apps, the workers, Postgres, the load
 // generator and everything else on the machine. About 4 minutes (1.5 with BENCH_QUICK=1), so it is
 // not in the default `npm run bench` set: `npm run bench -- scale-out`.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -247,6 +248,9 @@ export const scaleOut: Measurement = {
 		const buildDir = builtApp('scale-out');
 		if (!buildDir) return;
 		const dataDir = await mkdtemp(path.join(tmpdir(), 'picture-scale-out-'));
+		// A signal ends the run with process.exit, past the finally below: the images go in any case.
+		const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
+		process.once('exit', removeDataDir);
 		try {
 			const postmaster = await server.freshDatabase('scale_probe', { max: 1 }).then(async (db) => {
 				const pid = await findPostmaster(db.sql);
@@ -272,6 +276,7 @@ export const scaleOut: Measurement = {
 			);
 		} finally {
 			await rm(dataDir, { recursive: true, force: true });
+			process.removeListener('exit', removeDataDir);
 		}
 	}
 };
