@@ -42,7 +42,7 @@ const MEASUREMENTS: Measurement[] = [
 	views,
 	consoleSearch,
 	load,
-	// Not in the default set (about 4 minutes): `npm run bench -- scale-out`.
+	// Not in the default set (3.5-4 minutes): `npm run bench -- scale-out`.
 	scaleOut,
 	// The comparisons with reference implementations (`npm run bench -- compare` runs only these);
 	// the summary stays last.

@@ -7,7 +7,7 @@
 //              workers, then generations completed per second from a backlog
 // Every phase reports the connections per process (pg_stat_activity, by application_name), what
 // active backends waited on, and the CPU (cores) of the apps, the workers, Postgres, the load
-// generator and everything else on the machine. About 4 minutes (1.5 with BENCH_QUICK=1), so it is
+// generator and everything else on the machine. 3.5-4 minutes (1-2 with BENCH_QUICK=1), so it is
 // not in the default `npm run bench` set: `npm run bench -- scale-out`.
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
