@@ -60,8 +60,13 @@ const COMPARE_WATCHDOG_MS = 20 * 60_000;
 
 async function main(): Promise<number> {
 	const filters = process.argv.slice(2).filter((arg) => arg !== '--');
-	const selected = MEASUREMENTS.filter(
-		(m) => (filters.length === 0 ? !m.explicitOnly : filters.some((f) => m.names.some((name) => name.includes(f))))
+	// A long measurement runs only when a filter names its family (`scale-out`, `scale-out.workers`),
+	// not when a filter like `sse` or `pickup` happens to match one of its result names.
+	const family = (m: Measurement) => m.names[0]!.split('.')[0]!;
+	const selected = MEASUREMENTS.filter((m) =>
+		filters.length === 0
+			? !m.explicitOnly
+			: filters.some((f) => m.names.some((name) => name.includes(f)) && (!m.explicitOnly || f.includes(family(m))))
 	);
 	if (selected.length === 0) {
 		log(`no measurement matches ${filters.join(' ')}; known: ${MEASUREMENTS.flatMap((m) => m.names).join(', ')}`);
