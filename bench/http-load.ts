@@ -49,8 +49,9 @@ function send(agent: http.Agent, origin: URL, request: LoadRequest): Promise<num
 	});
 }
 
-export async function httpLoad(originUrl: string, options: LoadOptions): Promise<LoadResult> {
-	const origin = new URL(originUrl);
+/** originUrl: one app, or several (client i talks to origin i mod n, so the clients spread evenly). */
+export async function httpLoad(originUrl: string | string[], options: LoadOptions): Promise<LoadResult> {
+	const origins = (Array.isArray(originUrl) ? originUrl : [originUrl]).map((url) => new URL(url));
 	const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
 	const latencies: number[] = [];
 	const failures: Record<string, number> = {};
@@ -62,7 +63,7 @@ export async function httpLoad(originUrl: string, options: LoadOptions): Promise
 			Array.from({ length: options.clients }, async (_, client) => {
 				for (let n = 0; performance.now() < deadline; n++) {
 					const t0 = performance.now();
-					const status = await send(agent, origin, options.request(client, n)).catch((error: Error) => error.message);
+					const status = await send(agent, origins[client % origins.length]!, options.request(client, n)).catch((error: Error) => error.message);
 					if (status === options.status) latencies.push(performance.now() - t0);
 					else {
 						failed++;

@@ -5,7 +5,8 @@
 //   BENCH_PG_SETTINGS   extra settings for the embedded server, e.g. "synchronous_commit=off"
 // A filter selects the measurements whose result names contain it, e.g. `queue.pickup`; `compare`
 // runs the comparisons with graphile-worker 0.17.3 (installed into bench/anchors/ on first use), the
-// queue's DB-only ceiling and a bare SvelteKit app.
+// queue's DB-only ceiling and a bare SvelteKit app; `scale-out` (1, 2, 4 app and worker processes,
+// docs/scaling.md) runs only when named.
 import { churnBench } from './churn';
 import { compareRequest } from './compare-request';
 import { compareBatched, compareEnqueue, comparePickup, compareSingle, compareSummary } from './compare-queue';
@@ -18,6 +19,7 @@ import { pickup } from './pickup-latency';
 import { pickupStart } from './pickup-start';
 import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
+import { scaleOut } from './scale-out';
 import { sseFanout } from './sse-fanout';
 import { userQueries } from './user-queries';
 import { views } from './views';
@@ -40,6 +42,8 @@ const MEASUREMENTS: Measurement[] = [
 	views,
 	consoleSearch,
 	load,
+	// Not in the default set (3.5-4 minutes): `npm run bench -- scale-out`.
+	scaleOut,
 	// The comparisons with reference implementations (`npm run bench -- compare` runs only these);
 	// the summary stays last.
 	compareSingle,
@@ -56,8 +60,13 @@ const COMPARE_WATCHDOG_MS = 20 * 60_000;
 
 async function main(): Promise<number> {
 	const filters = process.argv.slice(2).filter((arg) => arg !== '--');
-	const selected = MEASUREMENTS.filter(
-		(m) => filters.length === 0 || filters.some((f) => m.names.some((name) => name.includes(f)))
+	// A long measurement runs only when a filter names its family (`scale-out`, `scale-out.workers`),
+	// not when a filter like `sse` or `pickup` happens to match one of its result names.
+	const family = (m: Measurement) => m.names[0]!.split('.')[0]!;
+	const selected = MEASUREMENTS.filter((m) =>
+		filters.length === 0
+			? !m.explicitOnly
+			: filters.some((f) => m.names.some((name) => name.includes(f)) && (!m.explicitOnly || f.includes(family(m))))
 	);
 	if (selected.length === 0) {
 		log(`no measurement matches ${filters.join(' ')}; known: ${MEASUREMENTS.flatMap((m) => m.names).join(', ')}`);

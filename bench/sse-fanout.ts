@@ -25,7 +25,7 @@ const WORKER_ID = 'bench-sse';
 
 const now = () => performance.timeOrigin + performance.now();
 
-interface Subscriber {
+export interface Subscriber {
 	generationId: string;
 	token: string;
 }
@@ -37,7 +37,7 @@ type ClientMessage =
 	| { type: 'seen'; seen: { ids: number[]; times: number[] }[]; received: number };
 
 /** The client thread, with a way to wait for its next message of a kind. */
-function startClients(origin: string, subscribers: Subscriber[]) {
+export function startClients(origin: string, subscribers: Subscriber[]) {
 	const worker = new Worker(new URL('./sse-clients.mjs', import.meta.url), { workerData: { origin, subscribers } });
 	const waiting = new Map<string, (message: ClientMessage) => void>();
 	const errors: string[] = [];
@@ -80,7 +80,7 @@ async function subscriberGauge(origin: string): Promise<number> {
 }
 
 /** Runs fn over items with at most `limit` at once. */
-async function pooled<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function pooled<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
 	let next = 0;
 	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
 		while (next < items.length) await fn(items[next++]!);
@@ -169,7 +169,7 @@ async function runCase(name: string, origin: string, appPid: number | undefined,
 }
 
 /** A generation per user started through the API, its job claimed and admitted as the worker would. */
-async function startRuns(origin: string, sql: Sql, tokens: string[]): Promise<GenerationRun[]> {
+export async function startRuns(origin: string, sql: Sql, tokens: string[]): Promise<GenerationRun[]> {
 	const ids: string[] = new Array(tokens.length);
 	await pooled(tokens.map((token, i) => ({ token, i })), 10, async ({ token, i }) => {
 		const response = await fetch(`${origin}/api/generations`, {

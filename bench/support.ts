@@ -243,6 +243,8 @@ export async function countByStatus(sql: Sql): Promise<Record<string, number>> {
 export interface Measurement {
 	/** The result names it emits; the command-line filter selects on these. */
 	names: string[];
+	/** Too long for the default set: runs only when a filter names its family (the names' first part). */
+	explicitOnly?: boolean;
 	run(server: BenchServer): Promise<void>;
 }
 
