@@ -57,59 +57,58 @@ export async function liveSeries(access: ConsoleAccess, sql: Queryable, at?: Dat
 	const now = at ?? (await sql<{ now: Date }[]>`select now() as now`)[0]!.now;
 	const { start, end, first } = liveWindow(now);
 	const latencyStart = new Date(end.getTime() - LATENCY_STEPS * LATENCY_STEP_SECONDS * 1000);
-	// Each branch names its status so it reads only its own partial index; the window's bounds are
-	// parameters (not a CTE) so the planner sees how narrow the completed_at range is.
-	const [counts, depth, latency] = await Promise.all([
-		sql<{ b: number; started: number; completed: number; failed: number }[]>`
-			with recent as (
-				select status, started_at, completed_at from public.job_queue
+	// One pass over the window's rows (materialized once, read by both aggregates): each branch
+	// names its status so it reads only its own partial index, and the bounds are parameters (not a
+	// CTE) so the planner sees how narrow the completed_at range is. Pending rows are read for their
+	// start only when a failed try left one (started_at is kept until the next claim).
+	const [events, depth] = await Promise.all([
+		sql<{ kind: 'bucket' | 'wait'; job_type: string | null; i: number; started: number; completed: number; failed: number; wait: number | null }[]>`
+			with recent as materialized (
+				select status, job_type, started_at, completed_at, scheduled_at from public.job_queue
 				where status in ('completed', 'failed', 'cancelled') and completed_at >= ${start} and completed_at < ${end}
 				union all
-				select status, started_at, null from public.job_queue where status = 'processing' and started_at >= ${start}
+				select status, job_type, started_at, null, scheduled_at from public.job_queue where status = 'processing' and started_at >= ${start}
 				union all
-				select status, started_at, null from public.job_queue where status = 'pending' and started_at >= ${start}
-			)
-			select b::int, sum(started)::int as started, sum(completed)::int as completed, sum(failed)::int as failed
-			from (
+				select status, job_type, started_at, null, scheduled_at from public.job_queue where status = 'pending' and started_at >= ${start}
+			),
+			marks as (
 				select floor(date_part('epoch', started_at) / ${LIVE_BUCKET_SECONDS})::bigint - ${first} as b, 1 as started, 0 as completed, 0 as failed
 				from recent where started_at >= ${start} and started_at < ${end}
 				union all
 				select floor(date_part('epoch', completed_at) / ${LIVE_BUCKET_SECONDS})::bigint - ${first},
 				       0, (status = 'completed')::int, (status = 'failed')::int
 				from recent where completed_at is not null and status <> 'cancelled'
-			) events
-			group by b`,
-		sql<{ pending: number; due: number; processing: number }[]>`
+			)
+			select 'bucket' as kind, null as job_type, b::int as i, sum(started)::int as started, sum(completed)::int as completed,
+			       sum(failed)::int as failed, null::float8 as wait
+			from marks group by b
+			union all
+			select 'wait', job_type, floor(date_part('epoch', started_at - ${latencyStart}::timestamptz) / ${LATENCY_STEP_SECONDS})::int,
+			       0, 0, 0, max(greatest(date_part('epoch', started_at - scheduled_at), 0))
+			from recent
+			where status <> 'pending' and started_at >= ${latencyStart} and started_at < ${end}
+			group by 2, 3`,
+		sql<{ pending: number; due: number; processing: number; waiting: { job_type: string; pending: number; oldest: number | null }[] }[]>`
 			select (select count(*)::int from public.job_queue where status = 'pending') as pending,
 			       (select count(*)::int from public.job_queue where status = 'pending' and scheduled_at <= ${now}) as due,
-			       (select count(*)::int from public.job_queue where status = 'processing') as processing`,
-		sql<{ job_type: string; minutes: (number | null)[]; oldest_waiting_seconds: number | null; pending: number }[]>`
-			with started as (
-				select job_type, floor(date_part('epoch', started_at - ${latencyStart}::timestamptz) / ${LATENCY_STEP_SECONDS})::int as m,
-				       greatest(date_part('epoch', started_at - scheduled_at), 0) as wait
-				from (
-					select job_type, started_at, scheduled_at from public.job_queue
-					where status in ('completed', 'failed', 'cancelled') and completed_at >= ${latencyStart}
-					union all
-					select job_type, started_at, scheduled_at from public.job_queue where status = 'processing'
-				) s
-				where started_at >= ${latencyStart} and started_at < ${end}
-			),
-			waiting as (
-				select job_type, count(*)::int as pending,
-				       max(date_part('epoch', ${now}::timestamptz - scheduled_at)) filter (where scheduled_at <= ${now}) as oldest
-				from public.job_queue where status = 'pending'
-				group by job_type
-			),
-			types as (select job_type from started union select job_type from waiting)
-			select t.job_type,
-			       array(select (select max(wait) from started s where s.job_type = t.job_type and s.m = g)
-			             from generate_series(0, ${LATENCY_STEPS - 1}::int) g order by g) as minutes,
-			       w.oldest as oldest_waiting_seconds, coalesce(w.pending, 0) as pending
-			from types t left join waiting w on w.job_type = t.job_type
-			order by t.job_type`
+			       (select count(*)::int from public.job_queue where status = 'processing') as processing,
+			       (select coalesce(json_agg(w), '[]') from (
+			          select job_type, count(*)::int as pending,
+			                 max(date_part('epoch', ${now}::timestamptz - scheduled_at)) filter (where scheduled_at <= ${now}) as oldest
+			          from public.job_queue where status = 'pending' group by job_type) w) as waiting`
 	]);
-	const byBucket = new Map(counts.map((row) => [row.b, row]));
+	const { waiting, ...queueDepth } = depth[0]!;
+	const counts = events.filter((row) => row.kind === 'bucket');
+	const types = new Map<string, LiveLatency>();
+	const typeOf = (job_type: string) => {
+		let entry = types.get(job_type);
+		if (!entry) types.set(job_type, (entry = { job_type, minutes: Array(LATENCY_STEPS).fill(null), oldest_waiting_seconds: null, pending: 0 }));
+		return entry;
+	};
+	for (const row of events) if (row.kind === 'wait' && row.i >= 0 && row.i < LATENCY_STEPS) typeOf(row.job_type!).minutes[row.i] = row.wait;
+	for (const row of waiting) Object.assign(typeOf(row.job_type), { pending: row.pending, oldest_waiting_seconds: row.oldest });
+	const latency = [...types.values()].sort((x, y) => (x.job_type < y.job_type ? -1 : 1));
+	const byBucket = new Map(counts.map((row) => [row.i, row]));
 	const buckets: LiveBucket[] = Array.from({ length: LIVE_BUCKETS }, (_, i) => {
 		const row = byBucket.get(i);
 		return {
@@ -119,9 +118,7 @@ export async function liveSeries(access: ConsoleAccess, sql: Queryable, at?: Dat
 			failed: row?.failed ?? 0
 		};
 	});
-	// postgres.js reads a NULL inside a float8[] as NaN: a minute with no start is null again.
-	const waits = latency.map((row) => ({ ...row, minutes: row.minutes.map((m) => (m === null || Number.isNaN(m) ? null : m)) }));
-	return { generatedAt: now.toISOString(), bucketSeconds: LIVE_BUCKET_SECONDS, buckets, depth: depth[0]!, latency: waits };
+	return { generatedAt: now.toISOString(), bucketSeconds: LIVE_BUCKET_SECONDS, buckets, depth: queueDepth, latency };
 }
 
 // Several open consoles poll every few seconds: they share one reading per second.
