@@ -12,7 +12,7 @@ import { parseJobFilter } from '../src/lib/server/console/job-filter';
 import { listModelStats } from '../src/lib/server/console/models';
 import { consoleOverview } from '../src/lib/server/console/overview';
 import { historySeries } from '../src/lib/server/console/history';
-import { liveSeries } from '../src/lib/server/console/live';
+import { liveSeries, LiveTally } from '../src/lib/server/console/live';
 import { listStuck, reaperActivity } from '../src/lib/server/console/stuck';
 import { listUsers } from '../src/lib/server/console/users';
 import { lastRunByTrigger, listJobTypes, listWorkerRuns } from '../src/lib/server/console/worker';
@@ -124,7 +124,7 @@ export async function seedViews(sql: Sql, jobs: number): Promise<void> {
 }
 
 /** A busy quarter hour on top of the month: 100 jobs a second finishing (1% failed) plus 500 running. */
-async function seedBusyQuarterHour(sql: Sql): Promise<number> {
+export async function seedBusyQuarterHour(sql: Sql): Promise<number> {
 	const busy = QUICK ? 9_000 : 90_000;
 	await sql`
 		insert into job_queue (job_type, payload, status, attempts, created_at, scheduled_at, started_at, completed_at, updated_at)
@@ -222,8 +222,14 @@ export const views: Measurement = {
 			// quarter hour, so it is measured again after a busy one: BUSY jobs finished in the last 15 minutes.
 			const busy = await seedBusyQuarterHour(db.sql);
 			const access = consoleReader(admin);
-			const ms = await medianOf(() => wallMs(() => liveSeries(access, db.sql)));
-			emit({ name: 'console.page.live_busy.ms', value: ms, unit: 'ms', budget_ms: 50, jobs: JOBS + busy, last_15_min: busy, statistic: `median of ${RUNS} (wall time of liveSeries)` });
+			const full = await medianOf(() => wallMs(() => liveSeries(access, db.sql)));
+			// What the endpoint pays per poll: the process's tally, after its first reading, reads the unsettled tail.
+			const tally = new LiveTally();
+			const ms = await medianOf(() => wallMs(() => tally.read(access, db.sql)));
+			emit({
+				name: 'console.page.live_busy.ms', value: ms, unit: 'ms', budget_ms: 50, full_window_ms: full, jobs: JOBS + busy, last_15_min: busy,
+				statistic: `median of ${RUNS} polls through LiveTally after a first full reading (full_window_ms: liveSeries, every row of the 15 minutes)`
+			});
 		} finally {
 			await db.drop();
 		}

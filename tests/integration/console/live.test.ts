@@ -3,7 +3,7 @@
 // filters (and their refusals), and the endpoint as each caller sees it.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { HISTORY_RANGES, historyChoices, historySeries, parseHistoryQuery } from '$lib/server/console/history';
-import { LIVE_BUCKETS, liveSeries, liveWindow } from '$lib/server/console/live';
+import { LIVE_BUCKETS, liveSeries, LiveTally, liveWindow } from '$lib/server/console/live';
 import { ValidationError } from '$lib/server/errors';
 import type { Services } from '$lib/server/runtime';
 import { load } from '$routes/admin/+page.server';
@@ -123,6 +123,30 @@ describe('the realtime series', () => {
 		expect(email.minutes.every((m) => m === null)).toBe(true);
 		expect(email.oldest_waiting_seconds).toBeCloseTo(42, 3);
 		expect(email.pending).toBe(2);
+	});
+
+	test('a process tally reads only the unsettled tail and agrees with a full reading', async () => {
+		const tally = new LiveTally();
+		const t1 = new Date(at.getTime() - 60_000);
+		await insert([
+			{ status: 'completed', started: inBucket(100), completed: inBucket(101) },
+			{ status: 'failed', type: 'upscale-image', scheduled: new Date(inBucket(150).getTime() - 3000), started: inBucket(150), completed: inBucket(160) }
+		]);
+		expect(await tally.read(access, db.sql, t1)).toEqual(await liveSeries(access, db.sql, t1));
+		// Later rows, some in buckets that were still unsettled at t1, then a reading at `at`.
+		await insert([
+			{ status: 'completed', started: inBucket(166), completed: inBucket(170) },
+			{ status: 'completed', type: 'upscale-image', scheduled: new Date(inBucket(175).getTime() - 9000), started: inBucket(175), completed: inBucket(179) },
+			{ status: 'processing', started: inBucket(178) }
+		]);
+		const incremental = await tally.read(access, db.sql, at);
+		expect(incremental).toEqual(await liveSeries(access, db.sql, at));
+		expect(incremental.buckets.reduce((n, b) => n + b.started, 0)).toBe(5);
+		expect(incremental.latency.find((l) => l.job_type === 'upscale-image')!.minutes[14]).toBe(9);
+		// Concurrent reads are served one at a time and agree.
+		const [a, b] = await Promise.all([tally.read(access, db.sql, at), tally.read(access, db.sql, at)]);
+		expect(a).toEqual(b);
+		expect(a).toEqual(incremental);
 	});
 
 	test('the endpoint: JSON for administrators and operators, never cached by the browser; refused to users', async () => {
