@@ -189,7 +189,7 @@ describe('the history', () => {
 	});
 
 	test('counts per bucket for each range, filtered by job type and by model', async () => {
-		const [{ now }] = (await db.sql<{ now: Date }[]>`select now() as now`) as [{ now: Date }];
+		const now = (await db.sql<{ now: Date }[]>`select now() as now`)[0]!.now;
 		const ago = (hours: number) => new Date(now.getTime() - hours * 3600_000);
 		await insert([
 			{ status: 'completed', type: 'generate-image', model: 'local/preview', created: ago(0.01), started: ago(0.01), completed: ago(0.005) },
