@@ -1,7 +1,7 @@
 import { error } from '@sveltejs/kit';
 import { consoleReader } from '$lib/server/console/access';
 import { consoleHistory, historyChoices, parseHistoryQuery } from '$lib/server/console/history';
-import { liveSeries } from '$lib/server/console/live';
+import { cachedLiveSeries } from '$lib/server/console/live';
 import { consoleOverview } from '$lib/server/console/overview';
 import { load as pageLoad } from '$lib/server/http';
 import type { PageServerLoad } from './$types';
@@ -20,7 +20,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 	const [overview, history, live] = await Promise.all([
 		consoleOverview(access, sql, config, { log, cache: readCache }),
 		consoleHistory(access, sql, query, choices, readCache),
-		liveSeries(access, sql)
+		cachedLiveSeries(access, sql, readCache)
 	]);
 	return { overview, history, live };
 }) satisfies PageServerLoad;
