@@ -252,7 +252,14 @@ CREATE FUNCTION public.cancel_jobs(p_job_ids uuid[], p_reason text DEFAULT NULL:
     AS $$
   update job_queue
   set status = 'cancelled', completed_at = now(), locked_by = null, locked_until = null,
-      error_message = coalesce(p_reason, error_message), updated_at = now()
+      error_message = coalesce(p_reason, error_message),
+      attempt_log = case when status = 'processing' then append_attempt_log(attempt_log, jsonb_build_object(
+        'kind', 'attempt', 'attempt', attempts, 'claim', claim_count, 'worker', locked_by,
+        'started_at', started_at, 'ended_at', now(), 'outcome', 'cancelled',
+        'error', left(coalesce(p_reason, 'cancelled while running'), 2000), 'details', null,
+        'permanent', false, 'counted', true, 'next', null, 'retry_at', null))
+        else attempt_log end,
+      updated_at = now()
   where id = any (p_job_ids) and status in ('pending', 'processing')
   returning id;
 $$;
@@ -928,6 +935,11 @@ begin
   return query
   update job_queue j
   set status = 'pending', attempts = greatest(j.attempts - 1, 0), started_at = null,
+      attempt_log = append_attempt_log(j.attempt_log, jsonb_build_object(
+        'kind', 'attempt', 'attempt', j.attempts, 'claim', j.claim_count, 'worker', j.locked_by,
+        'started_at', j.started_at, 'ended_at', now(), 'outcome', 'released',
+        'error', 'given back unstarted by its worker', 'details', null,
+        'permanent', false, 'counted', false, 'next', 'retry', 'retry_at', j.scheduled_at)),
       locked_by = null, locked_until = null, updated_at = now()
   from unnest(p_job_ids, p_claim_counts) as t(id, claim_count)
   where j.id = t.id
@@ -935,7 +947,6 @@ begin
     and j.locked_by = p_worker_id
     and j.claim_count = t.claim_count
   returning j.id;
-  -- Other workers may be idle while this one held the jobs: tell them they are due.
   if found then
     perform pg_notify('job_queue_inserted', '');
   end if;

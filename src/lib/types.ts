@@ -22,6 +22,8 @@ export type { JobFilter } from './server/console/job-filter';
 export type { JobListRow, JobSort } from './server/console/jobs';
 export type { ModelStats } from './server/console/models';
 export type { ModelTime } from './server/console/overview';
+export type { History, HistoryPoint } from './server/console/history';
+export type { LiveBucket, LiveLatency, LiveSeries } from './server/console/live';
 export type { RetryCounts } from './server/console/retry-kinds';
 export type { ReapedJob, ReaperRun, StuckJob } from './server/console/stuck';
 export type { UserPage, UserUsage } from './server/console/users';

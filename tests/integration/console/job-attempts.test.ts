@@ -7,7 +7,7 @@ import { consoleActor, consoleReader } from '$lib/server/console/access';
 import { changeJob } from '$lib/server/console/job-actions';
 import { getJob } from '$lib/server/console/jobs';
 import { resetStuck } from '$lib/server/console/stuck';
-import { claimJobs, completeJobs, enqueueJob, failJob, heartbeatJobs, reapExpiredJobs, snoozeJob, type Claim } from '$lib/server/queue';
+import { cancelJob, claimJobs, completeJobs, enqueueJob, failJob, heartbeatJobs, reapExpiredJobs, releaseJobs, snoozeJob, type Claim } from '$lib/server/queue';
 import type { Services } from '$lib/server/runtime';
 import { describeError, PermanentJobError } from '$lib/server/worker/errors';
 import { load as loadJob } from '$routes/admin/jobs/[id]/+page.server';
@@ -194,5 +194,51 @@ describe('the job page', () => {
 		await changeJob(consoleActor(admin.user), db.sql, 'cancel', id);
 		const page = await loadPage<any>(loadJob, services, admin.user, `/admin/jobs/${id}`, { id });
 		expect(page.attempts).toEqual([expect.objectContaining({ outcome: 'cancelled', error: `Cancelled by an administrator (${admin.email})` })]);
+	});
+});
+
+// 0029: the two ways a try ended that left no trace before.
+describe('a try cancelled while running, and a claim given back unstarted', () => {
+	test('cancelling a running job logs the try it cut short: worker, start, end, reason; the page shows it once', async () => {
+		const id = await enqueueJob(db.sql, 'thumbnail', { maxAttempts: 3 });
+		await claim(id, 'worker-running');
+		expect(await cancelJob(db.sql, id, 'Cancelled by an administrator')).toBe(true);
+		const [entry] = await log(id);
+		expect(entry).toMatchObject({
+			kind: 'attempt', attempt: 1, claim: 1, worker: 'worker-running', outcome: 'cancelled',
+			error: 'Cancelled by an administrator', counted: true, next: null
+		});
+		expect(Date.parse(entry!.ended_at as string)).toBeGreaterThanOrEqual(Date.parse(entry!.started_at as string));
+		const detail = await getJob(consoleReader(admin.user), db.sql, id);
+		expect(detail.attempts.map((a) => [a.outcome, a.worker])).toEqual([['cancelled', 'worker-running']]);
+		expect(detail.attempts[0]!.startedAt).not.toBeNull();
+		expect(detail.attempts[0]!.note).toMatch(/Cancelled while this try was running/);
+	});
+
+	test('cancelling a pending job logs nothing: the page shows the cancel alone', async () => {
+		const id = await enqueueJob(db.sql, 'thumbnail', { maxAttempts: 3 });
+		expect(await cancelJob(db.sql, id)).toBe(true);
+		expect(await log(id)).toEqual([]);
+		const detail = await getJob(consoleReader(admin.user), db.sql, id);
+		expect(detail.attempts.map((a) => [a.outcome, a.worker, a.startedAt])).toEqual([['cancelled', null, null]]);
+	});
+
+	test('a released claim is logged as not counted; a stale worker releasing changes nothing', async () => {
+		const id = await enqueueJob(db.sql, 'thumbnail', { maxAttempts: 3 });
+		const held = await claim(id, 'worker-prefetch');
+		expect([...(await releaseJobs(db.sql, 'someone-else', [held]))]).toEqual([]);
+		expect(await log(id)).toEqual([]);
+		expect([...(await releaseJobs(db.sql, 'worker-prefetch', [held]))]).toEqual([id]);
+		expect(await row(id)).toMatchObject({ status: 'pending', attempts: 0, claim_count: 1 });
+		const [entry] = await log(id);
+		expect(entry).toMatchObject({ attempt: 1, claim: 1, worker: 'worker-prefetch', outcome: 'released', counted: false, next: 'retry' });
+		// Then it runs and succeeds: the page shows the given-back claim, then the success.
+		const done = await claim(id, 'worker-b');
+		await completeJobs(db.sql, 'worker-b', [done]);
+		const detail = await getJob(consoleReader(admin.user), db.sql, id);
+		expect(detail.attempts.map((a) => [a.outcome, a.worker, a.counted])).toEqual([
+			['released', 'worker-prefetch', false],
+			['succeeded', null, true]
+		]);
 	});
 });

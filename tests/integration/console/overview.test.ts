@@ -163,7 +163,7 @@ describe('the page and its live refresh', () => {
 		await seedJobs(db.sql, { status: 'processing', leaseLeft: -5 }); // a stuck job
 		await seedWorkerRun(db.sql, 5);
 		const admin = await signedInUser(services, { admin: true });
-		const loaded = (await load({ locals: { services, user: admin.user } } as never)) as { overview: Awaited<ReturnType<typeof consoleOverview>> };
+		const loaded = (await load({ locals: { services, user: admin.user }, url: new URL('http://localhost/admin') } as never)) as { overview: Awaited<ReturnType<typeof consoleOverview>> };
 		expect(loaded.overview.now.processing).toBe(1);
 		expect(loaded.overview.alerts.map((a) => a.key)).toEqual(['stuck_jobs']);
 		expect(typeof loaded.overview.generatedAt).toBe('string');

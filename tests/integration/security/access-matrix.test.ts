@@ -166,6 +166,7 @@ const MATRIX: Record<string, Row> = {
 	'admin/+layout.server.ts load': { path: '/admin', expected: adminPage() },
 	'admin/+page.server.ts load': { path: '/admin', expected: adminPage() },
 	'admin/overview/+server.ts GET': { path: '/admin/overview', expected: adminPage() },
+	'admin/overview/live/+server.ts GET': { path: '/admin/overview/live', expected: adminPage() },
 	'admin/audit/+page.server.ts load': { path: '/admin/audit', expected: adminPage() },
 	'admin/export/+page.server.ts load': { path: '/admin/export', expected: adminPage() },
 	'admin/export/[name].csv/+server.ts GET': { path: '/admin/export/failed-jobs.csv', params: () => ({ name: 'failed-jobs' }), expected: adminPage() },

@@ -25,6 +25,7 @@ import { actions as modelsActions } from '$routes/admin/models/+page.server';
 import { actions as stuckActions } from '$routes/admin/stuck/+page.server';
 import { actions as usersActions, load as usersLoad } from '$routes/admin/users/+page.server';
 import { load as auditLoad } from '$routes/admin/audit/+page.server';
+import { load as overviewLoad } from '$routes/admin/+page.server';
 import { actions as workerActions, load as workerLoad } from '$routes/admin/worker/+page.server';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { messageOf, signedWebhook as signedWebhookTo, snapshotTables } from '../../support/hostile';
@@ -295,6 +296,22 @@ const cases: Case[] = [
 	{ name: 'users page: a NUL in the search', run: () => get('/admin/users?q=%00', usersLoad as Route, {}, asAdmin()), status: 400, message: /NUL character/ },
 	{ name: 'users page: SQL in the search, a traversal cursor', run: () => get("/admin/users?q=%25'%20or%201%3D1--&before=..%2F", usersLoad as Route, {}, asAdmin()), status: 200, message: /^$/ },
 	{ name: 'audit page: a hostile cursor', run: () => get('/admin/audit?before=-1%27', auditLoad as Route, {}, asAdmin()), status: 200, message: /^$/ },
+	// The overview's history: range, job type and model are allowlists.
+	...[
+		['an unknown range', 'range=1y', /Range must be one of 24h, 7d, 30d/],
+		['a range by its inherited name', 'range=__proto__', /Range must be one of/],
+		['two ranges', 'range=7d&range=30d', /Give range once/],
+		['a NUL range', 'range=%00', /NUL character/],
+		['an unregistered job type', 'type=%3Cscript%3E', /Job type must be one of/],
+		['SQL as the job type', "type=generate-image'%20or%20'1'%3D'1", /Job type must be one of/],
+		['a model outside the catalogue', 'model=..%2F..%2Fetc%2Fpasswd', /Model must be one in the catalogue/],
+		['SQL as the model', "model=local%2Fpreview'--", /Model must be one in the catalogue/]
+	].map(([what, query, message]) => ({
+		name: `overview history: ${what as string}`,
+		run: () => get(`/admin?${query as string}`, overviewLoad as Route, {}, asAdmin()),
+		status: 400,
+		message: message as RegExp
+	})),
 	{ name: 'worker page: an unknown trigger', run: () => get('/admin/worker?trigger=%3Cscript%3E', workerLoad as Route, {}, asAdmin()), status: 400, message: /Trigger must be one of/ },
 	{ name: 'worker page: a forged cursor is ignored', run: () => get('/admin/worker?before=1%27%20or%201%3D1', workerLoad as Route, {}, asAdmin()), status: 200, message: /^$/ },
 	{ name: 'worker page: a NUL cursor', run: () => get('/admin/worker?before=%00', workerLoad as Route, {}, asAdmin()), status: 400, message: /NUL character/ },

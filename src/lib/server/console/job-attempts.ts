@@ -1,11 +1,11 @@
 // Every try of one job, for its console page: the logged ones (job_queue.attempt_log, 0018: tries
-// that failed, were reaped or reset, and operator retries) and the one the row itself describes (the
+// that failed, were reaped, reset, cancelled while running or given back unstarted (0029), and operator retries) and the one the row itself describes (the
 // try running now, or the one that succeeded), which is never logged so the hot path writes nothing.
 import type { Job } from '../queue';
 
 export const ATTEMPT_LOG_LIMIT = 25;
 
-export type AttemptOutcome = 'error' | 'lease_expired' | 'reset' | 'running' | 'succeeded' | 'cancelled' | 'handed_back' | 'unknown';
+export type AttemptOutcome = 'error' | 'lease_expired' | 'reset' | 'running' | 'succeeded' | 'cancelled' | 'handed_back' | 'released' | 'unknown';
 
 export interface AttemptView {
 	kind: 'attempt' | 'retry';
@@ -62,7 +62,7 @@ function fromEntry(entry: Entry): AttemptView {
 			fromStatus: str(entry.from_status)
 		};
 	}
-	const outcome = (['error', 'lease_expired', 'reset'] as const).find((o) => o === entry.outcome) ?? 'unknown';
+	const outcome = (['error', 'lease_expired', 'reset', 'cancelled', 'released'] as const).find((o) => o === entry.outcome) ?? 'unknown';
 	const startedAt = str(entry.started_at);
 	const endedAt = str(entry.ended_at);
 	const { stack, details } = splitDetails(entry.details);
@@ -88,7 +88,11 @@ function fromEntry(entry: Entry): AttemptView {
 				? `The worker stopped renewing its lease: the end is when the lease ran out${reapedAt ? ', after which the reaper returned the job' : ''}.`
 				: outcome === 'reset'
 					? 'Reset from the Stuck page: the attempt was given back.'
-					: null
+					: outcome === 'cancelled'
+						? 'Cancelled while this try was running: its worker was told to stop.'
+						: outcome === 'released'
+							? 'Claimed ahead by its worker and given back before it began (the worker stopped, or the lease left too little time): the attempt was refunded.'
+							: null
 	};
 }
 
@@ -123,7 +127,8 @@ export function jobAttempts(job: Job & { attempt_log?: unknown }, now: Date): At
 			...current, outcome: 'succeeded', endedAt, durationSeconds: seconds(startedAt, endedAt),
 			note: 'A successful try keeps no worker name: completing a job writes as little as possible.'
 		});
-	} else if (job.status === 'cancelled') {
+	} else if (job.status === 'cancelled' && !(logged && log.at(-1)?.outcome === 'cancelled')) {
+		// Cancelled before any try began (a try cancelled while running is in the log since 0029).
 		views.push({ ...blank(), outcome: 'cancelled', attempt: null, endedAt: iso(job.completed_at), error: job.error_message, counted: false });
 	} else if (job.status === 'pending' && startedAt && !logged && job.claim_count > 0) {
 		// Claimed since the last logged try, and back in line without a failure: a snooze or a hand-back.
