@@ -287,6 +287,12 @@ describe('following and downloading a group', () => {
 			await call(events, services, { path: `/api/groups/${id}/events`, params: { id }, user: alice.user, headers: { 'last-event-id': String(ids[ids.length - 1]) } })
 		);
 		expect(resumed.map((e) => e.event)).toEqual(['group']);
+		// Resuming from before the end: every member's state again, then the group.
+		const behind = await collectSse(
+			await call(events, services, { path: `/api/groups/${id}/events`, params: { id }, user: alice.user, headers: { 'last-event-id': '1' } })
+		);
+		expect(behind.map((e) => e.event)).toEqual(['generation', 'generation', 'group']);
+		expect(behind.slice(0, 2).map((e) => JSON.parse(e.data).status)).toEqual(['completed', 'completed']);
 	});
 
 	test('the ZIP holds every finished picture, byte for byte, and unzip accepts it', async () => {

@@ -44,14 +44,25 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 				if (!closed && loaded) controller.enqueue(encoder.encode(`id: ${total()}\nevent: group\ndata: ${JSON.stringify(groupView(loaded))}\n\n`));
 				close();
 			};
-			const send = (row: GenerationRow, quiet = false) => {
+			const send = (row: GenerationRow, force = false) => {
+				if (closed) return;
 				const seq = Number(row.event_seq);
-				if (closed || seq <= (known.get(row.id) ?? 0)) return;
-				known.set(row.id, seq);
-				if (isTerminal(row.status)) terminal.add(row.id);
-				if (!quiet) controller.enqueue(encoder.encode(`id: ${total()}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`));
+				const before = known.get(row.id) ?? 0;
+				if (seq > before || force) {
+					known.set(row.id, Math.max(seq, before));
+					controller.enqueue(encoder.encode(`id: ${total()}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`));
+				}
+				// The member's newest state decides (an operator's retry can bring one back); a stale one does not.
+				if (seq >= before) {
+					if (isTerminal(row.status)) terminal.add(row.id);
+					else terminal.delete(row.id);
+				}
 				if (terminal.size === first.members.length) void finish();
 			};
+			// Ids count from the state read above, so a change the hub brings before the read below
+			// already carries the right sum (ids never go down).
+			for (const member of first.members) known.set(member.id, Number(member.event_seq));
+			const seenAll = resumeFrom >= total();
 			// Subscribe to every member before reading their state again, so no change falls between.
 			const unsubscribes = await Promise.all(first.members.map((member) => events.subscribe(member.id, (row) => send(row))));
 			const heartbeat = setInterval(() => {
@@ -65,10 +76,9 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			controller.enqueue(encoder.encode('retry: 2000\n\n'));
 			const current = await generations.groups.get(user, params.id);
 			if (!current) return close();
-			const currentTotal = current.members.reduce((sum, m) => sum + Number(m.event_seq), 0);
-			// Already seen everything up to now (a resume): take the state in without sending it again.
-			const quiet = resumeFrom >= currentTotal;
-			for (const member of current.members) send(member, quiet);
+			// A new client (or one resuming from before the first read) gets every member's state; one
+			// that has seen it all gets only what changed since.
+			for (const member of current.members) send(member, !seenAll);
 			if (current.members.length === 0) void finish();
 		},
 		cancel() {
