@@ -42,7 +42,7 @@ async function post(action: (event: never) => unknown, user: AppUser, fields: Re
 	const url = new URL('http://localhost/form');
 	try {
 		const result = await action({ request: new Request(url, { method: 'POST', body }), url, params, locals: { services, user } } as never);
-		if (isActionFailure(result)) return { failure: { status: result.status, data: result.data as Record<string, unknown> } };
+		if (isActionFailure(result)) return { failure: { status: result.status, data: result.data as unknown as Record<string, unknown> } };
 		throw new Error(`no redirect: ${JSON.stringify(result)}`);
 	} catch (thrown) {
 		if (isRedirect(thrown)) return { redirect: thrown.location };
