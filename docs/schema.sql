@@ -194,8 +194,11 @@ CREATE TABLE public.image_generations (
     max_attempts integer DEFAULT 3 NOT NULL,
     run_started_at timestamp with time zone,
     queue_paused boolean DEFAULT false NOT NULL,
+    group_id uuid,
+    group_position smallint,
     CONSTRAINT completed_has_image CHECK (((status <> 'completed'::text) OR (image_path IS NOT NULL))),
     CONSTRAINT failure_class_valid CHECK (((failure_class IS NULL) OR (failure_class = ANY (ARRAY['storage'::text, 'input'::text, 'safety'::text, 'provider'::text, 'model'::text, 'timeout'::text, 'worker_lost'::text, 'unavailable'::text, 'cancelled_by_operator'::text, 'internal'::text])))),
+    CONSTRAINT group_position_in_range CHECK (((group_position IS NULL) OR ((group_position >= 0) AND (group_position <= 15)))),
     CONSTRAINT idempotency_key_length CHECK (((idempotency_key IS NULL) OR ((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 255)))),
     CONSTRAINT negative_prompt_length CHECK (((negative_prompt IS NULL) OR (char_length(negative_prompt) <= 2000))),
     CONSTRAINT progress_in_range CHECK (((progress >= 0) AND (progress <= 100))),
@@ -224,6 +227,27 @@ begin
     return;
   end if;
   return query select * from image_generations where id = p_generation_id and user_id = p_user_id;
+end;
+$$;
+
+CREATE FUNCTION public.cancel_generation_group(p_group_id uuid, p_user_id uuid) RETURNS SETOF public.image_generations
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_member uuid;
+begin
+  if not exists (select 1 from generation_groups where id = p_group_id and user_id = p_user_id) then
+    return;
+  end if;
+  for v_member in
+    select id from image_generations
+    where group_id = p_group_id and user_id = p_user_id and status in ('queued', 'processing')
+    order by group_position
+  loop
+    perform cancel_generation(v_member, p_user_id);
+  end loop;
+  return query select * from image_generations where group_id = p_group_id and user_id = p_user_id order by group_position;
 end;
 $$;
 
@@ -1115,6 +1139,97 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.start_generation_group(p_user_id uuid, p_prompt text, p_width integer, p_height integer, p_members jsonb, p_negative_prompt text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text, p_defer_wake boolean DEFAULT false, p_providers text[] DEFAULT NULL::text[]) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_existing generation_groups;
+  v_member   jsonb;
+  v_model    models;
+  v_limits   jsonb;
+  v_room     integer;
+  v_count    integer;
+  v_group_id uuid;
+  v_id       uuid;
+  v_job_id   uuid;
+  v_paused   boolean;
+  v_position integer := 0;
+  v_ids      jsonb := '[]'::jsonb;
+begin
+  if auth.uid() is not null and auth.uid() <> p_user_id then
+    raise exception 'start_generation_group: cannot start a group for another user' using errcode = '42501';
+  end if;
+  if p_members is null or jsonb_typeof(p_members) <> 'array' or jsonb_array_length(p_members) not between 1 and 16 then
+    raise exception 'start_generation_group: a group has 1 to 16 members' using errcode = '22023';
+  end if;
+  v_count := jsonb_array_length(p_members);
+  for v_member in select value from jsonb_array_elements(p_members) loop
+    select * into v_model from models where id = v_member ->> 'model_id' and enabled;
+    if not found then
+      raise exception 'start_generation_group: model % does not exist or is disabled', v_member ->> 'model_id' using errcode = '22023';
+    end if;
+    if p_providers is not null and not (v_model.provider = any (p_providers)) then
+      raise exception 'start_generation_group: model % cannot run on this server', v_model.id using errcode = '22023';
+    end if;
+    if p_width is null or p_height is null
+       or p_width not between v_model.min_size and v_model.max_size or p_width % v_model.size_step <> 0
+       or p_height not between v_model.min_size and v_model.max_size or p_height % v_model.size_step <> 0 then
+      raise exception 'start_generation_group: % x % is not a size model % makes', p_width, p_height, v_model.id using errcode = '22023';
+    end if;
+  end loop;
+
+  perform pg_advisory_xact_lock(hashtextextended('start_generation:' || p_user_id::text, 0));
+
+  if p_idempotency_key is not null then
+    select * into v_existing from generation_groups where user_id = p_user_id and idempotency_key = p_idempotency_key;
+    if found then
+      return jsonb_build_object('outcome', 'existing', 'group_id', v_existing.id);
+    end if;
+  end if;
+
+  -- can_generate carries every rule get_user_limits keeps (counts, and whatever else it learns to
+  -- refuse); the counts must also have room for the whole group.
+  v_limits := get_user_limits(p_user_id);
+  v_room := least((v_limits ->> 'hourly_limit')::integer - (v_limits ->> 'hourly_used')::integer,
+                  (v_limits ->> 'daily_limit')::integer - (v_limits ->> 'daily_used')::integer);
+  if not (v_limits ->> 'can_generate')::boolean or v_room < v_count then
+    return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits, 'needed', v_count, 'room', greatest(v_room, 0));
+  end if;
+
+  if p_defer_wake then
+    perform set_config('picture.defer_wake', 'on', true);
+  end if;
+
+  insert into generation_groups (user_id, prompt, idempotency_key)
+  values (p_user_id, btrim(p_prompt), p_idempotency_key)
+  returning id into v_group_id;
+
+  v_paused := exists (select 1 from job_queue_paused_types where job_type = 'generate-image');
+  for v_member in select value from jsonb_array_elements(p_members) loop
+    select * into v_model from models where id = v_member ->> 'model_id';
+    insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params,
+                                   queue_paused, group_id, group_position)
+    values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), v_model.id, p_width, p_height,
+            (v_member ->> 'seed')::bigint, '{}'::jsonb, v_paused, v_group_id, v_position)
+    returning id into v_id;
+    v_job_id := enqueue_job('generate-image',
+                            jsonb_build_object('generation_id', v_id, 'model_id', v_model.id,
+                                               'attempt_timeout_seconds', v_model.attempt_timeout_seconds),
+                            0, now(), 3, 'generation:' || v_id, p_user_id);
+    update image_generations set job_id = v_job_id where id = v_id;
+    v_ids := v_ids || jsonb_build_array(jsonb_build_object('generation_id', v_id, 'job_id', v_job_id));
+    v_position := v_position + 1;
+  end loop;
+
+  if p_defer_wake then
+    perform set_config('picture.defer_wake', 'off', true);
+  end if;
+
+  return jsonb_build_object('outcome', 'created', 'group_id', v_group_id, 'members', v_ids);
+end;
+$$;
+
 CREATE FUNCTION public.stuck_job_threshold() RETURNS interval
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'public', 'pg_temp'
@@ -1300,6 +1415,38 @@ CREATE VIEW public.failed_jobs_recent WITH (security_invoker='true') AS
    FROM public.job_queue
   WHERE ((job_queue.status = 'failed'::text) AND (job_queue.completed_at > (now() - '24:00:00'::interval)));
 
+CREATE TABLE public.generation_groups (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    prompt text NOT NULL,
+    idempotency_key text,
+    kept_generation_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_key_length CHECK (((idempotency_key IS NULL) OR ((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 255))))
+);
+
+CREATE VIEW public.generation_group_summary WITH (security_invoker='true') AS
+ SELECT g.id AS group_id,
+    g.user_id,
+    (count(m.id))::integer AS members,
+    (count(*) FILTER (WHERE (m.status = 'completed'::text)))::integer AS completed,
+    (count(*) FILTER (WHERE (m.status = 'failed'::text)))::integer AS failed,
+    (count(*) FILTER (WHERE (m.status = 'cancelled'::text)))::integer AS cancelled,
+    (count(*) FILTER (WHERE (m.status = ANY (ARRAY['queued'::text, 'processing'::text]))))::integer AS active,
+        CASE
+            WHEN (count(m.id) = 0) THEN 'cancelled'::text
+            WHEN bool_and((m.status = 'queued'::text)) THEN 'queued'::text
+            WHEN bool_or((m.status = ANY (ARRAY['queued'::text, 'processing'::text]))) THEN 'running'::text
+            WHEN bool_and((m.status = 'completed'::text)) THEN 'done'::text
+            WHEN bool_or((m.status = 'completed'::text)) THEN 'partly_done'::text
+            WHEN bool_and((m.status = 'cancelled'::text)) THEN 'cancelled'::text
+            ELSE 'failed'::text
+        END AS status,
+    COALESCE(bool_and((m.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]))), true) AS complete
+   FROM (public.generation_groups g
+     LEFT JOIN public.image_generations m ON ((m.group_id = g.id)))
+  GROUP BY g.id, g.user_id;
+
 CREATE TABLE public.generation_usage (
     generation_id uuid NOT NULL,
     user_id uuid NOT NULL,
@@ -1439,6 +1586,9 @@ ALTER TABLE ONLY public.admin_audit_log
 ALTER TABLE ONLY public.alert_state
     ADD CONSTRAINT alert_state_pkey PRIMARY KEY (alert_key);
 
+ALTER TABLE ONLY public.generation_groups
+    ADD CONSTRAINT generation_groups_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.generation_usage
     ADD CONSTRAINT generation_usage_pkey PRIMARY KEY (generation_id);
 
@@ -1477,7 +1627,11 @@ CREATE INDEX sign_in_failures_email_idx ON app_private.sign_in_failures USING bt
 
 CREATE INDEX admin_audit_log_created_at_idx ON public.admin_audit_log USING btree (created_at DESC, id DESC);
 
+CREATE UNIQUE INDEX generation_groups_idempotency_key_idx ON public.generation_groups USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
 CREATE INDEX generation_usage_user_window_idx ON public.generation_usage USING btree (user_id, created_at) WHERE (refunded_at IS NULL);
+
+CREATE INDEX image_generations_group_idx ON public.image_generations USING btree (group_id, group_position) WHERE (group_id IS NOT NULL);
 
 CREATE UNIQUE INDEX image_generations_idempotency_key_idx ON public.image_generations USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
@@ -1541,8 +1695,14 @@ ALTER TABLE ONLY app_private.sessions
 ALTER TABLE ONLY public.admin_audit_log
     ADD CONSTRAINT admin_audit_log_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES auth.users(id) ON DELETE SET NULL;
 
+ALTER TABLE ONLY public.generation_groups
+    ADD CONSTRAINT generation_groups_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.generation_usage
     ADD CONSTRAINT generation_usage_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.image_generations
+    ADD CONSTRAINT image_generations_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.generation_groups(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.image_generations
     ADD CONSTRAINT image_generations_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.job_queue(id) ON DELETE SET NULL;
@@ -1558,6 +1718,9 @@ ALTER TABLE ONLY public.job_queue
 
 ALTER TABLE ONLY public.job_queue_paused_types
     ADD CONSTRAINT job_queue_paused_types_paused_by_fkey FOREIGN KEY (paused_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.generation_groups
+    ADD CONSTRAINT kept_generation_fk FOREIGN KEY (kept_generation_id) REFERENCES public.image_generations(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.model_generation_totals
     ADD CONSTRAINT model_generation_totals_model_id_fkey FOREIGN KEY (model_id) REFERENCES public.models(id) ON DELETE CASCADE;
@@ -1575,6 +1738,8 @@ CREATE POLICY "Anyone can read the catalogue" ON public.models FOR SELECT TO ano
 CREATE POLICY "Service role has full access" ON public.admin_audit_log TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.alert_state TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.generation_groups TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.generation_usage TO service_role USING (true) WITH CHECK (true);
 
@@ -1598,6 +1763,8 @@ CREATE POLICY "Service role has full access" ON public.worker_runs TO service_ro
 
 CREATE POLICY "Users can view their own generations" ON public.image_generations FOR SELECT TO authenticated USING ((user_id = auth.uid()));
 
+CREATE POLICY "Users can view their own groups" ON public.generation_groups FOR SELECT TO authenticated USING ((user_id = auth.uid()));
+
 CREATE POLICY "Users can view their own jobs" ON public.job_queue FOR SELECT TO authenticated USING ((created_by = auth.uid()));
 
 CREATE POLICY "Users can view their own limits" ON public.user_limits FOR SELECT TO authenticated USING ((user_id = auth.uid()));
@@ -1607,6 +1774,8 @@ CREATE POLICY "Users can view their own usage" ON public.generation_usage FOR SE
 ALTER TABLE public.admin_audit_log ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.alert_state ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.generation_groups ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.generation_usage ENABLE ROW LEVEL SECURITY;
 

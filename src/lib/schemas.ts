@@ -113,3 +113,63 @@ export function checkSize(width: number, height: number, rules: SizeRules): Fiel
 	}
 	return null;
 }
+
+export const GROUP_MODELS_MAX = 4;
+export const GROUP_VARIATIONS_MAX = 4;
+
+/** One prompt, several pictures: each model in `model_ids` makes `variations` pictures with different seeds. */
+export interface GroupRequest {
+	prompt: string;
+	model_ids: string[];
+	variations: number;
+	width: number;
+	height: number;
+	/** The first variation's seed; the others follow it (seed + 1, ...). Null: random seeds. */
+	seed: number | null;
+	negative_prompt: string | null;
+	idempotency_key: string | null;
+}
+
+/** The group form names `models` (a list) or `variations` (a count); the single form names neither. */
+export function isGroupForm(input: unknown): boolean {
+	return typeof input === 'object' && input !== null && !Array.isArray(input) && ('models' in input || 'variations' in input);
+}
+
+/**
+ * The group form: `models` (1-4 distinct model ids; or `model_id` alone) and `variations` (1-4,
+ * default 1), with the single form's other fields and rules.
+ */
+export function parseGroupRequest(input: unknown): Parsed<GroupRequest> {
+	if (!isGroupForm(input)) return fail('body', 'The request body must be a JSON object naming models or variations');
+	const body = input as Record<string, unknown>;
+	let modelIds: string[];
+	if (body.models !== undefined) {
+		if (!Array.isArray(body.models) || body.models.length < 1 || body.models.length > GROUP_MODELS_MAX) {
+			return fail('models', `Choose 1 to ${GROUP_MODELS_MAX} models`);
+		}
+		if (body.model_id !== undefined) return fail('model_id', 'Name the models in models, or one in model_id, not both');
+		modelIds = [];
+		for (const model of body.models) {
+			if (typeof model !== 'string' || model.trim() === '' || model.length > 200 || CONTROL.test(model)) {
+				return fail('models', 'Every model must be the name of a model');
+			}
+			if (modelIds.includes(model.trim())) return fail('models', 'Each model can be chosen once; ask for variations to get several of one');
+			modelIds.push(model.trim());
+		}
+	} else {
+		modelIds = [];
+	}
+	let variations = 1;
+	if (body.variations !== undefined && body.variations !== null && body.variations !== '') {
+		const count = integer(body.variations);
+		if (count === null || count < 1 || count > GROUP_VARIATIONS_MAX) {
+			return fail('variations', `Variations must be a whole number from 1 to ${GROUP_VARIATIONS_MAX}`);
+		}
+		variations = count;
+	}
+	// The rest is the single form's rules, with a placeholder model where the list names them.
+	const single = parseGenerationRequest(modelIds.length ? { ...body, model_id: modelIds[0] } : body);
+	if (!single.ok) return single;
+	const { model_id, ...rest } = single.value;
+	return { ok: true, value: { ...rest, model_ids: modelIds.length ? modelIds : [model_id], variations } };
+}

@@ -6,6 +6,7 @@ import type { ConsoleOverview } from './server/console/overview';
 
 export type { GenerationStatus as Status } from './generation-status';
 export type { GenerationView as Generation, UserLimits as Usage } from './server/generations/types';
+export type { GroupStatus, GroupView as Group } from './server/generations/groups';
 
 /** What the generate form needs of a model (the page load sends no more than this). */
 export type ModelOption = ReturnType<typeof modelOption>;

@@ -8,6 +8,7 @@ import type { Route, Send } from './through-hooks';
 /** Every table a request could write, each as a digest of all its rows: any change shows. */
 export const TABLES = [
 	'public.image_generations',
+	'public.generation_groups',
 	'public.job_queue',
 	'public.admin_audit_log',
 	'auth.users',

@@ -45,3 +45,12 @@ export const STATUS_LABELS = {
 	failed: 'Failed',
 	cancelled: 'Cancelled'
 } as const;
+
+export const GROUP_STATUS_LABELS = {
+	queued: 'Queued',
+	running: 'Running',
+	partly_done: 'Partly done',
+	done: 'Done',
+	failed: 'Failed',
+	cancelled: 'Cancelled'
+} as const;

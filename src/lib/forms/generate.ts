@@ -14,6 +14,10 @@ export interface GenerateFormValues {
 	seed: string;
 	negative_prompt: string;
 	idempotency_key: string;
+	/** Pictures per model, "1" to "4"; more than one, or any compared model, makes a group. */
+	variations: string;
+	/** Models to compare with model_id, side by side (a group). */
+	compare_models: string[];
 }
 
 export interface SizePreset {
@@ -52,7 +56,9 @@ export function readGenerateForm(form: FormData): GenerateFormValues {
 		seed_mode: text(form, 'seed_mode') === 'fixed' ? 'fixed' : 'random',
 		seed: text(form, 'seed').trim(),
 		negative_prompt: text(form, 'negative_prompt'),
-		idempotency_key: text(form, 'idempotency_key')
+		idempotency_key: text(form, 'idempotency_key'),
+		variations: text(form, 'variations') || '1',
+		compare_models: form.getAll('compare_models').filter((v): v is string => typeof v === 'string')
 	};
 }
 
@@ -72,7 +78,11 @@ export function toGenerationBody(values: GenerateFormValues): Parsed<Record<stri
 		negative_prompt: values.negative_prompt,
 		idempotency_key: values.idempotency_key || null
 	};
-	return { ok: true, value: body };
+	const compared = values.compare_models.filter((id) => id !== values.model_id);
+	if (compared.length === 0 && (values.variations === '1' || values.variations === '')) return { ok: true, value: body };
+	// The group form (parseGroupRequest): the chosen model first, then the ones to compare it with.
+	const { model_id, ...rest } = body;
+	return { ok: true, value: { ...rest, models: [model_id, ...compared], variations: values.variations } };
 }
 
 export const EXAMPLE_PROMPTS = [

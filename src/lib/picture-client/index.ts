@@ -3,11 +3,13 @@
 // browsers, Node 20+ and React Native alike. Nothing here imports from the rest of the app.
 import { PictureError } from './errors';
 import { generationPath, resolveUrl, sendJson } from './http';
-import type { ClientOptions, Generation, GenerationParams, GenerationStatus, StartedGeneration } from './types';
+import { startGroup } from './group';
+import type { ClientOptions, Generation, GenerationParams, GenerationStatus, GroupParams, StartedGeneration, StartedGroup } from './types';
 
 export { PictureError, type PictureErrorKind } from './errors';
 export { SseParser, type SseEvent } from './sse';
 export { subscribeToGeneration, type SubscribeOptions, type Subscription } from './subscribe';
+export { cancelGroup, getGroup, groupStatusOf, subscribeToGroup, withMember, type GroupSubscription, type SubscribeGroupOptions } from './group';
 export { isFinal, TERMINAL_STATUSES } from './types';
 export type {
 	ClientOptions,
@@ -17,7 +19,11 @@ export type {
 	Generation,
 	GenerationParams,
 	GenerationStatus,
+	Group,
+	GroupParams,
+	GroupStatus,
 	StartedGeneration,
+	StartedGroup,
 	Transport
 } from './types';
 
@@ -40,9 +46,17 @@ const NETWORK_ATTEMPTS = 3;
  * Starts a generation. The idempotency key (params.idempotency_key, or a fresh one) goes with every
  * attempt, so a request lost on the way back is sent again safely: the server answers the same
  * generation. Throws a PictureError: invalid (field says which), unauthorized, rate_limited, ...
+ * The group form (`models` and/or `variations`) starts a group, all of it or nothing, and answers
+ * with the group and its members.
  */
-export async function startImageGeneration(options: ClientOptions, params: GenerationParams): Promise<StartedGeneration> {
+export async function startImageGeneration(options: ClientOptions, params: GenerationParams): Promise<StartedGeneration>;
+export async function startImageGeneration(options: ClientOptions, params: GroupParams & ({ models: string[] } | { variations: number })): Promise<StartedGroup>;
+export async function startImageGeneration(
+	options: ClientOptions,
+	params: GenerationParams | GroupParams
+): Promise<StartedGeneration | StartedGroup> {
 	const idempotencyKey = params.idempotency_key ?? newIdempotencyKey();
+	if ('models' in params || 'variations' in params) return startGroup(options, params, idempotencyKey);
 	const body = JSON.stringify({ ...params, idempotency_key: idempotencyKey });
 	for (let attempt = 1; ; attempt++) {
 		try {

@@ -32,6 +32,10 @@ export interface Generation {
 	thumbnail_url: string | null;
 	image_bytes: number | null;
 	predict_time_seconds: number | null;
+	/** The group it is one picture of, or null. */
+	group_id?: string | null;
+	/** What it cost, once known. */
+	cost_usd?: number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	/** Grows with every change; the event stream's ids are these numbers. */
 	event_seq: number;
@@ -99,3 +103,42 @@ export type Connection = 'connecting' | 'live' | 'polling' | 'reconnecting' | 'd
 
 /** auto: EventSource when there is one and no token, else a streaming fetch, else polling. */
 export type Transport = 'auto' | 'eventsource' | 'stream' | 'poll';
+
+/** A group's status, from its members: see groupStatusOf in group.ts. */
+export type GroupStatus = 'queued' | 'running' | 'partly_done' | 'done' | 'failed' | 'cancelled';
+
+/** One group (one prompt, several pictures) as `GET /api/groups/:id` returns it. */
+export interface Group {
+	id: string;
+	prompt: string;
+	status: GroupStatus;
+	/** Every member has ended: nothing more will happen. */
+	complete: boolean;
+	counts: { members: number; completed: number; failed: number; cancelled: number; active: number };
+	kept_generation_id: string | null;
+	created_at: string;
+	members: Generation[];
+}
+
+/** The group form of POST /api/generations: each model makes `variations` pictures (seeds seed, seed + 1, ...). */
+export interface GroupParams {
+	prompt: string;
+	/** 1-4 distinct model ids (or model_id for one). */
+	models?: string[];
+	model_id?: string;
+	/** 1-4; 1 by default. */
+	variations?: number;
+	width: number;
+	height: number;
+	seed?: number | null;
+	negative_prompt?: string | null;
+	idempotency_key?: string;
+}
+
+export interface StartedGroup {
+	groupId: string;
+	group: Group;
+	/** false: this key had already started it, and this is that group. */
+	created: boolean;
+	idempotencyKey: string;
+}

@@ -69,3 +69,18 @@ export class RateLimitError extends Error {
 		return this.limits.retry_after_seconds ?? 60;
 	}
 }
+
+/** A group asked for more pictures than the user has room for: nothing was started. */
+export class GroupRateLimitError extends RateLimitError {
+	constructor(
+		limits: UserLimits,
+		public readonly needed: number,
+		public readonly room: number
+	) {
+		super(limits);
+		if (limits.can_generate) {
+			this.message = `This group makes ${needed} pictures and you have room for ${room} more right now; ask for fewer`;
+		}
+		this.name = 'GroupRateLimitError';
+	}
+}

@@ -13,10 +13,11 @@ import { deleteGeneration, providerForModel } from './generations/delete';
 import { GenerationEvents } from './generations/events';
 import { readGenerationImage } from './generations/image';
 import { catalogueAnswer, listModels, type Availability, type CatalogueAnswer } from './generations/models';
+import { cancelGroup, getGroup, groupArchive, keepMember, startGroup, summariesFor } from './generations/groups';
 import { getGeneration, listGenerations, type ListOptions } from './generations/read';
 import { getUserLimits, startGeneration } from './generations/start';
 import { JobWaker } from './queue/wake';
-import type { GenerationRequest } from '../schemas';
+import type { GenerationRequest, GroupRequest } from '../schemas';
 import { createProviders, type Providers } from './providers';
 import { ReadCache } from './read-cache';
 import { createStorage, type ImageStorage } from './storage';
@@ -62,6 +63,15 @@ export interface GenerationsService {
 	models(): ReturnType<typeof listModels>;
 	/** GET /api/models's body and ETag, remembered for CATALOGUE_MAX_AGE_MS. */
 	catalogue(): Promise<CatalogueAnswer>;
+	/** Groups: one prompt, several pictures (generations/groups.ts). */
+	groups: {
+		start(user: AppUser, request: GroupRequest): ReturnType<typeof startGroup>;
+		get(user: AppUser, id: string): ReturnType<typeof getGroup>;
+		cancel(user: AppUser, id: string): ReturnType<typeof cancelGroup>;
+		keep(user: AppUser, groupId: string, generationId: string): ReturnType<typeof keepMember>;
+		archive(user: AppUser, id: string): ReturnType<typeof groupArchive>;
+		summaries(user: AppUser, groupIds: string[]): ReturnType<typeof summariesFor>;
+	};
 }
 
 /**
@@ -149,7 +159,20 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 			image: (user, id, size) => readGenerationImage(services.sql, storage, user, id, size),
 			limits: (user) => getUserLimits(services.sql, user.id),
 			models: () => listModels(services.sql, availability),
-			catalogue: () => services.readCache.get('catalogue', CATALOGUE_MAX_AGE_MS, () => catalogueAnswer(services.sql, availability))
+			catalogue: () => services.readCache.get('catalogue', CATALOGUE_MAX_AGE_MS, () => catalogueAnswer(services.sql, availability)),
+			groups: {
+				start: (user, request) => startGroup(services.sql, user.id, request, availability, jobWaker),
+				get: (user, id) => getGroup(services.sql, user, id),
+				cancel: (user, id) => {
+					const providerOf = providerForModel(services.sql, providers);
+					return cancelGroup(services.sql, user, id, async (row) => {
+						if (row.prediction_id) await (await providerOf(row.model_id))?.cancel(row.prediction_id);
+					});
+				},
+				keep: (user, groupId, generationId) => keepMember(services.sql, user, groupId, generationId),
+				archive: (user, id) => groupArchive(services.sql, storage, user, id),
+				summaries: (user, groupIds) => summariesFor(services.sql, user, groupIds)
+			}
 		},
 		worker: {
 			settings,

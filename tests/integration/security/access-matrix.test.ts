@@ -88,6 +88,16 @@ async function generation(status: 'completed' | 'queued') {
 	return { id, jobId: job!.id };
 }
 
+/** One of alice's groups, complete (so its event stream ends): a finished member and a failed one. */
+async function group(): Promise<Ids> {
+	const [{ id: groupId }] = (await db.sql`insert into generation_groups (user_id, prompt) values (${alice.id}, 'a matrix of rooms') returning id`) as unknown as [{ id: string }];
+	const done = await generation('completed');
+	const other = await generation('queued');
+	await db.sql`update image_generations set group_id = ${groupId}, group_position = 0 where id = ${done.id}`;
+	await db.sql`update image_generations set group_id = ${groupId}, group_position = 1, status = 'failed' where id = ${other.id}`;
+	return { id: groupId, jobId: done.jobId, memberId: done.id };
+}
+
 // Shorthands for rows.
 const everyone = (status: number): Expected => ({ anon: status, wrong: status, cron: status, other: status, operator: status, admin: status, user: status });
 /** Signed-in pages: a visitor is sent to sign in (a token that is not a session is no session). */
@@ -102,10 +112,10 @@ interface Row {
 	/** The URL to request, with the route's parameters filled in. */
 	path: string | ((ids: Ids) => string);
 	params?: (ids: Ids) => Record<string, string>;
-	fields?: Record<string, string>;
+	fields?: Record<string, string> | ((ids: Ids) => Record<string, string>);
 	json?: unknown;
-	/** A fresh resource per row: alice's completed or queued generation. */
-	needs?: 'completed' | 'queued';
+	/** A fresh resource per row: alice's completed or queued generation, or her complete group. */
+	needs?: 'completed' | 'queued' | 'group';
 	/** The row ends its caller's sessions: every caller signs in afresh after it. */
 	endsSessions?: boolean;
 	expected: RowExpected;
@@ -118,7 +128,7 @@ function expectedFor(key: string, row: Row): Expected {
 	const operatorStatus = !console ? row.expected.other : key.includes('?/') ? 403 : row.expected.admin;
 	return { ...row.expected, operator: operatorStatus };
 }
-type Ids = { id: string; jobId: string };
+type Ids = { id: string; jobId: string; memberId?: string };
 
 // The key: "<route file> <GET|POST|DELETE|load|?/action>".
 const MATRIX: Record<string, Row> = {
@@ -138,6 +148,17 @@ const MATRIX: Record<string, Row> = {
 	'(app)/generations/[id]/+page.server.ts ?/cancel': { path: (g) => `/generations/${g.id}?/cancel`, needs: 'queued', expected: signedIn(303, 404) },
 	'(app)/generations/[id]/+page.server.ts ?/delete': { path: (g) => `/generations/${g.id}?/delete`, needs: 'completed', expected: signedIn(303, 404) },
 	'(app)/generations/[id]/+page.server.ts ?/vary': { path: (g) => `/generations/${g.id}?/vary`, needs: 'completed', expected: signedIn(303, 404) },
+	// Groups: someone else's is none at all, for administrators too.
+	'(app)/groups/[id]/+page.server.ts load': { path: (g) => `/groups/${g.id}`, needs: 'group', expected: signedInPage(200, 404) },
+	'(app)/groups/[id]/+page.server.ts ?/cancel': { path: (g) => `/groups/${g.id}?/cancel`, needs: 'group', expected: signedIn(303, 404) },
+	'(app)/groups/[id]/+page.server.ts ?/keep': { path: (g) => `/groups/${g.id}?/keep`, needs: 'group', fields: (g) => ({ generation_id: g.memberId! }), expected: signedIn(303, 404) },
+	// Nothing kept yet: the owner is told to pick one first.
+	'(app)/groups/[id]/+page.server.ts ?/discardOthers': { path: (g) => `/groups/${g.id}?/discardOthers`, needs: 'group', expected: signedIn(400, 404) },
+	'(app)/groups/[id]/+page.server.ts ?/vary': { path: (g) => `/groups/${g.id}?/vary`, needs: 'group', fields: (g) => ({ generation_id: g.memberId! }), expected: signedIn(303, 404) },
+	'api/groups/[id]/+server.ts GET': { path: (g) => `/api/groups/${g.id}`, needs: 'group', expected: signedIn(200, 404) },
+	'api/groups/[id]/+server.ts DELETE': { path: (g) => `/api/groups/${g.id}`, needs: 'group', expected: signedIn(200, 404) },
+	'api/groups/[id]/events/+server.ts GET': { path: (g) => `/api/groups/${g.id}/events`, needs: 'group', expected: signedIn(200, 404) },
+	'api/groups/[id]/zip/+server.ts GET': { path: (g) => `/api/groups/${g.id}/zip`, needs: 'group', expected: signedIn(200, 404) },
 
 	'auth/signin/+page.server.ts load': { path: '/auth/signin', expected: { anon: 200, wrong: 200, cron: 200, other: 303, admin: 303, user: 303 } },
 	'auth/signin/+page.server.ts ?/default': { path: '/auth/signin', fields: { email: 'nobody@x.test', password: '' }, expected: everyone(400) },
@@ -238,13 +259,14 @@ describe('each caller gets the status its row names', () => {
 	test.each(Object.keys(MATRIX))('%s', async (key) => {
 		const row = MATRIX[key]!;
 		const route = routes.get(key)!;
-		const ids: Ids = row.needs ? await generation(row.needs) : { id: '', jobId: '' };
+		const ids: Ids = row.needs === 'group' ? await group() : row.needs ? await generation(row.needs) : { id: '', jobId: '' };
 		const path = typeof row.path === 'function' ? row.path(ids) : row.path;
 		const method = key.includes('?/') ? 'POST' : key.endsWith(' load') ? 'GET' : key.split(' ')[1]!;
 		const params = row.params?.(ids) ?? (path.match(/[0-9a-f-]{36}/) ? { id: path.match(/[0-9a-f-]{36}/)![0] } : {});
 		const actual = {} as Expected;
 		for (const caller of CALLERS) {
-			const body = key.includes('?/') ? form(row.fields ?? {}) : row.json !== undefined ? JSON.stringify(row.json) : method === 'GET' ? undefined : '';
+			const fields = typeof row.fields === 'function' ? row.fields(ids) : row.fields;
+			const body = key.includes('?/') ? form(fields ?? {}) : row.json !== undefined ? JSON.stringify(row.json) : method === 'GET' ? undefined : '';
 			const headers = { ...headersFor(caller), ...(row.json !== undefined ? { 'content-type': 'application/json' } : {}) };
 			actual[caller] = (await send(path, route, { method, params, headers, body })).status;
 		}

@@ -35,6 +35,11 @@ export interface GenerationRow {
 	/** Queued while the operators have paused generating. */
 	queue_paused: boolean;
 	idempotency_key: string | null;
+	/** Set when the generation is one picture of a group (0028), with its place in it. */
+	group_id: string | null;
+	group_position: number | null;
+	/** What the picture cost, once known (a column another change adds; absent before it lands). */
+	cost_usd?: string | number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: string;
 	created_at: Date;
@@ -76,6 +81,9 @@ export interface GenerationView {
 	thumbnail_url: string | null;
 	image_bytes: number | null;
 	predict_time_seconds: number | null;
+	/** The group it belongs to (one prompt, several pictures), or null for a single generation. */
+	group_id: string | null;
+	cost_usd?: number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: number;
 	created_at: string;
@@ -113,6 +121,8 @@ export function toView(row: GenerationRow): GenerationView {
 		thumbnail_url: done && row.thumbnail_path ? `/api/generations/${row.id}/image?size=thumb` : null,
 		image_bytes: row.image_bytes,
 		predict_time_seconds: row.predict_time_seconds === null ? null : Number(row.predict_time_seconds),
+		group_id: row.group_id ?? null,
+		...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd === null ? null : Number(row.cost_usd) } : {}),
 		history: row.history,
 		event_seq: Number(row.event_seq),
 		created_at: row.created_at.toISOString(),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { redirect } from '@sveltejs/kit';
-import { parseGenerationRequest } from '$lib/schemas';
+import { isGroupForm, parseGenerationRequest, parseGroupRequest } from '$lib/schemas';
 import type { GenerateFormValues } from '$lib/forms/generate';
 import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/forms/generate';
 import type { Generation, ModelOption, Usage } from '$lib/types';
@@ -29,7 +29,9 @@ function prefill(query: URLSearchParams, models: ModelOption[]): GenerateFormVal
 		seed_mode: seed ? 'fixed' : 'random',
 		seed,
 		negative_prompt: query.get('negative_prompt') ?? '',
-		idempotency_key: ''
+		idempotency_key: '',
+		variations: '1',
+		compare_models: []
 	};
 }
 
@@ -55,6 +57,17 @@ export const actions = formActions({
 		const user = requireUser(locals.user);
 		const values = readGenerateForm(await request.formData());
 		const body = toGenerationBody(values);
+		if (body.ok && isGroupForm(body.value)) {
+			const group = parseGroupRequest(body.value);
+			if (!group.ok) return formFailure(400, { field: group.field, error: group.error, values, limit: null });
+			let groupId: string;
+			try {
+				groupId = (await locals.services.generations.groups.start(user, group.value)).group_id;
+			} catch (err) {
+				return generateFailure(err, values);
+			}
+			redirect(303, `/groups/${groupId}`);
+		}
 		const parsed = body.ok ? parseGenerationRequest(body.value) : body;
 		if (!parsed.ok) return formFailure(400, { field: parsed.field, error: parsed.error, values, limit: null });
 		let generationId: string;

@@ -1,10 +1,15 @@
 import { json } from '@sveltejs/kit';
-import { parseGenerationRequest } from '$lib/schemas';
+import { isGroupForm, parseGenerationRequest, parseGroupRequest } from '$lib/schemas';
+import { groupView } from '$lib/server/generations/groups';
+import { NotFoundError } from '$lib/server/errors';
 import { toView } from '$lib/server/generations/types';
 import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
-/** Start a generation: 201 in the seed's shape; the same idempotency key answers with the same one. */
+/**
+ * Start a generation: 201 in the seed's shape; the same idempotency key answers with the same one.
+ * The group form (`models` and/or `variations`) starts a group and answers with it and its members.
+ */
 export const POST = endpoint(async ({ request, locals }) => {
 	const user = requireUser(locals.user);
 	let body: unknown;
@@ -16,6 +21,15 @@ export const POST = endpoint(async ({ request, locals }) => {
 	const header = request.headers.get('idempotency-key');
 	if (header && typeof body === 'object' && body !== null && !('idempotency_key' in body)) {
 		body = { ...body, idempotency_key: header };
+	}
+	if (isGroupForm(body)) {
+		const group = parseGroupRequest(body);
+		if (!group.ok) return json({ error: group.error, field: group.field }, { status: 400 });
+		const started = await locals.services.generations.groups.start(user, group.value);
+		const loaded = await locals.services.generations.groups.get(user, started.group_id);
+		if (!loaded) throw new NotFoundError('No such group');
+		const view = groupView(loaded);
+		return json({ success: true, group_id: view.id, status: view.status, group: view }, { status: started.created ? 201 : 200 });
 	}
 	const parsed = parseGenerationRequest(body);
 	if (!parsed.ok) return json({ error: parsed.error, field: parsed.field }, { status: 400 });
