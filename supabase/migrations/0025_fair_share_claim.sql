@@ -10,8 +10,9 @@
 --     lane moves it to the back of the line. A lane that appears (a user's first queued job, or the
 --     first after their lane emptied) has never been served, so it goes to the front: one user's
 --     burst of 500 delays another user's first job by at most one free worker slot.
---   * A claim of p_limit > 1 walks the lanes in turn order, one job per lane, and walks again
---     while it still has room, so a batch is itself round-robin.
+--   * A claim of p_limit > 1 walks the lanes in turn order taking one job per lane; while it still
+--     has room it walks again, giving each lane that had work an equal share of the room left (so a
+--     batch of 500 from one lane is two statements, not 500 passes). A batch is split evenly.
 --   * Lanes whose work is not due (scheduled later, paused type, filtered out, lower priority) are
 --     passed over and keep their place: they have not been waiting for a turn.
 --
@@ -32,7 +33,8 @@
 -- trigger: retry, backoff, snooze, release, reaper) insert the lane `on conflict do nothing` while
 -- holding a shared advisory lock on the lane; a claim that finds a lane empty deletes its row only
 -- under the exclusive form of that lock (try-lock, never waiting) after checking again that nothing
--- is pending in it (checked after taking a lane's last job, and for any lane the walk finds empty). So a job committed into a lane always has its lane row.
+-- is pending in it (for any lane a walk finds without claimable work; an emptied lane's row lingers
+-- until a walk reaches it, which costs that walk one probe). So a job committed into a lane always has its lane row.
 
 create table public.job_queue_lanes (
   lane       uuid primary key,
@@ -156,9 +158,11 @@ declare
   v_paused text[];
   v_top    integer;
   v_lane   uuid;
-  v_id     uuid;
   v_count  integer := 0;
-  v_taken  boolean;
+  v_n      integer;
+  v_yielded integer;
+  v_share  integer := 1;
+  v_prev_top integer;
   v_lease  interval := make_interval(secs => p_lease_seconds);
 begin
   if p_worker_id is null or btrim(p_worker_id) = '' then
@@ -187,41 +191,50 @@ begin
     order by j.priority desc, j.scheduled_at, j.id
     limit 1;
     exit passes when v_top is null;
+    -- A new priority level starts its round-robin afresh, one job per lane.
+    if v_top is distinct from v_prev_top then
+      v_share := 1;
+      v_prev_top := v_top;
+    end if;
 
-    v_taken := false;
+    v_yielded := 0;
     -- Lanes in turn order; a lane another claimer holds is skipped (it is being served).
     for v_lane in
       select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
     loop
-      select j.id into v_id
-      from job_queue j
-      where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
-        and j.status = 'pending'
-        and j.priority = v_top
-        and j.scheduled_at <= now()
-        and (p_job_types is null or j.job_type = any (p_job_types))
-        and j.job_type <> all (v_paused)
-      order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
-      limit 1
-      for update skip locked;
+      -- This lane's head (v_share of its oldest due jobs at the top priority), by its own index.
+      return query
+      with head as (
+        select j.id
+        from job_queue j
+        where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+          and j.status = 'pending'
+          and j.priority = v_top
+          and j.scheduled_at <= now()
+          and (p_job_types is null or j.job_type = any (p_job_types))
+          and j.job_type <> all (v_paused)
+        order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+        limit least(v_share, p_limit - v_count)
+        for update skip locked
+      )
+      update job_queue j
+      set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+          started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+      from head h
+      where j.id = h.id
+      returning j.*;
+      get diagnostics v_n = row_count;
 
-      if found then
-        return query
-        update job_queue j
-        set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
-            started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
-        where j.id = v_id
-        returning j.*;
+      if v_n > 0 then
         update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane;
-        v_count := v_count + 1;
-        v_taken := true;
-      end if;
-      -- Empty lane (its last job just taken, or emptied by others): drop its row, unless an enqueue
-      -- committed into it since the check (one still in flight holds the shared lock: no try-lock).
-      if not exists (
+        v_count := v_count + v_n;
+        v_yielded := v_yielded + 1;
+      elsif not exists (
         select 1 from job_queue j
         where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending'
       ) and pg_try_advisory_xact_lock(job_queue_lane_lock_key(), hashtext(v_lane::text)) then
+        -- Empty lane: drop its row, unless an enqueue committed into it since the check above
+        -- (one still in flight holds the shared lock, so the try-lock failed).
         delete from job_queue_lanes l
         where l.lane = v_lane
           and not exists (
@@ -231,7 +244,10 @@ begin
       exit passes when v_count >= p_limit;
     end loop;
     -- A pass that took nothing: the top priority's lanes are all held by other claimers.
-    exit passes when not v_taken;
+    exit passes when v_yielded = 0;
+    -- The next pass gives each lane that had work an equal share of the room left, so a batch is
+    -- split evenly without one pass (and one lane-row update) per job.
+    v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
   end loop;
 
   if v_top is not null and v_count < p_limit then

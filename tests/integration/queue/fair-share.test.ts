@@ -95,20 +95,31 @@ test('a lane whose work is not due, paused or filtered out is passed over and ke
 	expect(resumed!.created_by).toBe(a);
 });
 
-test('a lane row exists exactly while its lane has pending work, through retries and snoozes', async () => {
-	const a = await user();
+test('lane rows: created with the work, dropped when a walk finds them empty, back with a retry', async () => {
+	const [a, b] = [await user(), await user()];
 	await queue(a, 1);
 	await queue(null, 1);
 	expect(await lanes()).toEqual([SYSTEM, a].sort());
 	const jobs = await claim(2);
 	expect(jobs).toHaveLength(2);
-	expect(await lanes()).toEqual([]); // taking a lane's last job drops its row
+	await queue(b, 2);
+	expect((await claim())[0]!.created_by).toBe(b); // never served: first
+	// This walk passes the two emptied lanes (served longer ago) and drops their rows.
+	expect((await claim(2)).map((j) => j.created_by)).toEqual([b]);
+	expect(await lanes()).toEqual([b]);
 	// Back to pending (a failed attempt with retries left): its lane comes back with it.
 	const mine = jobs.find((j) => j.created_by === a)!;
 	await q.sql`select complete_job(${mine.id}, false, 'boom', null, 'w', ${mine.claim_count}, false, 0)`;
-	expect(await lanes()).toEqual([a]);
+	expect(await lanes()).toEqual([a, b].sort());
 	const [again] = await claim();
 	expect(again!.id).toBe(mine.id);
+});
+
+test('a batch from one lane is taken whole, in age order', async () => {
+	const a = await user();
+	await queue(a, 300);
+	const batch = await claim(250);
+	expect(batch.map((j) => j.payload.n).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
 });
 
 test('20 claimers and 5 enqueuers racing: every job claimed exactly once, no job left without its lane', async () => {
