@@ -49,12 +49,13 @@ async function heavyAndLight(): Promise<{ heavy: string; light: string }> {
 
 /** With `slots` busy on heavy jobs, the light user submits; one slot frees; the next start is theirs. */
 async function lightStartsInOneSlot(run: ReturnType<typeof gatedHandler>, heavy: string, light: string, slots: number) {
-	await eventually(() => run.started.length === slots);
+	await eventually(async () => run.started.length === slots);
 	expect(run.started.every((job) => job.created_by === heavy)).toBe(true);
-	const [{ id }] = await db.sql<{ id: string }[]>`
+	const [row] = await db.sql<{ id: string }[]>`
 		insert into job_queue (job_type, created_by) values ('fair-gen', ${light}::uuid) returning id`;
+	const id = row!.id;
 	run.releaseOne();
-	await eventually(() => run.started.length === slots + 1);
+	await eventually(async () => run.started.length === slots + 1);
 	expect(run.started[slots]!.id).toBe(id);
 }
 
