@@ -14,6 +14,7 @@ import { consoleSearch } from './console-search';
 import { load } from './load';
 import { fsync } from './machine';
 import { eventDelay, postGenerations } from './generations';
+import { fair } from './fair';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { pickupStart } from './pickup-start';
@@ -33,6 +34,7 @@ const MEASUREMENTS: Measurement[] = [
 	pickup,
 	pickupStart,
 	claim,
+	fair,
 	postGenerations,
 	eventDelay,
 	sseFanout,

@@ -345,6 +345,14 @@ CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p
     AS $$
 declare
   v_paused text[];
+  v_top    integer;
+  v_lane   uuid;
+  v_count  integer := 0;
+  v_n      integer;
+  v_yielded integer;
+  v_share  integer := 1;
+  v_prev_top integer;
+  v_lease  interval := make_interval(secs => p_lease_seconds);
 begin
   if p_worker_id is null or btrim(p_worker_id) = '' then
     raise exception 'claim_jobs: worker_id must not be empty' using errcode = '22023';
@@ -357,37 +365,100 @@ begin
   end if;
 
   select coalesce(array_agg(job_type), '{}') into v_paused from job_queue_paused_types;
-
-  -- A claim is a lease, not a result: its commit need not wait for the disk flush (this holds for
-  -- the rest of the calling transaction). Any later synchronous commit (the completion's) flushes it
-  -- too, the WAL being written in order. Only if the Postgres server itself crashes within ~0.6 s of
-  -- the claim is it lost: the job is pending again and runs again, as after a worker crash
-  -- (at-least-once either way). One disk flush less per job, and none between enqueue and pickup.
+  -- See 0002: a claim is a lease, its commit need not wait for the disk flush.
   perform set_config('synchronous_commit', 'off', true);
 
-  return query
-  with candidates as (
-    select j.id
+  <<passes>>
+  loop
+    -- Priority wins: fairness applies among the jobs of the highest due priority only.
+    select j.priority into v_top
     from job_queue j
     where j.status = 'pending'
       and j.scheduled_at <= now()
       and (p_job_types is null or j.job_type = any (p_job_types))
       and j.job_type <> all (v_paused)
     order by j.priority desc, j.scheduled_at, j.id
-    limit p_limit
-    for update skip locked
-  )
-  update job_queue j
-  set status       = 'processing',
-      attempts     = j.attempts + 1,
-      claim_count  = j.claim_count + 1,
-      started_at   = now(),
-      locked_by    = p_worker_id,
-      locked_until = now() + make_interval(secs => p_lease_seconds),
-      updated_at   = now()
-  from candidates c
-  where j.id = c.id
-  returning j.*;
+    limit 1;
+    exit passes when v_top is null;
+    -- A new priority level starts its round-robin afresh, one job per lane.
+    if v_top is distinct from v_prev_top then
+      v_share := 1;
+      v_prev_top := v_top;
+    end if;
+
+    v_yielded := 0;
+    -- Lanes in turn order; a lane another claimer holds is skipped (it is being served).
+    for v_lane in
+      select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
+    loop
+      -- This lane's head (v_share of its oldest due jobs at the top priority), by its own index.
+      return query
+      with head as (
+        select j.id
+        from job_queue j
+        where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+          and j.status = 'pending'
+          and j.priority = v_top
+          and j.scheduled_at <= now()
+          and (p_job_types is null or j.job_type = any (p_job_types))
+          and j.job_type <> all (v_paused)
+        order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+        limit least(v_share, p_limit - v_count)
+        for update skip locked
+      )
+      update job_queue j
+      set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+          started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+      from head h
+      where j.id = h.id
+      returning j.*;
+      get diagnostics v_n = row_count;
+
+      if v_n > 0 then
+        update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane;
+        v_count := v_count + v_n;
+        v_yielded := v_yielded + 1;
+      elsif not exists (
+        select 1 from job_queue j
+        where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending'
+      ) and pg_try_advisory_xact_lock(job_queue_lane_lock_key(), hashtext(v_lane::text)) then
+        -- Empty lane: drop its row, unless an enqueue committed into it since the check above
+        -- (one still in flight holds the shared lock, so the try-lock failed).
+        delete from job_queue_lanes l
+        where l.lane = v_lane
+          and not exists (
+            select 1 from job_queue j
+            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending');
+      end if;
+      exit passes when v_count >= p_limit;
+    end loop;
+    -- A pass that took nothing: the top priority's lanes are all held by other claimers.
+    exit passes when v_yielded = 0;
+    -- The next pass gives each lane that had work an equal share of the room left, so a batch is
+    -- split evenly without one pass (and one lane-row update) per job.
+    v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
+  end loop;
+
+  if v_top is not null and v_count < p_limit then
+    return query
+    with candidates as (
+      select j.id
+      from job_queue j
+      where j.status = 'pending'
+        and j.scheduled_at <= now()
+        and (p_job_types is null or j.job_type = any (p_job_types))
+        and j.job_type <> all (v_paused)
+      order by j.priority desc, j.scheduled_at, j.id
+      limit p_limit - v_count
+      for update skip locked
+    )
+    update job_queue j
+    set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+        started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+    from candidates c
+    where j.id = c.id
+    returning j.*;
+  end if;
 end;
 $$;
 
@@ -618,6 +689,21 @@ begin
 end;
 $_$;
 
+CREATE FUNCTION public.ensure_job_lanes(p_lanes uuid[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_lane uuid;
+begin
+  -- Sorted, so two enqueues of the same lanes take the locks in one order.
+  foreach v_lane in array array(select distinct unnest(p_lanes) order by 1) loop
+    perform pg_advisory_xact_lock_shared(job_queue_lane_lock_key(), hashtext(v_lane::text));
+  end loop;
+  insert into job_queue_lanes (lane) select unnest(p_lanes) order by 1 on conflict do nothing;
+end;
+$$;
+
 CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'public', 'pg_temp'
@@ -691,6 +777,36 @@ begin
   where j.id = t.id and j.status = 'processing' and j.locked_by = p_worker_id
     and (t.claim_count is null or j.claim_count = t.claim_count)
   returning j.id;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_lane_lock_key() RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ select 1515 $$;
+
+CREATE FUNCTION public.job_queue_lanes_after_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_lanes uuid[];
+begin
+  select array_agg(distinct coalesce(created_by, '00000000-0000-0000-0000-000000000000'::uuid))
+  into v_lanes from new_jobs where status = 'pending';
+  if v_lanes is not null then
+    perform ensure_job_lanes(v_lanes);
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_lanes_after_pending() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  perform ensure_job_lanes(array[coalesce(new.created_by, '00000000-0000-0000-0000-000000000000'::uuid)]);
+  return null;
 end;
 $$;
 
@@ -1454,6 +1570,22 @@ CREATE TABLE public.generation_usage (
     refunded_at timestamp with time zone
 );
 
+CREATE SEQUENCE public.job_queue_lane_turn_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE public.job_queue_lanes (
+    lane uuid NOT NULL,
+    served_seq bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+)
+WITH (fillfactor='50', autovacuum_vacuum_scale_factor='0.0', autovacuum_vacuum_threshold='200');
+
+COMMENT ON TABLE public.job_queue_lanes IS 'One row per lane (user, or the system lane) with pending jobs: whose turn it is in the fair-share claim.';
+
 CREATE TABLE public.job_queue_paused_types (
     job_type text NOT NULL,
     paused_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -1595,6 +1727,9 @@ ALTER TABLE ONLY public.generation_usage
 ALTER TABLE ONLY public.image_generations
     ADD CONSTRAINT image_generations_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.job_queue_lanes
+    ADD CONSTRAINT job_queue_lanes_pkey PRIMARY KEY (lane);
+
 ALTER TABLE ONLY public.job_queue_paused_types
     ADD CONSTRAINT job_queue_paused_types_pkey PRIMARY KEY (job_type);
 
@@ -1659,6 +1794,10 @@ CREATE INDEX job_queue_failed_message_idx ON public.job_queue USING btree (md5(C
 
 CREATE INDEX job_queue_finished_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]));
 
+CREATE INDEX job_queue_lane_claim_idx ON public.job_queue USING btree (COALESCE(created_by, '00000000-0000-0000-0000-000000000000'::uuid), priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
+
+CREATE INDEX job_queue_lanes_turn_idx ON public.job_queue_lanes USING btree (served_seq, lane);
+
 CREATE INDEX job_queue_lease_expired_idx ON public.job_queue USING btree (updated_at) WHERE ((error_details ->> 'reason'::text) = 'lease_expired'::text);
 
 CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
@@ -1680,6 +1819,10 @@ CREATE TRIGGER image_generations_record_usage AFTER INSERT ON public.image_gener
 CREATE TRIGGER image_generations_track_change BEFORE UPDATE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.track_generation_change();
 
 CREATE TRIGGER image_generations_track_usage AFTER UPDATE OF status ON public.image_generations FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION public.track_generation_usage();
+
+CREATE TRIGGER job_queue_lanes_back_to_pending AFTER UPDATE OF status, created_by ON public.job_queue FOR EACH ROW WHEN (((new.status = 'pending'::text) AND ((old.status <> 'pending'::text) OR (old.created_by IS DISTINCT FROM new.created_by)))) EXECUTE FUNCTION public.job_queue_lanes_after_pending();
+
+CREATE TRIGGER job_queue_lanes_inserted AFTER INSERT ON public.job_queue REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.job_queue_lanes_after_insert();
 
 CREATE TRIGGER job_queue_notify_inserted AFTER INSERT ON public.job_queue FOR EACH STATEMENT EXECUTE FUNCTION public.notify_job_inserted();
 
@@ -1747,6 +1890,8 @@ CREATE POLICY "Service role has full access" ON public.image_generations TO serv
 
 CREATE POLICY "Service role has full access" ON public.job_queue TO service_role USING (true) WITH CHECK (true);
 
+CREATE POLICY "Service role has full access" ON public.job_queue_lanes TO service_role USING (true) WITH CHECK (true);
+
 CREATE POLICY "Service role has full access" ON public.job_queue_paused_types TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.model_generation_totals TO service_role USING (true) WITH CHECK (true);
@@ -1782,6 +1927,8 @@ ALTER TABLE public.generation_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.image_generations ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.job_queue ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.job_queue_lanes ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.job_queue_paused_types ENABLE ROW LEVEL SECURITY;
 

@@ -19,7 +19,7 @@ export function useQueueDatabase(
 	if (options.emptyEach !== false) {
 		beforeEach(async () => {
 			// cascade: later migrations point at job_queue (image_generations.job_id).
-			await db!.sql`truncate public.job_queue, public.job_queue_paused_types cascade`;
+			await db!.sql`truncate public.job_queue, public.job_queue_paused_types, public.job_queue_lanes cascade`;
 		});
 	}
 	return {
