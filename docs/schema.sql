@@ -194,7 +194,11 @@ CREATE TABLE public.image_generations (
     max_attempts integer DEFAULT 3 NOT NULL,
     run_started_at timestamp with time zone,
     queue_paused boolean DEFAULT false NOT NULL,
+    cost_usd numeric(14,6),
+    cost_estimate_usd numeric(14,6),
     CONSTRAINT completed_has_image CHECK (((status <> 'completed'::text) OR (image_path IS NOT NULL))),
+    CONSTRAINT cost_estimate_not_negative CHECK (((cost_estimate_usd IS NULL) OR (cost_estimate_usd >= (0)::numeric))),
+    CONSTRAINT cost_usd_not_negative CHECK (((cost_usd IS NULL) OR (cost_usd >= (0)::numeric))),
     CONSTRAINT failure_class_valid CHECK (((failure_class IS NULL) OR (failure_class = ANY (ARRAY['storage'::text, 'input'::text, 'safety'::text, 'provider'::text, 'model'::text, 'timeout'::text, 'worker_lost'::text, 'unavailable'::text, 'cancelled_by_operator'::text, 'internal'::text])))),
     CONSTRAINT idempotency_key_length CHECK (((idempotency_key IS NULL) OR ((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 255)))),
     CONSTRAINT negative_prompt_length CHECK (((negative_prompt IS NULL) OR (char_length(negative_prompt) <= 2000))),
@@ -392,7 +396,7 @@ CREATE FUNCTION public.claim_next_job(p_worker_id text DEFAULT NULL::text, p_lea
   select * from claim_jobs(coalesce(p_worker_id, 'session-' || pg_backend_pid()), 1, p_lease_seconds, p_job_types);
 $$;
 
-CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text) RETURNS boolean
+CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text, p_price_per_second numeric DEFAULT NULL::numeric) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
@@ -403,12 +407,14 @@ begin
   if not found then
     return false;
   end if;
-  update image_generations
+  update image_generations g
   set status = 'completed', progress = 100, completed_at = now(), image_path = p_image_path,
       thumbnail_path = p_thumbnail_path, image_content_type = p_content_type, image_bytes = p_image_bytes,
-      predict_time_seconds = p_predict_seconds, prediction_id = coalesce(p_prediction_id, prediction_id),
-      error_message = null
-  where id = p_generation_id and job_id = p_job_id and status = 'processing';
+      predict_time_seconds = p_predict_seconds, prediction_id = coalesce(p_prediction_id, g.prediction_id),
+      error_message = null,
+      cost_usd = round(p_predict_seconds * coalesce(p_price_per_second,
+                                                    (select m.cost_per_second from models m where m.id = g.model_id)), 6)
+  where g.id = p_generation_id and g.job_id = p_job_id and g.status = 'processing';
   return found;
 end;
 $$;
@@ -594,6 +600,21 @@ begin
 end;
 $_$;
 
+CREATE FUNCTION public.generation_cost_estimate(p_model_id text, p_price numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  with recent as (
+    select g.predict_time_seconds, g.cost_usd from image_generations g
+    where g.model_id = p_model_id and g.status = 'completed'
+    order by g.created_at desc limit 50
+  )
+  select round(coalesce(
+    p_price * coalesce((select percentile_cont(0.5) within group (order by predict_time_seconds) from recent)::numeric, 10),
+    (select percentile_cont(0.5) within group (order by cost_usd) from recent)::numeric,
+    0), 6);
+$$;
+
 CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'public', 'pg_temp'
@@ -608,7 +629,8 @@ CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
     SET search_path TO 'public', 'pg_temp'
     AS $$
   with limits as (
-    select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit
+    select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit,
+           l.daily_budget_usd, l.monthly_budget_usd
     from default_user_limits() d
     left join user_limits l on l.user_id = p_user_id
   ), usage as (
@@ -618,24 +640,53 @@ CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
            min(u.created_at) as oldest_in_day
     from generation_usage u
     where u.user_id = p_user_id and u.created_at > now() - interval '1 day' and u.refunded_at is null
+  ), periods as (
+    select date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' as day_start,
+           date_trunc('month', now() at time zone 'UTC') at time zone 'UTC' as month_start
+  ), spend as (
+    select coalesce(sum(c.amount) filter (where g.created_at >= p.day_start), 0) as daily_spent,
+           coalesce(sum(c.amount), 0) as monthly_spent
+    from periods p
+    join image_generations g on g.user_id = p_user_id and g.created_at >= p.month_start
+    cross join lateral (select coalesce(g.cost_usd,
+      case when g.status in ('queued', 'processing') then g.cost_estimate_usd end, 0) as amount) c
+  ), state as (
+    select l.*, u.*, s.*, p.*,
+           p.day_start + interval '1 day' as daily_resets_at,
+           p.month_start + interval '1 month' as monthly_resets_at,
+           l.daily_budget_usd is not null and s.daily_spent >= l.daily_budget_usd as daily_budget_out,
+           l.monthly_budget_usd is not null and s.monthly_spent >= l.monthly_budget_usd as monthly_budget_out
+    from limits l, usage u, periods p, spend s
   )
   select jsonb_build_object(
-    'can_generate', u.hourly_used < l.hourly_limit and u.daily_used < l.daily_limit,
-    'daily_limit', l.daily_limit,
-    'daily_used', u.daily_used,
-    'hourly_limit', l.hourly_limit,
-    'hourly_used', u.hourly_used,
+    'can_generate', hourly_used < hourly_limit and daily_used < daily_limit and not daily_budget_out and not monthly_budget_out,
+    'daily_limit', daily_limit,
+    'daily_used', daily_used,
+    'hourly_limit', hourly_limit,
+    'hourly_used', hourly_used,
     -- When the next slot frees up, for Retry-After; null for a blocked account (a limit of 0 never frees up).
     'retry_after_seconds', case
-      when l.daily_limit = 0 or l.hourly_limit = 0 then null
+      when daily_limit = 0 or hourly_limit = 0 then null
+      -- A budget frees up only when its period ends: the latest of the ones that ran out.
+      when monthly_budget_out then greatest(1, ceil(extract(epoch from (monthly_resets_at - now()))))::integer
+      when daily_budget_out then greatest(1, ceil(extract(epoch from (daily_resets_at - now()))))::integer
       -- Bounded by the window: a concurrent start may have committed with a later now() than ours.
-      when u.daily_used >= l.daily_limit then
-        least(86400, greatest(1, ceil(extract(epoch from (u.oldest_in_day + interval '1 day' - now())))))::integer
-      when u.hourly_used >= l.hourly_limit then
-        least(3600, greatest(1, ceil(extract(epoch from (u.oldest_in_hour + interval '1 hour' - now())))))::integer
+      when daily_used >= daily_limit then
+        least(86400, greatest(1, ceil(extract(epoch from (oldest_in_day + interval '1 day' - now())))))::integer
+      when hourly_used >= hourly_limit then
+        least(3600, greatest(1, ceil(extract(epoch from (oldest_in_hour + interval '1 hour' - now())))))::integer
       end,
-    'blocked', l.daily_limit = 0 or l.hourly_limit = 0)
-  from limits l, usage u
+    'blocked', daily_limit = 0 or hourly_limit = 0,
+    'budget_exhausted', case when monthly_budget_out then 'monthly' when daily_budget_out then 'daily' end,
+    'daily_budget_usd', daily_budget_usd,
+    'daily_spent_usd', round(daily_spent, 4),
+    'daily_remaining_usd', case when daily_budget_usd is not null then greatest(0, round(daily_budget_usd - daily_spent, 4)) end,
+    'daily_budget_resets_at', daily_resets_at,
+    'monthly_budget_usd', monthly_budget_usd,
+    'monthly_spent_usd', round(monthly_spent, 4),
+    'monthly_remaining_usd', case when monthly_budget_usd is not null then greatest(0, round(monthly_budget_usd - monthly_spent, 4)) end,
+    'monthly_budget_resets_at', monthly_resets_at)
+  from state
   -- Callers with claims (RLS-scoped sessions) see only their own limits.
   where auth.uid() is null or auth.uid() = p_user_id;
 $$;
@@ -1054,6 +1105,7 @@ declare
   v_limits   jsonb;
   v_id       uuid;
   v_job_id   uuid;
+  v_estimate numeric;
 begin
   -- A signed-in caller may only start generations for themselves.
   if auth.uid() is not null and auth.uid() <> p_user_id then
@@ -1089,15 +1141,18 @@ begin
     return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits);
   end if;
 
+  -- Counted against the money budgets until the real cost replaces it at completion.
+  v_estimate := generation_cost_estimate(v_model.id, v_model.cost_per_second);
+
   if p_defer_wake then
     perform set_config('picture.defer_wake', 'on', true);
   end if;
 
   insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params, idempotency_key,
-                                 queue_paused)
+                                 queue_paused, cost_estimate_usd)
   values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), p_model_id, p_width, p_height, p_seed,
           coalesce(p_params, '{}'::jsonb), p_idempotency_key,
-          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'))
+          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'), v_estimate)
   returning id into v_id;
 
   v_job_id := enqueue_job('generate-image',
@@ -1389,8 +1444,12 @@ CREATE TABLE public.user_limits (
     daily_limit integer,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_by uuid,
+    daily_budget_usd numeric(12,4),
+    monthly_budget_usd numeric(12,4),
+    CONSTRAINT daily_budget_in_range CHECK (((daily_budget_usd IS NULL) OR ((daily_budget_usd >= (0)::numeric) AND (daily_budget_usd <= (1000000)::numeric)))),
     CONSTRAINT daily_limit_not_negative CHECK (((daily_limit IS NULL) OR (daily_limit >= 0))),
-    CONSTRAINT hourly_limit_not_negative CHECK (((hourly_limit IS NULL) OR (hourly_limit >= 0)))
+    CONSTRAINT hourly_limit_not_negative CHECK (((hourly_limit IS NULL) OR (hourly_limit >= 0))),
+    CONSTRAINT monthly_budget_in_range CHECK (((monthly_budget_usd IS NULL) OR ((monthly_budget_usd >= (0)::numeric) AND (monthly_budget_usd <= (1000000)::numeric))))
 );
 
 CREATE TABLE public.webhook_deliveries (
@@ -1490,6 +1549,8 @@ CREATE INDEX image_generations_processing_model_idx ON public.image_generations 
 CREATE INDEX image_generations_prompt_trgm_idx ON public.image_generations USING gin (prompt extensions.gin_trgm_ops);
 
 CREATE INDEX image_generations_user_created_idx ON public.image_generations USING btree (user_id, created_at DESC, id DESC);
+
+CREATE INDEX image_generations_user_spend_idx ON public.image_generations USING btree (user_id, created_at) INCLUDE (status, cost_usd, cost_estimate_usd);
 
 CREATE INDEX job_queue_created_at_id_idx ON public.job_queue USING btree (created_at, id);
 

@@ -32,6 +32,8 @@ export interface Generation {
 	thumbnail_url: string | null;
 	image_bytes: number | null;
 	predict_time_seconds: number | null;
+	/** US dollars, once completed with a known price. */
+	cost_usd: number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	/** Grows with every change; the event stream's ids are these numbers. */
 	event_seq: number;

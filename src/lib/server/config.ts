@@ -30,7 +30,7 @@ export interface Config {
 		/** How long one job run waits on a prediction before snoozing its job. */
 		maxWaitMs: number;
 	};
-	localModel: { msPerImage: number };
+	localModel: { msPerImage: number; pricePerSecondUsd: number };
 	/** Supabase Auth accounts instead of local ones: PUBLIC_SUPABASE_URL + PUBLIC_SUPABASE_ANON_KEY. */
 	supabaseAuth: {
 		url: string;
@@ -102,6 +102,17 @@ export function loadConfig(env: Env): Config {
 	const text = (name: string): string | null => {
 		const value = env[name]?.trim();
 		return value ? value : null;
+	};
+	// A price in US dollars per second: 0 by default, at most $100/s.
+	const price = (name: string): number => {
+		const raw = text(name);
+		if (raw === null) return 0;
+		const value = Number(raw);
+		if (!/^\d+(\.\d+)?$/.test(raw) || !(value <= 100)) {
+			problems.push(`${name} must be a price in dollars per second from 0 to 100, e.g. 0.0002, not "${raw}"`);
+			return 0;
+		}
+		return value;
 	};
 	const int = (name: string, fallback: number, min: number, max: number): number => {
 		const raw = text(name);
@@ -192,7 +203,10 @@ export function loadConfig(env: Env): Config {
 			pollIntervalMs: int('REPLICATE_POLL_INTERVAL_MS', 1000, 1, 60_000),
 			maxWaitMs: int('REPLICATE_MAX_WAIT_MS', 8000, 0, 600_000)
 		},
-		localModel: { msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000) },
+		localModel: {
+			msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000),
+			pricePerSecondUsd: price('LOCAL_MODEL_PRICE_PER_SECOND_USD')
+		},
 		supabaseAuth: supabaseUrl && supabaseAnonKey ? { url: supabaseUrl, anonKey: supabaseAnonKey, jwtSecret: supabaseJwtSecret } : null,
 		storage: {
 			dir: text('IMAGE_DIR') ?? `${dataDir}/images`,

@@ -41,7 +41,8 @@ export function generateFailure<V>(err: unknown, values: V) {
 				daily_limit,
 				daily_used,
 				retry_after_seconds: seconds,
-				resets_at: new Date(Date.now() + seconds * 1000).toISOString()
+				resets_at: err.resetsAt,
+				budget: err.budget
 			}
 		});
 	}
