@@ -183,6 +183,7 @@ const MATRIX: Record<string, Row> = {
 	'admin/models/+page.server.ts ?/enable': { path: '/admin/models?/enable', fields: { model_id: 'local/preview' }, expected: adminAction(200) },
 	'admin/models/+page.server.ts ?/disable': { path: '/admin/models?/disable', fields: { model_id: 'no/such-model' }, expected: adminAction(404) },
 	'admin/models/+page.server.ts ?/concurrency': { path: '/admin/models?/concurrency', fields: { model_id: 'local/preview', max_concurrency: '0' }, expected: adminAction(400) },
+	'admin/models/+page.server.ts ?/price': { path: '/admin/models?/price', fields: { model_id: 'local/preview', cost_per_second: '-1' }, expected: adminAction(400) },
 	'admin/stuck/+page.server.ts load': { path: '/admin/stuck', expected: adminPage() },
 	'admin/stuck/+page.server.ts ?/reset': { path: '/admin/stuck?/reset', fields: {}, expected: adminAction(400) },
 	'admin/stuck/+page.server.ts ?/resetAll': { path: '/admin/stuck?/resetAll', fields: {}, expected: adminAction(200) },

@@ -12,6 +12,8 @@ export interface LimitReached {
 	retry_after_seconds: number;
 	/** When the next generation is allowed again. */
 	resets_at: string;
+	/** The money budget that ran out (0027), or null when a count limit did. */
+	budget: 'daily' | 'monthly' | null;
 }
 
 export interface FormFailure<V> {
