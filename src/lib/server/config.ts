@@ -58,6 +58,10 @@ export interface Config {
 		noWorkerSeconds: number;
 		/** How often each app process evaluates the alerts. */
 		checkSeconds: number;
+		/** A user's oldest waiting job may wait this many times the median wait before it alerts... */
+		unfairWaitFactor: number;
+		/** ...and at least this long. */
+		unfairWaitMinSeconds: number;
 	};
 	worker: {
 		budgetSeconds: number;
@@ -222,7 +226,9 @@ export function loadConfig(env: Env): Config {
 			failureRate: fraction('ALERT_FAILURE_RATE', 0.1),
 			noCompletionSeconds: int('ALERT_NO_COMPLETION_SECONDS', 300, 10, 86_400),
 			noWorkerSeconds: int('ALERT_NO_WORKER_SECONDS', 120, 10, 86_400),
-			checkSeconds: int('ALERT_CHECK_SECONDS', 30, 1, 3600)
+			checkSeconds: int('ALERT_CHECK_SECONDS', 30, 1, 3600),
+			unfairWaitFactor: int('ALERT_UNFAIR_WAIT_FACTOR', 5, 2, 1000),
+			unfairWaitMinSeconds: int('ALERT_UNFAIR_WAIT_MIN_SECONDS', 60, 1, 86_400)
 		},
 		worker: {
 			budgetSeconds: int('WORKER_BUDGET_SECONDS', 50, 1, 900),
