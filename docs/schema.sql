@@ -1538,6 +1538,8 @@ CREATE INDEX admin_audit_log_created_at_idx ON public.admin_audit_log USING btre
 
 CREATE INDEX generation_usage_user_window_idx ON public.generation_usage USING btree (user_id, created_at) WHERE (refunded_at IS NULL);
 
+CREATE INDEX image_generations_costed_idx ON public.image_generations USING btree (created_at) INCLUDE (user_id, model_id, cost_usd) WHERE (cost_usd IS NOT NULL);
+
 CREATE UNIQUE INDEX image_generations_idempotency_key_idx ON public.image_generations USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX image_generations_model_created_idx ON public.image_generations USING btree (model_id, created_at) INCLUDE (status, started_at, run_started_at, completed_at, predict_time_seconds);

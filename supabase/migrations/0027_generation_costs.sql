@@ -242,3 +242,8 @@ revoke execute on function public.start_generation(uuid, text, text, integer, in
   from public, anon;
 grant execute on function public.start_generation(uuid, text, text, integer, integer, bigint, text, text, jsonb, boolean, text[])
   to authenticated, service_role;
+
+-- The console's cost page (per day, per user, per model over 30 days) reads only costed generations,
+-- from the index alone.
+create index image_generations_costed_idx on public.image_generations (created_at)
+  include (user_id, model_id, cost_usd) where cost_usd is not null;

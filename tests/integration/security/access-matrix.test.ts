@@ -188,6 +188,7 @@ const MATRIX: Record<string, Row> = {
 	'admin/stuck/+page.server.ts ?/reset': { path: '/admin/stuck?/reset', fields: {}, expected: adminAction(400) },
 	'admin/stuck/+page.server.ts ?/resetAll': { path: '/admin/stuck?/resetAll', fields: {}, expected: adminAction(200) },
 	'admin/users/+page.server.ts load': { path: '/admin/users', expected: adminPage() },
+	'admin/costs/+page.server.ts load': { path: '/admin/costs', expected: adminPage() },
 	'admin/users/+page.server.ts ?/limits': { path: '/admin/users?/limits', fields: { user_id: 'nobody' }, expected: adminAction(404) },
 	'admin/users/+page.server.ts ?/clear': { path: '/admin/users?/clear', fields: { user_id: 'nobody' }, expected: adminAction(404) },
 	'admin/users/+page.server.ts ?/role': { path: '/admin/users?/role', fields: { user_id: 'nobody', role: 'operator' }, expected: adminAction(404) },
