@@ -10,6 +10,8 @@ import { listFailureGroups } from '../src/lib/server/console/failures';
 import { getJob, listJobs, parseJobSort } from '../src/lib/server/console/jobs';
 import { parseJobFilter } from '../src/lib/server/console/job-filter';
 import { listModelStats } from '../src/lib/server/console/models';
+import { readCosts } from '../src/lib/server/console/costs';
+import { readFairness } from '../src/lib/server/monitoring/fairness';
 import { consoleOverview } from '../src/lib/server/console/overview';
 import { historySeries } from '../src/lib/server/console/history';
 import { liveSeries, LiveTally } from '../src/lib/server/console/live';
@@ -55,7 +57,7 @@ const admin: AppUser = {
 
 const config = {
 	publicBaseUrl: 'http://localhost',
-	alerts: { webhookUrl: null, pendingMax: 100, failureRate: 0.1, noCompletionSeconds: 300, noWorkerSeconds: 120, checkSeconds: 30 }
+	alerts: { webhookUrl: null, pendingMax: 100, failureRate: 0.1, noCompletionSeconds: 300, noWorkerSeconds: 120, checkSeconds: 30, unfairWaitFactor: 5, unfairWaitMinSeconds: 60 }
 };
 
 async function withoutIndexes(sql: Sql, insert: () => Promise<unknown>) {
@@ -162,7 +164,7 @@ async function wallMs(run: () => Promise<unknown>): Promise<number> {
 }
 
 const VIEW_NAMES = Object.keys(OLD_VIEWS) as (keyof typeof OLD_VIEWS)[];
-const PAGES = ['overview', 'live', 'history_30d', 'history_30d_type_model', 'jobs', 'jobs_sorted', 'jobs_failed', 'job', 'failures', 'stuck', 'worker', 'models', 'users', 'audit'];
+const PAGES = ['overview', 'live', 'history_30d', 'history_30d_type_model', 'jobs', 'jobs_sorted', 'jobs_failed', 'job', 'failures', 'stuck', 'worker', 'models', 'users', 'audit', 'costs', 'fairness'];
 
 /** Median wall time of each console page's load calls, as the pages make them, by page. */
 export async function timePages(sql: Sql): Promise<Record<string, number>> {
@@ -189,7 +191,9 @@ export async function timePages(sql: Sql): Promise<Record<string, number>> {
 		worker: () => Promise.all([listWorkerRuns(access, sql, {}), listJobTypes(access, sql, [...new Set(TYPES)]), lastRunByTrigger(access, sql)]),
 		models: () => listModelStats(access, sql),
 		users: () => listUsers(access, sql, {}),
-		audit: () => listAudit(access, sql, { limit: 51 })
+		audit: () => listAudit(access, sql, { limit: 51 }),
+		costs: () => readCosts(access, sql),
+		fairness: () => readFairness(sql)
 	};
 	const times: Record<string, number> = {};
 	for (const page of PAGES) times[page] = await medianOf(() => wallMs(loads[page]!));

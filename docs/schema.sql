@@ -194,9 +194,13 @@ CREATE TABLE public.image_generations (
     max_attempts integer DEFAULT 3 NOT NULL,
     run_started_at timestamp with time zone,
     queue_paused boolean DEFAULT false NOT NULL,
+    cost_usd numeric(14,6),
+    cost_estimate_usd numeric(14,6),
     group_id uuid,
     group_position smallint,
     CONSTRAINT completed_has_image CHECK (((status <> 'completed'::text) OR (image_path IS NOT NULL))),
+    CONSTRAINT cost_estimate_not_negative CHECK (((cost_estimate_usd IS NULL) OR (cost_estimate_usd >= (0)::numeric))),
+    CONSTRAINT cost_usd_not_negative CHECK (((cost_usd IS NULL) OR (cost_usd >= (0)::numeric))),
     CONSTRAINT failure_class_valid CHECK (((failure_class IS NULL) OR (failure_class = ANY (ARRAY['storage'::text, 'input'::text, 'safety'::text, 'provider'::text, 'model'::text, 'timeout'::text, 'worker_lost'::text, 'unavailable'::text, 'cancelled_by_operator'::text, 'internal'::text])))),
     CONSTRAINT group_position_in_range CHECK (((group_position IS NULL) OR ((group_position >= 0) AND (group_position <= 15)))),
     CONSTRAINT idempotency_key_length CHECK (((idempotency_key IS NULL) OR ((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 255)))),
@@ -487,7 +491,7 @@ CREATE FUNCTION public.claim_next_job(p_worker_id text DEFAULT NULL::text, p_lea
   select * from claim_jobs(coalesce(p_worker_id, 'session-' || pg_backend_pid()), 1, p_lease_seconds, p_job_types);
 $$;
 
-CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text) RETURNS boolean
+CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text, p_price_per_second numeric DEFAULT NULL::numeric) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
@@ -498,12 +502,14 @@ begin
   if not found then
     return false;
   end if;
-  update image_generations
+  update image_generations g
   set status = 'completed', progress = 100, completed_at = now(), image_path = p_image_path,
       thumbnail_path = p_thumbnail_path, image_content_type = p_content_type, image_bytes = p_image_bytes,
-      predict_time_seconds = p_predict_seconds, prediction_id = coalesce(p_prediction_id, prediction_id),
-      error_message = null
-  where id = p_generation_id and job_id = p_job_id and status = 'processing';
+      predict_time_seconds = p_predict_seconds, prediction_id = coalesce(p_prediction_id, g.prediction_id),
+      error_message = null,
+      cost_usd = round(p_predict_seconds * coalesce(p_price_per_second,
+                                                    (select m.cost_per_second from models m where m.id = g.model_id)), 6)
+  where g.id = p_generation_id and g.job_id = p_job_id and g.status = 'processing';
   return found;
 end;
 $$;
@@ -704,6 +710,21 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.generation_cost_estimate(p_model_id text, p_price numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  with recent as (
+    select g.predict_time_seconds, g.cost_usd from image_generations g
+    where g.model_id = p_model_id and g.status = 'completed'
+    order by g.created_at desc limit 50
+  )
+  select round(coalesce(
+    p_price * coalesce((select percentile_cont(0.5) within group (order by predict_time_seconds) from recent)::numeric, 10),
+    (select percentile_cont(0.5) within group (order by cost_usd) from recent)::numeric,
+    0), 6);
+$$;
+
 CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'public', 'pg_temp'
@@ -718,7 +739,8 @@ CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
     SET search_path TO 'public', 'pg_temp'
     AS $$
   with limits as (
-    select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit
+    select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit,
+           l.daily_budget_usd, l.monthly_budget_usd
     from default_user_limits() d
     left join user_limits l on l.user_id = p_user_id
   ), usage as (
@@ -728,24 +750,53 @@ CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
            min(u.created_at) as oldest_in_day
     from generation_usage u
     where u.user_id = p_user_id and u.created_at > now() - interval '1 day' and u.refunded_at is null
+  ), periods as (
+    select date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' as day_start,
+           date_trunc('month', now() at time zone 'UTC') at time zone 'UTC' as month_start
+  ), spend as (
+    select coalesce(sum(c.amount) filter (where g.created_at >= p.day_start), 0) as daily_spent,
+           coalesce(sum(c.amount), 0) as monthly_spent
+    from periods p
+    join image_generations g on g.user_id = p_user_id and g.created_at >= p.month_start
+    cross join lateral (select coalesce(g.cost_usd,
+      case when g.status in ('queued', 'processing') then g.cost_estimate_usd end, 0) as amount) c
+  ), state as (
+    select l.*, u.*, s.*, p.*,
+           p.day_start + interval '1 day' as daily_resets_at,
+           p.month_start + interval '1 month' as monthly_resets_at,
+           l.daily_budget_usd is not null and s.daily_spent >= l.daily_budget_usd as daily_budget_out,
+           l.monthly_budget_usd is not null and s.monthly_spent >= l.monthly_budget_usd as monthly_budget_out
+    from limits l, usage u, periods p, spend s
   )
   select jsonb_build_object(
-    'can_generate', u.hourly_used < l.hourly_limit and u.daily_used < l.daily_limit,
-    'daily_limit', l.daily_limit,
-    'daily_used', u.daily_used,
-    'hourly_limit', l.hourly_limit,
-    'hourly_used', u.hourly_used,
+    'can_generate', hourly_used < hourly_limit and daily_used < daily_limit and not daily_budget_out and not monthly_budget_out,
+    'daily_limit', daily_limit,
+    'daily_used', daily_used,
+    'hourly_limit', hourly_limit,
+    'hourly_used', hourly_used,
     -- When the next slot frees up, for Retry-After; null for a blocked account (a limit of 0 never frees up).
     'retry_after_seconds', case
-      when l.daily_limit = 0 or l.hourly_limit = 0 then null
+      when daily_limit = 0 or hourly_limit = 0 then null
+      -- A budget frees up only when its period ends: the latest of the ones that ran out.
+      when monthly_budget_out then greatest(1, ceil(extract(epoch from (monthly_resets_at - now()))))::integer
+      when daily_budget_out then greatest(1, ceil(extract(epoch from (daily_resets_at - now()))))::integer
       -- Bounded by the window: a concurrent start may have committed with a later now() than ours.
-      when u.daily_used >= l.daily_limit then
-        least(86400, greatest(1, ceil(extract(epoch from (u.oldest_in_day + interval '1 day' - now())))))::integer
-      when u.hourly_used >= l.hourly_limit then
-        least(3600, greatest(1, ceil(extract(epoch from (u.oldest_in_hour + interval '1 hour' - now())))))::integer
+      when daily_used >= daily_limit then
+        least(86400, greatest(1, ceil(extract(epoch from (oldest_in_day + interval '1 day' - now())))))::integer
+      when hourly_used >= hourly_limit then
+        least(3600, greatest(1, ceil(extract(epoch from (oldest_in_hour + interval '1 hour' - now())))))::integer
       end,
-    'blocked', l.daily_limit = 0 or l.hourly_limit = 0)
-  from limits l, usage u
+    'blocked', daily_limit = 0 or hourly_limit = 0,
+    'budget_exhausted', case when monthly_budget_out then 'monthly' when daily_budget_out then 'daily' end,
+    'daily_budget_usd', daily_budget_usd,
+    'daily_spent_usd', round(daily_spent, 4),
+    'daily_remaining_usd', case when daily_budget_usd is not null then greatest(0, round(daily_budget_usd - daily_spent, 4)) end,
+    'daily_budget_resets_at', daily_resets_at,
+    'monthly_budget_usd', monthly_budget_usd,
+    'monthly_spent_usd', round(monthly_spent, 4),
+    'monthly_remaining_usd', case when monthly_budget_usd is not null then greatest(0, round(monthly_budget_usd - monthly_spent, 4)) end,
+    'monthly_budget_resets_at', monthly_resets_at)
+  from state
   -- Callers with claims (RLS-scoped sessions) see only their own limits.
   where auth.uid() is null or auth.uid() = p_user_id;
 $$;
@@ -1194,6 +1245,7 @@ declare
   v_limits   jsonb;
   v_id       uuid;
   v_job_id   uuid;
+  v_estimate numeric;
 begin
   -- A signed-in caller may only start generations for themselves.
   if auth.uid() is not null and auth.uid() <> p_user_id then
@@ -1229,15 +1281,18 @@ begin
     return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits);
   end if;
 
+  -- Counted against the money budgets until the real cost replaces it at completion.
+  v_estimate := generation_cost_estimate(v_model.id, v_model.cost_per_second);
+
   if p_defer_wake then
     perform set_config('picture.defer_wake', 'on', true);
   end if;
 
   insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params, idempotency_key,
-                                 queue_paused)
+                                 queue_paused, cost_estimate_usd)
   values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), p_model_id, p_width, p_height, p_seed,
           coalesce(p_params, '{}'::jsonb), p_idempotency_key,
-          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'))
+          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'), v_estimate)
   returning id into v_id;
 
   v_job_id := enqueue_job('generate-image',
@@ -1272,6 +1327,8 @@ declare
   v_paused   boolean;
   v_position integer := 0;
   v_ids      jsonb := '[]'::jsonb;
+  v_estimates numeric[] := '{}';
+  v_before_last numeric;
 begin
   if auth.uid() is not null and auth.uid() <> p_user_id then
     raise exception 'start_generation_group: cannot start a group for another user' using errcode = '42501';
@@ -1293,6 +1350,7 @@ begin
        or p_height not between v_model.min_size and v_model.max_size or p_height % v_model.size_step <> 0 then
       raise exception 'start_generation_group: % x % is not a size model % makes', p_width, p_height, v_model.id using errcode = '22023';
     end if;
+    v_estimates := v_estimates || coalesce(generation_cost_estimate(v_model.id, v_model.cost_per_second), 0);
   end loop;
 
   perform pg_advisory_xact_lock(hashtextextended('start_generation:' || p_user_id::text, 0));
@@ -1309,6 +1367,16 @@ begin
   v_limits := get_user_limits(p_user_id);
   v_room := least((v_limits ->> 'hourly_limit')::integer - (v_limits ->> 'hourly_used')::integer,
                   (v_limits ->> 'daily_limit')::integer - (v_limits ->> 'daily_used')::integer);
+  -- A budget admits the group as it would admit its pictures one by one: each starts while what is
+  -- spent (with the in-flight estimates) is under the budget, so every member but the last must fit.
+  v_before_last := coalesce((select sum(e) from unnest(v_estimates[1:v_count - 1]) e), 0);
+  if (v_limits ->> 'daily_remaining_usd') is not null and (v_limits ->> 'daily_remaining_usd')::numeric <= v_before_last then
+    v_limits := v_limits || jsonb_build_object('can_generate', false, 'budget_exhausted', 'daily',
+      'retry_after_seconds', greatest(1, ceil(extract(epoch from ((v_limits ->> 'daily_budget_resets_at')::timestamptz - now()))))::integer);
+  elsif (v_limits ->> 'monthly_remaining_usd') is not null and (v_limits ->> 'monthly_remaining_usd')::numeric <= v_before_last then
+    v_limits := v_limits || jsonb_build_object('can_generate', false, 'budget_exhausted', 'monthly',
+      'retry_after_seconds', greatest(1, ceil(extract(epoch from ((v_limits ->> 'monthly_budget_resets_at')::timestamptz - now()))))::integer);
+  end if;
   if not (v_limits ->> 'can_generate')::boolean or v_room < v_count then
     return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits, 'needed', v_count, 'room', greatest(v_room, 0));
   end if;
@@ -1325,9 +1393,9 @@ begin
   for v_member in select value from jsonb_array_elements(p_members) loop
     select * into v_model from models where id = v_member ->> 'model_id';
     insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params,
-                                   queue_paused, group_id, group_position)
+                                   queue_paused, group_id, group_position, cost_estimate_usd)
     values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), v_model.id, p_width, p_height,
-            (v_member ->> 'seed')::bigint, '{}'::jsonb, v_paused, v_group_id, v_position)
+            (v_member ->> 'seed')::bigint, '{}'::jsonb, v_paused, v_group_id, v_position, v_estimates[v_position + 1])
     returning id into v_id;
     v_job_id := enqueue_job('generate-image',
                             jsonb_build_object('generation_id', v_id, 'model_id', v_model.id,
@@ -1668,8 +1736,12 @@ CREATE TABLE public.user_limits (
     daily_limit integer,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_by uuid,
+    daily_budget_usd numeric(12,4),
+    monthly_budget_usd numeric(12,4),
+    CONSTRAINT daily_budget_in_range CHECK (((daily_budget_usd IS NULL) OR ((daily_budget_usd >= (0)::numeric) AND (daily_budget_usd <= (1000000)::numeric)))),
     CONSTRAINT daily_limit_not_negative CHECK (((daily_limit IS NULL) OR (daily_limit >= 0))),
-    CONSTRAINT hourly_limit_not_negative CHECK (((hourly_limit IS NULL) OR (hourly_limit >= 0)))
+    CONSTRAINT hourly_limit_not_negative CHECK (((hourly_limit IS NULL) OR (hourly_limit >= 0))),
+    CONSTRAINT monthly_budget_in_range CHECK (((monthly_budget_usd IS NULL) OR ((monthly_budget_usd >= (0)::numeric) AND (monthly_budget_usd <= (1000000)::numeric))))
 );
 
 CREATE TABLE public.webhook_deliveries (
@@ -1766,6 +1838,8 @@ CREATE UNIQUE INDEX generation_groups_idempotency_key_idx ON public.generation_g
 
 CREATE INDEX generation_usage_user_window_idx ON public.generation_usage USING btree (user_id, created_at) WHERE (refunded_at IS NULL);
 
+CREATE INDEX image_generations_costed_idx ON public.image_generations USING btree (created_at) INCLUDE (user_id, model_id, cost_usd) WHERE (cost_usd IS NOT NULL);
+
 CREATE INDEX image_generations_group_idx ON public.image_generations USING btree (group_id, group_position) WHERE (group_id IS NOT NULL);
 
 CREATE UNIQUE INDEX image_generations_idempotency_key_idx ON public.image_generations USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
@@ -1779,6 +1853,8 @@ CREATE INDEX image_generations_processing_model_idx ON public.image_generations 
 CREATE INDEX image_generations_prompt_trgm_idx ON public.image_generations USING gin (prompt extensions.gin_trgm_ops);
 
 CREATE INDEX image_generations_user_created_idx ON public.image_generations USING btree (user_id, created_at DESC, id DESC);
+
+CREATE INDEX image_generations_user_spend_idx ON public.image_generations USING btree (user_id, created_at) INCLUDE (status, cost_usd, cost_estimate_usd);
 
 CREATE INDEX job_queue_created_at_id_idx ON public.job_queue USING btree (created_at, id);
 

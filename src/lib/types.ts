@@ -28,6 +28,8 @@ export type { LiveBucket, LiveLatency, LiveSeries } from './server/console/live'
 export type { RetryCounts } from './server/console/retry-kinds';
 export type { ReapedJob, ReaperRun, StuckJob } from './server/console/stuck';
 export type { UserPage, UserUsage } from './server/console/users';
+export type { CostByModel, CostByUser, CostDay, CostReport } from './server/console/costs';
+export type { FairnessSnapshot, UserQueueRow } from './server/monitoring/fairness';
 export type { CancelPreview, CronSetup, JobTypeState, PurgePreview, RunBudget, RunNowResult, WorkerRun } from './server/console/worker';
 
 // The overview arrives as JSON (its live refresh fetches /admin/overview), so its rows are taken

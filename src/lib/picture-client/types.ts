@@ -34,8 +34,8 @@ export interface Generation {
 	predict_time_seconds: number | null;
 	/** The group it is one picture of, or null. */
 	group_id?: string | null;
-	/** What it cost, once known. */
-	cost_usd?: number | null;
+	/** US dollars, once completed with a known price. */
+	cost_usd: number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	/** Grows with every change; the event stream's ids are these numbers. */
 	event_seq: number;

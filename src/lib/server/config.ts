@@ -30,7 +30,7 @@ export interface Config {
 		/** How long one job run waits on a prediction before snoozing its job. */
 		maxWaitMs: number;
 	};
-	localModel: { msPerImage: number };
+	localModel: { msPerImage: number; pricePerSecondUsd: number };
 	/** Supabase Auth accounts instead of local ones: PUBLIC_SUPABASE_URL + PUBLIC_SUPABASE_ANON_KEY. */
 	supabaseAuth: {
 		url: string;
@@ -58,6 +58,10 @@ export interface Config {
 		noWorkerSeconds: number;
 		/** How often each app process evaluates the alerts. */
 		checkSeconds: number;
+		/** A user's oldest waiting job may wait this many times the median wait before it alerts... */
+		unfairWaitFactor: number;
+		/** ...and at least this long. */
+		unfairWaitMinSeconds: number;
 	};
 	worker: {
 		budgetSeconds: number;
@@ -102,6 +106,17 @@ export function loadConfig(env: Env): Config {
 	const text = (name: string): string | null => {
 		const value = env[name]?.trim();
 		return value ? value : null;
+	};
+	// A price in US dollars per second: 0 by default, at most $100/s.
+	const price = (name: string): number => {
+		const raw = text(name);
+		if (raw === null) return 0;
+		const value = Number(raw);
+		if (!/^\d+(\.\d+)?$/.test(raw) || !(value <= 100)) {
+			problems.push(`${name} must be a price in dollars per second from 0 to 100, e.g. 0.0002, not "${raw}"`);
+			return 0;
+		}
+		return value;
 	};
 	const int = (name: string, fallback: number, min: number, max: number): number => {
 		const raw = text(name);
@@ -192,7 +207,10 @@ export function loadConfig(env: Env): Config {
 			pollIntervalMs: int('REPLICATE_POLL_INTERVAL_MS', 1000, 1, 60_000),
 			maxWaitMs: int('REPLICATE_MAX_WAIT_MS', 8000, 0, 600_000)
 		},
-		localModel: { msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000) },
+		localModel: {
+			msPerImage: int('LOCAL_MODEL_MS_PER_IMAGE', 2000, 0, 60_000),
+			pricePerSecondUsd: price('LOCAL_MODEL_PRICE_PER_SECOND_USD')
+		},
 		supabaseAuth: supabaseUrl && supabaseAnonKey ? { url: supabaseUrl, anonKey: supabaseAnonKey, jwtSecret: supabaseJwtSecret } : null,
 		storage: {
 			dir: text('IMAGE_DIR') ?? `${dataDir}/images`,
@@ -208,7 +226,9 @@ export function loadConfig(env: Env): Config {
 			failureRate: fraction('ALERT_FAILURE_RATE', 0.1),
 			noCompletionSeconds: int('ALERT_NO_COMPLETION_SECONDS', 300, 10, 86_400),
 			noWorkerSeconds: int('ALERT_NO_WORKER_SECONDS', 120, 10, 86_400),
-			checkSeconds: int('ALERT_CHECK_SECONDS', 30, 1, 3600)
+			checkSeconds: int('ALERT_CHECK_SECONDS', 30, 1, 3600),
+			unfairWaitFactor: int('ALERT_UNFAIR_WAIT_FACTOR', 5, 2, 1000),
+			unfairWaitMinSeconds: int('ALERT_UNFAIR_WAIT_MIN_SECONDS', 60, 1, 86_400)
 		},
 		worker: {
 			budgetSeconds: int('WORKER_BUDGET_SECONDS', 50, 1, 900),

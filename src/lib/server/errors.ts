@@ -58,11 +58,26 @@ export class RateLimitError extends Error {
 	constructor(public readonly limits: UserLimits) {
 		const which = limits.daily_used >= limits.daily_limit ? 'daily' : 'hourly';
 		super(
-			which === 'daily'
-				? `You have used all ${limits.daily_limit} generations for today`
-				: `You have used all ${limits.hourly_limit} generations for this hour`
+			limits.budget_exhausted
+				? budgetMessage(limits)
+				: which === 'daily'
+					? `You have used all ${limits.daily_limit} generations for today`
+					: `You have used all ${limits.hourly_limit} generations for this hour`
 		);
 		this.name = 'RateLimitError';
+	}
+
+	/** The money budget that ran out ('daily' or 'monthly'), or null for a count limit. */
+	get budget(): 'daily' | 'monthly' | null {
+		return this.limits.budget_exhausted ?? null;
+	}
+
+	/** When the limit that stopped this start frees up again. */
+	get resetsAt(): string {
+		const budget = this.budget;
+		if (budget === 'daily' && this.limits.daily_budget_resets_at) return new Date(this.limits.daily_budget_resets_at).toISOString();
+		if (budget === 'monthly' && this.limits.monthly_budget_resets_at) return new Date(this.limits.monthly_budget_resets_at).toISOString();
+		return new Date(Date.now() + this.retryAfterSeconds * 1000).toISOString();
 	}
 
 	get retryAfterSeconds(): number {
@@ -83,4 +98,12 @@ export class GroupRateLimitError extends RateLimitError {
 		}
 		this.name = 'GroupRateLimitError';
 	}
+}
+
+function budgetMessage(limits: UserLimits): string {
+	const monthly = limits.budget_exhausted === 'monthly';
+	const budget = Number(monthly ? limits.monthly_budget_usd : limits.daily_budget_usd);
+	const resets = new Date((monthly ? limits.monthly_budget_resets_at : limits.daily_budget_resets_at) ?? Date.now());
+	const when = monthly ? resets.toISOString().slice(0, 10) : `${resets.toISOString().slice(0, 16).replace('T', ' ')}`;
+	return `You have spent your ${monthly ? 'monthly' : 'daily'} budget of $${budget.toFixed(2)}; it resets at ${when} UTC`;
 }

@@ -157,6 +157,25 @@ test('hourly throughput: the seed 6.5 query over the last 24 hours, newest hour 
 	expect(new Date(rows[1]![0]!).getUTCMinutes()).toBe(0);
 });
 
+test('generation costs: every costed generation of the last 30 days, newest first, with user and model; audited', async () => {
+	const [user] = await db.sql<{ id: string }[]>`insert into auth.users (email) values ('=csv-costs@example.test') returning id`;
+	await db.sql`
+		insert into image_generations (user_id, prompt, model_id, width, height, seed, status, image_path, predict_time_seconds, cost_usd, created_at)
+		values (${user!.id}, 'p', 'black-forest-labs/flux-dev', 512, 512, 1, 'completed', 'x', 2, 0.05, now() - interval '1 hour'),
+		       (${user!.id}, 'p', 'local/preview', 512, 512, 1, 'completed', 'x', 1, 0, now()),
+		       (${user!.id}, 'p', 'local/preview', 512, 512, 1, 'completed', 'x', 1, null, now()),
+		       (${user!.id}, 'p', 'local/preview', 512, 512, 1, 'completed', 'x', 1, 9, now() - interval '40 days')`;
+	const { text } = await download('costs');
+	const [header, ...rows] = parseCsv(text);
+	expect(header).toEqual(['day', 'generation_id', 'user_email', 'user_id', 'model_id', 'predict_time_seconds', 'cost_usd']);
+	expect(rows.map((r) => [r[2], r[4], Number(r[6])])).toEqual([
+		["'=csv-costs@example.test", 'local/preview', 0],
+		["'=csv-costs@example.test", 'black-forest-labs/flux-dev', 0.05]
+	]);
+	const [entry] = await db.sql`select target, affected_rows from admin_audit_log order by id desc limit 1`;
+	expect(entry).toMatchObject({ target: 'costs', affected_rows: 2 });
+});
+
 test('an empty export still has its header', async () => {
 	const { text } = await download('failed-jobs');
 	expect(parseCsv(text)).toHaveLength(1);

@@ -158,3 +158,27 @@ test('an unknown model is a 404 that changes nothing', async () => {
 	}
 	expect(await db.sql`select * from admin_audit_log`).toHaveLength(0);
 });
+
+test('set the price per second, audited; completed generations are costed at it; blank makes it unknown', async () => {
+	const result = await post('price', { model_id: 'local/detailed', cost_per_second: ' 0.0125 ' });
+	expect(result.message).toBe('local/detailed now costs $0.0125 a second.');
+	expect((await models())['local/detailed'].cost_per_second).toBe(0.0125);
+	const [entry] = await db.sql`select action, target, details, affected_rows from admin_audit_log`;
+	expect(entry).toMatchObject({ action: 'model.price', target: 'local/detailed', affected_rows: 1 });
+	expect(entry!.details).toEqual({ from: null, to: 0.0125 });
+	expect((await post('price', { model_id: 'local/detailed', cost_per_second: '' })).message).toMatch(/no price now/);
+	expect((await models())['local/detailed'].cost_per_second).toBeNull();
+	await db.sql`update models set cost_per_second = null where id = 'local/detailed'`;
+});
+
+test.each(['-1', '-0.001', '101', 'NaN', 'Infinity', '1e-3', 'cheap', '$0.01', '0.0000001', '9'.repeat(400)])(
+	'price %j is refused with a clear message and changes nothing',
+	async (value) => {
+		const result = await post('price', { model_id: 'stability-ai/sdxl', cost_per_second: value });
+		expect(result.status).toBe(400);
+		expect(result.data).toMatchObject({ action: 'price', modelId: 'stability-ai/sdxl', field: 'cost_per_second' });
+		expect(result.data.error).toMatch(/price per second must be an amount in dollars from 0 to 100/);
+		expect((await models())['stability-ai/sdxl'].cost_per_second).toBe(0.000975);
+		expect(await db.sql`select * from admin_audit_log`).toHaveLength(0);
+	}
+);

@@ -146,3 +146,39 @@ test('keyset paging walks every user once, newest first', async () => {
 	expect(seen[0]).toBe('pager-60@example.test');
 	expect(seen.slice(-2).sort()).toEqual(['pager-tie-a@example.test', 'pager-tie-b@example.test']);
 });
+
+test('money budgets are saved with the limits, audited, enforced by get_user_limits, and cleared with them', async () => {
+	const { id, email } = await createUser(db.sql, 'budget-set@example.test');
+	const saved = await post('limits', { user_id: id, hourly_limit: '', daily_limit: '', daily_budget_usd: ' 2.50 ', monthly_budget_usd: '40' });
+	expect(saved.message).toBe('Limits saved: 20 an hour, 100 a day, $2.5 a day, $40 a month.');
+	expect(await limitsOf(id)).toMatchObject({ daily_budget_usd: 2.5, monthly_budget_usd: 40, daily_spent_usd: 0, can_generate: true });
+	const [entry] = await db.sql`select action, details from admin_audit_log where target = ${email} order by id desc limit 1`;
+	expect(entry).toMatchObject({ action: 'user.limits.set' });
+	expect(entry!.details).toMatchObject({ daily_budget_usd: 2.5, monthly_budget_usd: 40, previous: { daily_budget_usd: null, monthly_budget_usd: null } });
+	// Spend at the budget: the console row shows it spent.
+	await db.sql`insert into image_generations (user_id, prompt, model_id, width, height, seed, status, cost_estimate_usd)
+		values (${id}, 'p', 'local/preview', 512, 512, 1, 'queued', 2.5)`;
+	const [row] = (await page(`?q=${encodeURIComponent(email)}`)).users;
+	expect(row).toMatchObject({ daily_budget_usd: 2.5, monthly_budget_usd: 40, limits: { can_generate: false, budget_exhausted: 'daily', daily_spent_usd: 2.5 } });
+	// A form without the budget fields keeps them.
+	await post('limits', { user_id: id, hourly_limit: '7', daily_limit: '' });
+	expect(await limitsOf(id)).toMatchObject({ hourly_limit: 7, daily_budget_usd: 2.5 });
+	await post('clear', { user_id: id });
+	expect(await limitsOf(id)).toMatchObject({ daily_budget_usd: null, monthly_budget_usd: null, can_generate: true });
+	expect(await db.sql`select * from user_limits where user_id = ${id}`).toHaveLength(0);
+});
+
+test.each(['-1', '1000001', 'NaN', 'Infinity', '1e3', 'lots', '$5', '2.555', '9'.repeat(400)])(
+	'a budget of %j is refused with a clear message and changes nothing',
+	async (value) => {
+		const { id, email } = await createUser(db.sql, `budget-bad-${Math.random().toString(36).slice(2)}@example.test`);
+		for (const field of ['daily_budget_usd', 'monthly_budget_usd']) {
+			const result = await post('limits', { user_id: id, hourly_limit: '', daily_limit: '', [field]: value });
+			expect(result.status).toBe(400);
+			expect(result.data).toMatchObject({ action: 'limits', userId: id, field });
+			expect(result.data.error).toMatch(/budget must be an amount in dollars from 0 to 1000000/);
+		}
+		expect(await db.sql`select * from user_limits where user_id = ${id}`).toHaveLength(0);
+		expect(await db.sql`select * from admin_audit_log where target = ${email}`).toHaveLength(0);
+	}
+);

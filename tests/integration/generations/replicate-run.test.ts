@@ -97,6 +97,8 @@ test('a prediction that outlives one job run is resumed, never created twice, an
 
 	const done = await generation(id);
 	expect(done).toMatchObject({ status: 'completed', progress: 100, predict_time_seconds: '1.234' });
+	// metrics.predict_time x the catalogue's $0.003/s for FLUX.1 [schnell] (0027).
+	expect(Number(done.cost_usd)).toBeCloseTo(1.234 * 0.003, 6);
 	const png = await call(image, services, { params: { id }, path: '/x', user: alice.user });
 	expect((await sharp(Buffer.from(await png.arrayBuffer())).metadata()).format).toBe('png');
 });

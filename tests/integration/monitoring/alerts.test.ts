@@ -211,7 +211,9 @@ describe('configuration', () => {
 			failureRate: 0.1,
 			noCompletionSeconds: 300,
 			noWorkerSeconds: 120,
-			checkSeconds: 30
+			checkSeconds: 30,
+			unfairWaitFactor: 5,
+			unfairWaitMinSeconds: 60
 		});
 		const bad = () => loadConfig({ ALERT_FAILURE_RATE: '10', ALERT_WEBHOOK_URL: 'slack.example', METRICS_TOKEN: 'short' });
 		expect(bad).toThrow(/ALERT_FAILURE_RATE must be a fraction from 0 to 1 \(0\.1 is 10%\), not "10"/);

@@ -29,7 +29,7 @@ const HELPERS = new Set([
 ]);
 /** The services that change something: an operator may not call them. */
 const ACTIONS = new Set([
-	'retryFailureGroup', 'changeJob', 'runBulk', 'runSelection', 'setModelEnabled', 'setModelConcurrency', 'resetStuck', 'setUserLimits',
+	'retryFailureGroup', 'changeJob', 'runBulk', 'runSelection', 'setModelEnabled', 'setModelConcurrency', 'setModelPrice', 'resetStuck', 'setUserLimits',
 	'clearUserLimits', 'setUserRole', 'endUserSessions', 'pauseType', 'resumeType', 'runWorkerNow', 'cancelAllPending', 'purgeFinished'
 ]);
 
@@ -69,6 +69,7 @@ function argsFor(name: string): unknown[] {
 		exportCsv: [db.sql, 'failed-jobs'],
 		setModelEnabled: [db.sql, 'local/preview', false],
 		setModelConcurrency: [db.sql, 'local/preview', '7'],
+		setModelPrice: [db.sql, 'local/preview', '0.5'],
 		setUserLimits: [db.sql, id, { hourly: '999', daily: '999' }],
 		clearUserLimits: [db.sql, id],
 		setUserRole: [db.sql, operator.id, 'admin', { localAccounts: true }],

@@ -292,6 +292,22 @@ const cases: Case[] = [
 	{ name: 'users limits: a traversal id', run: () => postAction('/admin/users', usersActions, 'limits', { user_id: '../../etc/passwd', hourly_limit: '5' }), status: 404, message: /No such user/ },
 	{ name: 'users limits: hourly -1', run: () => postAction('/admin/users', usersActions, 'limits', { user_id: crypto.randomUUID(), hourly_limit: '-1' }), status: 400, message: /hourly limit must be a whole number/ },
 	{ name: 'users limits: daily 2^53+1', run: () => postAction('/admin/users', usersActions, 'limits', { user_id: crypto.randomUUID(), daily_limit: worstSeed }), status: 400, message: /daily limit must be a whole number/ },
+	...['-1', 'NaN', 'Infinity', '1e3', worstSeed, 'free', '0.1234567'].map(
+		(value): Case => ({
+			name: `models price: ${value}`,
+			run: () => postAction('/admin/models', modelsActions, 'price', { model_id: 'local/preview', cost_per_second: value }),
+			status: 400,
+			message: /price per second must be an amount in dollars from 0 to 100/
+		})
+	),
+	...['-1', 'NaN', 'Infinity', '1e3', worstSeed, 'lots', '1.999'].flatMap((value): Case[] =>
+		['daily_budget_usd', 'monthly_budget_usd'].map((field) => ({
+			name: `users limits: ${field} ${value}`,
+			run: () => postAction('/admin/users', usersActions, 'limits', { user_id: crypto.randomUUID(), [field]: value }),
+			status: 400,
+			message: /budget must be an amount in dollars from 0 to 1000000/
+		}))
+	),
 	{ name: 'users clear: a NUL id', run: () => postAction('/admin/users', usersActions, 'clear', { user_id: '\u0000' }), status: 400, message: /NUL character/ },
 	{ name: 'users page: a NUL in the search', run: () => get('/admin/users?q=%00', usersLoad as Route, {}, asAdmin()), status: 400, message: /NUL character/ },
 	{ name: 'users page: SQL in the search, a traversal cursor', run: () => get("/admin/users?q=%25'%20or%201%3D1--&before=..%2F", usersLoad as Route, {}, asAdmin()), status: 200, message: /^$/ },

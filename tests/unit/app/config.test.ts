@@ -123,4 +123,12 @@ describe('PICTURE_ENVIRONMENT', () => {
 	test.each(['x'.repeat(33), 'prod\u0000', 'prod\u200b', 'line\nbreak'])('%j is refused with a message', (value) => {
 		expect(() => loadConfig({ PICTURE_ENVIRONMENT: value })).toThrow(/PICTURE_ENVIRONMENT must be at most 32 printable characters/);
 	});
+
+	test('the local model is free unless priced; a price is a plain non-negative number up to $100/s', () => {
+		expect(loadConfig({}).localModel.pricePerSecondUsd).toBe(0);
+		expect(loadConfig({ LOCAL_MODEL_PRICE_PER_SECOND_USD: '0.0002' }).localModel.pricePerSecondUsd).toBe(0.0002);
+		for (const bad of ['-1', 'NaN', 'Infinity', '1e3', 'free', '0x10', '101', '1'.repeat(400)]) {
+			expect(() => loadConfig({ LOCAL_MODEL_PRICE_PER_SECOND_USD: bad })).toThrow(/LOCAL_MODEL_PRICE_PER_SECOND_USD must be a price in dollars per second from 0 to 100/);
+		}
+	});
 });

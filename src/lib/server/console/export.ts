@@ -49,6 +49,19 @@ const EXPORTS: Record<string, ExportDefinition> = {
 			group by hour
 			order by hour desc`
 	},
+	costs: {
+		title: 'Generation costs',
+		description: 'Every costed generation of the last 30 days (0027): day, user, model, model seconds and cost in US dollars.',
+		file: 'generation_costs',
+		// image_generations_costed_idx holds exactly these rows.
+		query: (sql) => sql`
+			select to_char(g.created_at at time zone 'UTC', 'YYYY-MM-DD') as day, g.id as generation_id, u.email as user_email,
+			       g.user_id, g.model_id, g.predict_time_seconds, g.cost_usd
+			from public.image_generations g left join auth.users u on u.id = g.user_id
+			where g.cost_usd is not null
+			  and g.created_at >= ((now() at time zone 'UTC')::date - 29)::timestamp at time zone 'UTC'
+			order by g.created_at desc, g.id`
+	},
 	jobs: {
 		title: 'Jobs',
 		description: 'The job list as filtered: every matching job, newest first, with its generation and last error.',

@@ -1,9 +1,11 @@
 // The console's models page: how each model is doing (model_generation_stats in 0012) and the two
-// switches an operator needs: take a model out of service, and cap how many of its jobs run at once.
+// switches an operator needs: take a model out of service, and cap how many of its jobs run at once;
+// and its price per second, which every completed generation's cost_usd is computed from (0027).
 import { assertActor, assertReader, type ConsoleAccess } from './access';
 import type { Queryable, Sql } from '../db/client';
 import { NotFoundError } from '../errors';
 import { recordAudit } from './audit';
+import { moneyField } from './money';
 import { wholeNumber } from './worker';
 
 export const STATS_DAYS = 7;
@@ -101,5 +103,26 @@ export async function setModelConcurrency(access: ConsoleAccess, sql: Sql, rawId
 			affectedRows: row.was === value ? 0 : 1
 		});
 		return value;
+	});
+}
+
+/** Above any published per-second price; the column holds 6 decimals. */
+export const PRICE_MAX = 100;
+
+/** The model's price per second of model time (what cost_usd is computed from); blank: unknown. */
+export async function setModelPrice(access: ConsoleAccess, sql: Sql, rawId: unknown, rawPrice: unknown): Promise<number | null> {
+	const actor = assertActor(access);
+	const id = modelId(rawId);
+	const price = moneyField('cost_per_second', 'The price per second', rawPrice, PRICE_MAX, 6);
+	return sql.begin(async (tx) => {
+		const [row] = await tx<{ was: string | null }[]>`
+			update public.models m set cost_per_second = ${price}, updated_at = now()
+			from (select id, cost_per_second as was from public.models where id = ${id} for update) old
+			where m.id = old.id
+			returning old.was`;
+		if (!row) throw new NotFoundError(`No model ${id}`);
+		const was = row.was === null ? null : Number(row.was);
+		await recordAudit(tx, actor, 'model.price', { target: id, details: { from: was, to: price }, affectedRows: was === price ? 0 : 1 });
+		return price;
 	});
 }

@@ -8,7 +8,11 @@ import { NotFoundError, ValidationError } from '../errors';
 import { isUuid } from '../../uuid';
 import type { UserLimits } from '../generations/types';
 import { recordAudit } from './audit';
+import { moneyField } from './money';
 import { wholeNumber } from './worker';
+
+/** The budget columns' check (0027): at most a million dollars. */
+export const BUDGET_MAX = 1_000_000;
 
 /** Far above any sensible limit, and inside the integer column. */
 export const LIMIT_MAX = 1_000_000;
@@ -21,6 +25,9 @@ export interface UserUsage {
 	/** The override row's values; null means the default applies. */
 	hourly_override: number | null;
 	daily_override: number | null;
+	/** Money budgets in dollars (0027); null: no budget. */
+	daily_budget_usd: number | null;
+	monthly_budget_usd: number | null;
 	total: number;
 	/** 'admin', 'operator' or 'user' (app_metadata.roles; ADMIN_EMAILS are not shown here). */
 	role: AccountRole | 'user';
@@ -54,6 +61,7 @@ export async function listUsers(
 	const rows = await sql<(Omit<UserUsage, 'total' | 'sessions'> & { total: string; sessions: string })[]>`
 		select u.id, u.email, u.created_at, public.get_user_limits(u.id) as limits,
 		       l.hourly_limit as hourly_override, l.daily_limit as daily_override,
+		       l.daily_budget_usd::float8 as daily_budget_usd, l.monthly_budget_usd::float8 as monthly_budget_usd,
 		       (select count(*) from public.image_generations g where g.user_id = u.id) as total,
 		       case when coalesce(u.raw_app_meta_data -> 'roles', '[]') ? 'admin' then 'admin'
 		            when coalesce(u.raw_app_meta_data -> 'roles', '[]') ? 'operator' then 'operator' else 'user' end as role,
@@ -78,8 +86,10 @@ function limitField(field: string, label: string, raw: unknown): number | null {
 async function lockUser(tx: Queryable, rawId: unknown) {
 	const id = typeof rawId === 'string' ? rawId.trim() : '';
 	if (!isUuid(id)) throw new NotFoundError('No such user');
-	const [user] = await tx<{ id: string; email: string | null; hourly_limit: number | null; daily_limit: number | null }[]>`
-		select u.id, u.email, l.hourly_limit, l.daily_limit
+	const [user] = await tx<
+		{ id: string; email: string | null; hourly_limit: number | null; daily_limit: number | null; daily_budget_usd: number | null; monthly_budget_usd: number | null }[]
+	>`
+		select u.id, u.email, l.hourly_limit, l.daily_limit, l.daily_budget_usd::float8 as daily_budget_usd, l.monthly_budget_usd::float8 as monthly_budget_usd
 		from auth.users u left join public.user_limits l on l.user_id = u.id
 		where u.id = ${id}`;
 	if (!user) throw new NotFoundError('No such user');
@@ -87,38 +97,54 @@ async function lockUser(tx: Queryable, rawId: unknown) {
 }
 
 /**
- * Sets a user's overrides. A blank field means "the default"; both blank removes the override.
+ * Sets a user's overrides and money budgets. A blank field means "the default" (for a budget: none);
+ * all blank removes the override. Budgets left out of the input (undefined) keep their values.
  * Returns the limits now in force, as get_user_limits computes them.
  */
 export async function setUserLimits(
 	access: ConsoleAccess,
 	sql: Sql,
 	rawId: unknown,
-	input: { hourly: unknown; daily: unknown }
+	input: { hourly: unknown; daily: unknown; dailyBudget?: unknown; monthlyBudget?: unknown }
 ): Promise<UserLimits> {
 	const actor = assertActor(access);
 	const hourly = limitField('hourly_limit', 'The hourly limit', input.hourly);
 	const daily = limitField('daily_limit', 'The daily limit', input.daily);
+	const budget = (field: string, label: string, raw: unknown) => (raw === undefined ? undefined : moneyField(field, label, raw, BUDGET_MAX, 2));
+	const dailyBudgetIn = budget('daily_budget_usd', 'The daily budget', input.dailyBudget);
+	const monthlyBudgetIn = budget('monthly_budget_usd', 'The monthly budget', input.monthlyBudget);
 	return sql.begin(async (tx) => {
 		const user = await lockUser(tx, rawId);
-		if (hourly === null && daily === null) {
+		const dailyBudget = dailyBudgetIn === undefined ? user.daily_budget_usd : dailyBudgetIn;
+		const monthlyBudget = monthlyBudgetIn === undefined ? user.monthly_budget_usd : monthlyBudgetIn;
+		const none = hourly === null && daily === null && dailyBudget === null && monthlyBudget === null;
+		if (none) {
 			await tx`delete from public.user_limits where user_id = ${user.id}`;
 		} else {
 			await tx`
-				insert into public.user_limits (user_id, hourly_limit, daily_limit, updated_at, updated_by)
-				values (${user.id}, ${hourly}, ${daily}, now(), ${actor.id})
+				insert into public.user_limits (user_id, hourly_limit, daily_limit, daily_budget_usd, monthly_budget_usd, updated_at, updated_by)
+				values (${user.id}, ${hourly}, ${daily}, ${dailyBudget}, ${monthlyBudget}, now(), ${actor.id})
 				on conflict (user_id) do update
 				set hourly_limit = excluded.hourly_limit, daily_limit = excluded.daily_limit,
+				    daily_budget_usd = excluded.daily_budget_usd, monthly_budget_usd = excluded.monthly_budget_usd,
 				    updated_at = now(), updated_by = excluded.updated_by`;
 		}
-		const changed = user.hourly_limit !== hourly || user.daily_limit !== daily;
-		await recordAudit(tx, actor, hourly === null && daily === null ? 'user.limits.clear' : 'user.limits.set', {
+		const changed =
+			user.hourly_limit !== hourly || user.daily_limit !== daily || user.daily_budget_usd !== dailyBudget || user.monthly_budget_usd !== monthlyBudget;
+		await recordAudit(tx, actor, none ? 'user.limits.clear' : 'user.limits.set', {
 			target: user.email ?? user.id,
 			details: {
 				user_id: user.id,
 				hourly_limit: hourly,
 				daily_limit: daily,
-				previous: { hourly_limit: user.hourly_limit, daily_limit: user.daily_limit }
+				daily_budget_usd: dailyBudget,
+				monthly_budget_usd: monthlyBudget,
+				previous: {
+					hourly_limit: user.hourly_limit,
+					daily_limit: user.daily_limit,
+					daily_budget_usd: user.daily_budget_usd,
+					monthly_budget_usd: user.monthly_budget_usd
+				}
 			},
 			affectedRows: changed ? 1 : 0
 		});
@@ -127,9 +153,9 @@ export async function setUserLimits(
 	});
 }
 
-/** Back to the defaults (20 an hour, 100 a day). */
+/** Back to the defaults (20 an hour, 100 a day, no budgets). */
 export function clearUserLimits(access: ConsoleAccess, sql: Sql, rawId: unknown): Promise<UserLimits> {
-	return setUserLimits(access, sql, rawId, { hourly: null, daily: null });
+	return setUserLimits(access, sql, rawId, { hourly: null, daily: null, dailyBudget: null, monthlyBudget: null });
 }
 
 const ROLE_CHOICES = ['user', ...ACCOUNT_ROLES] as const;

@@ -50,7 +50,8 @@ async function storeAndComplete(sql: Queryable, storage: ImageStorage, generatio
 		contentType: image.contentType,
 		bytes: image.data.length,
 		predictSeconds: image.predictTimeSeconds,
-		predictionId: image.predictionId
+		predictionId: image.predictionId,
+		pricePerSecondUsd: image.pricePerSecondUsd ?? null
 	});
 	if (done) return;
 	// Not ours to complete. Cancelled or deleted while we rendered: the user does not want the image,

@@ -34,13 +34,15 @@ export interface StoredImage {
 	bytes: number;
 	predictSeconds: number | null;
 	predictionId: string | null;
+	/** Null: the model's catalogue price. */
+	pricePerSecondUsd?: number | null;
 }
 
 export async function completeGeneration(sql: Queryable, run: GenerationRun, image: StoredImage): Promise<boolean> {
 	const [row] = await sql<{ done: boolean }[]>`
 		select public.complete_generation(${run.generationId}, ${run.jobId}, ${run.workerId}, ${run.claimCount},
 			${image.imagePath}, ${image.thumbnailPath}, ${image.contentType}, ${image.bytes}, ${image.predictSeconds},
-			${image.predictionId}) as done`;
+			${image.predictionId}, ${image.pricePerSecondUsd ?? null}) as done`;
 	return row!.done;
 }
 

@@ -23,6 +23,7 @@ export interface GenerationRow {
 	image_content_type: string | null;
 	image_bytes: number | null;
 	predict_time_seconds: string | null;
+	cost_usd: string | null;
 	error_message: string | null;
 	/** Why it failed (or why its last attempt failed, while it waits to retry): see failures.ts. */
 	failure_class: string | null;
@@ -57,6 +58,16 @@ export interface UserLimits {
 	retry_after_seconds: number | null;
 	/** A limit of 0: this account may not generate at all (until an administrator lifts it). */
 	blocked?: boolean;
+	/** Which money budget ran out, if one did (can_generate is then false until it resets). */
+	budget_exhausted?: 'daily' | 'monthly' | null;
+	daily_budget_usd?: number | null;
+	daily_spent_usd?: number;
+	daily_remaining_usd?: number | null;
+	daily_budget_resets_at?: string;
+	monthly_budget_usd?: number | null;
+	monthly_spent_usd?: number;
+	monthly_remaining_usd?: number | null;
+	monthly_budget_resets_at?: string;
 }
 
 /** What the API returns for a generation: no storage paths, the image as app URLs. */
@@ -83,7 +94,8 @@ export interface GenerationView {
 	predict_time_seconds: number | null;
 	/** The group it belongs to (one prompt, several pictures), or null for a single generation. */
 	group_id: string | null;
-	cost_usd?: number | null;
+	/** What it cost in US dollars, once completed with a known price; null until then. */
+	cost_usd: number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: number;
 	created_at: string;
@@ -122,7 +134,7 @@ export function toView(row: GenerationRow): GenerationView {
 		image_bytes: row.image_bytes,
 		predict_time_seconds: row.predict_time_seconds === null ? null : Number(row.predict_time_seconds),
 		group_id: row.group_id ?? null,
-		...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd === null ? null : Number(row.cost_usd) } : {}),
+		cost_usd: row.cost_usd == null ? null : Number(row.cost_usd),
 		history: row.history,
 		event_seq: Number(row.event_seq),
 		created_at: row.created_at.toISOString(),

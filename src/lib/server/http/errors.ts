@@ -62,7 +62,7 @@ export function problemFor(err: unknown): Problem | null {
 			message: err.message,
 			field: null,
 			headers: { 'retry-after': String(err.retryAfterSeconds) },
-			extra: { limits: err.limits, retry_after_seconds: err.retryAfterSeconds }
+			extra: { limits: err.limits, retry_after_seconds: err.retryAfterSeconds, budget: err.budget, resets_at: err.resetsAt }
 		};
 	}
 	if (isDatabaseError(err)) {

@@ -12,6 +12,8 @@ export interface LimitReached {
 	retry_after_seconds: number;
 	/** When the next generation is allowed again. */
 	resets_at: string;
+	/** The money budget that ran out (0027), or null when a count limit did. */
+	budget: 'daily' | 'monthly' | null;
 }
 
 export interface FormFailure<V> {
@@ -41,7 +43,8 @@ export function generateFailure<V>(err: unknown, values: V) {
 				daily_limit,
 				daily_used,
 				retry_after_seconds: seconds,
-				resets_at: new Date(Date.now() + seconds * 1000).toISOString()
+				resets_at: err.resetsAt,
+				budget: err.budget
 			}
 		});
 	}

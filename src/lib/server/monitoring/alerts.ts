@@ -4,8 +4,9 @@
 // clear is announced to ALERT_WEBHOOK_URL exactly once however many processes are running.
 import type { Config } from '../config';
 import type { Queryable } from '../db/client';
+import { checkFairness, readFairness } from './fairness';
 
-export const ALERT_KEYS = ['pending_backlog', 'failure_rate', 'no_completion', 'stuck_jobs', 'no_worker'] as const;
+export const ALERT_KEYS = ['pending_backlog', 'failure_rate', 'no_completion', 'stuck_jobs', 'no_worker', 'unfair_wait'] as const;
 export type AlertKey = (typeof ALERT_KEYS)[number];
 export type AlertThresholds = Pick<Config['alerts'], 'pendingMax' | 'failureRate' | 'noCompletionSeconds' | 'noWorkerSeconds'>;
 
@@ -237,7 +238,8 @@ export async function evaluateAlerts(
 	config: Pick<Config, 'alerts' | 'publicBaseUrl'>,
 	options: { fetch?: typeof fetch; log?: (message: string) => void } = {}
 ): Promise<AlertEvaluation> {
-	const checks = checkAlerts(await readAlertInputs(sql), config.alerts);
+	// Fair share (fairness.ts) is judged against recent waits, not a fixed threshold, so it is read apart.
+	const checks = [...checkAlerts(await readAlertInputs(sql), config.alerts), checkFairness(await readFairness(sql, 1), config.alerts)];
 	const changes = await recordAlertStates(sql, checks);
 	for (const { key, change } of changes) options.log?.(`alert ${change}: ${checks.find((c) => c.key === key)?.title ?? key}`);
 	const sinceRows = await sql<{ alert_key: AlertKey; started_at: Date; seconds: number }[]>`

@@ -12,7 +12,7 @@ export interface Providers {
 export function createProviders(config: Config): Providers {
 	const { apiToken, baseUrl, pollIntervalMs, maxWaitMs } = config.replicate;
 	return {
-		local: createLocalProvider({ msPerImage: config.localModel.msPerImage }),
+		local: createLocalProvider({ msPerImage: config.localModel.msPerImage, pricePerSecondUsd: config.localModel.pricePerSecondUsd }),
 		replicate: apiToken
 			? createReplicateProvider({
 					token: apiToken,

@@ -40,6 +40,8 @@ export interface GeneratedImage {
 	/** Seconds the model itself ran (Replicate's metrics.predict_time), when known. */
 	predictTimeSeconds: number | null;
 	predictionId: string | null;
+	/** The price of those seconds when the provider sets it (the local model's hardware); else the model's catalogue price. */
+	pricePerSecondUsd?: number | null;
 }
 
 export type ProviderResult =

@@ -1,5 +1,5 @@
 import { consoleActor, consoleReader } from '$lib/server/console/access';
-import { CONCURRENCY_MAX, CONCURRENCY_MIN, listModelStats, setModelConcurrency, setModelEnabled, STATS_DAYS } from '$lib/server/console/models';
+import { CONCURRENCY_MAX, CONCURRENCY_MIN, listModelStats, PRICE_MAX, setModelConcurrency, setModelEnabled, setModelPrice, STATS_DAYS } from '$lib/server/console/models';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
@@ -7,6 +7,7 @@ export const load = pageLoad(async ({ locals }) => ({
 	models: await listModelStats(consoleReader(locals.user), locals.services.sql),
 	days: STATS_DAYS,
 	concurrency: { min: CONCURRENCY_MIN, max: CONCURRENCY_MAX },
+	priceMax: PRICE_MAX,
 	replicateConfigured: locals.services.generations.availability.replicateConfigured
 })) satisfies PageServerLoad;
 
@@ -38,6 +39,17 @@ export const actions = formActions({
 			return { action: 'concurrency', modelId, message: `${modelId} now runs at most ${value} at once.` };
 		} catch (err) {
 			return actionProblem(err, { action: 'concurrency', modelId });
+		}
+	},
+	price: async ({ request, locals }) => {
+		const access = consoleActor(locals.user);
+		const form = await request.formData();
+		const modelId = String(form.get('model_id') ?? '');
+		try {
+			const price = await setModelPrice(access, locals.services.sql, modelId, form.get('cost_per_second'));
+			return { action: 'price', modelId, message: price === null ? `${modelId} has no price now: its costs are unknown.` : `${modelId} now costs $${price} a second.` };
+		} catch (err) {
+			return actionProblem(err, { action: 'price', modelId });
 		}
 	}
 } satisfies Actions);

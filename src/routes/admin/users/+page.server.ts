@@ -1,6 +1,7 @@
 import { consoleReader, consoleActor } from '$lib/server/console/access';
 import { clearUserLimits, endUserSessions, LIMIT_MAX, listUsers, setUserLimits, setUserRole } from '$lib/server/console/users';
 import { actionProblem, actions as formActions, load as pageLoad } from '$lib/server/http';
+import type { UserLimits } from '$lib/server/generations/types';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load = pageLoad(async ({ locals, url }) => {
@@ -18,8 +19,10 @@ export const load = pageLoad(async ({ locals, url }) => {
 	};
 }) satisfies PageServerLoad;
 
-const describe = (limits: { hourly_limit: number; daily_limit: number }) =>
-	`${limits.hourly_limit} an hour, ${limits.daily_limit} a day`;
+const describe = (limits: UserLimits) =>
+	`${limits.hourly_limit} an hour, ${limits.daily_limit} a day` +
+	(limits.daily_budget_usd != null ? `, $${limits.daily_budget_usd} a day` : '') +
+	(limits.monthly_budget_usd != null ? `, $${limits.monthly_budget_usd} a month` : '');
 
 export const actions = formActions({
 	limits: async ({ request, locals }) => {
@@ -29,7 +32,10 @@ export const actions = formActions({
 		try {
 			const limits = await setUserLimits(access, locals.services.sql, userId, {
 				hourly: form.get('hourly_limit'),
-				daily: form.get('daily_limit')
+				daily: form.get('daily_limit'),
+				// Absent from a form without the budget fields: those keep their values.
+				dailyBudget: form.has('daily_budget_usd') ? form.get('daily_budget_usd') : undefined,
+				monthlyBudget: form.has('monthly_budget_usd') ? form.get('monthly_budget_usd') : undefined
 			});
 			return { action: 'limits', userId, message: `Limits saved: ${describe(limits)}.` };
 		} catch (err) {

@@ -17,6 +17,8 @@ export interface LocalProviderOptions {
 	msPerImage: number;
 	/** Steps of the detailed model (default 20); the preview model takes half as many. */
 	steps?: number;
+	/** What a second of this server's compute costs, recorded as the generation's cost (default 0). */
+	pricePerSecondUsd?: number;
 }
 
 export const DEFAULT_STEPS = 20;
@@ -69,7 +71,8 @@ export function createLocalProvider(options: LocalProviderOptions): ImageProvide
 					data,
 					contentType: 'image/png',
 					predictTimeSeconds: (performance.now() - started) / 1000,
-					predictionId: null
+					predictionId: null,
+					pricePerSecondUsd: options.pricePerSecondUsd ?? 0
 				}
 			};
 		},
