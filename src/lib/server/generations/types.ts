@@ -39,8 +39,6 @@ export interface GenerationRow {
 	/** Set when the generation is one picture of a group (0028), with its place in it. */
 	group_id: string | null;
 	group_position: number | null;
-	/** What the picture cost, once known (a column another change adds; absent before it lands). */
-	cost_usd?: string | number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: string;
 	created_at: Date;
