@@ -1,7 +1,7 @@
 // The worker, models, users and export pages of the console, driven in Chromium as an administrator.
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
-import { ADMIN, screenshotAtWidths, signIn, viewports } from '../../support/browser';
+import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, viewports } from '../../support/browser';
 
 test.beforeEach(async ({ page }) => {
 	await signIn(page, ADMIN.email, ADMIN.password);
@@ -20,6 +20,17 @@ const jobTypeRow = (page: Page, type: string) => page.getByTestId('job-types').l
 
 test('pause and resume a job type: a paused type waits, a resumed one is worked', async ({ page }) => {
 	test.slow(); // waits on the app's own worker to take the job once resumed
+	// The app is shared by every e2e file: whatever happens here, generate-image must not stay paused.
+	try {
+		await pauseAndResume(page);
+	} finally {
+		const db = await connectToAppDatabase();
+		await db`select public.resume_job_type('generate-image')`;
+		await db.end();
+	}
+});
+
+async function pauseAndResume(page: Page) {
 	await page.goto('/admin/worker');
 	await expect(page.getByRole('heading', { level: 1, name: 'Worker' })).toBeVisible();
 
@@ -46,7 +57,7 @@ test('pause and resume a job type: a paused type waits, a resumed one is worked'
 		await page.reload();
 		await expect(row.locator('td').first()).toHaveText('0', { timeout: 1000 });
 	}).toPass({ timeout: 20_000 });
-});
+}
 
 test('run the worker now, count before cancelling or purging, the cron set-up', async ({ page }) => {
 	test.slow(); // a long page, shot four times (two widths, light and dark)
@@ -106,11 +117,11 @@ test('models: statistics per model and a concurrency change', async ({ page }) =
 	const input = sdxl.getByLabel('Max concurrency for Stable Diffusion XL');
 	const before = await input.inputValue();
 	await input.fill('7');
-	await sdxl.getByRole('button', { name: 'Save' }).click();
+	await sdxl.getByRole('button', { name: 'Save', exact: true }).click();
 	await expect(page.getByText('stability-ai/sdxl now runs at most 7 at once.')).toBeVisible();
 	await expect(input).toHaveValue('7');
 	await input.fill(before);
-	await sdxl.getByRole('button', { name: 'Save' }).click();
+	await sdxl.getByRole('button', { name: 'Save', exact: true }).click();
 	await expect(page.getByText(`stability-ai/sdxl now runs at most ${before} at once.`)).toBeVisible();
 	await screenshots(page, 'admin-models');
 });
