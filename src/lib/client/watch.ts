@@ -35,7 +35,8 @@ function releaseSlot() {
 
 /**
  * Calls onUpdate with each new state of the generation until it ends (completed, failed, cancelled)
- * or the returned function is called. The browser's EventSource reconnects by itself and the server
+ * or the returned function is called; a new place in the queue (a `position` event) is a new state
+ * at the same event_seq. The browser's EventSource reconnects by itself and the server
  * resumes from Last-Event-ID; onConnection reports it so the page can say "reconnecting…".
  */
 export function watchGeneration(
@@ -46,6 +47,8 @@ export function watchGeneration(
 	let stopped = false;
 	let holdsSlot = false;
 	let lastSeq = -1;
+	// Handed to the stream that takes over from polling, so its first position events have a state to move.
+	let last: ClientGeneration | undefined;
 	let current: Subscription | null = null;
 
 	const stop = () => {
@@ -67,12 +70,14 @@ export function watchGeneration(
 			id,
 			(generation) => {
 				lastSeq = generation.event_seq;
+				last = generation;
 				// The generation's own view type; the client's mirrors it.
 				onUpdate(generation as unknown as Generation);
 			},
 			{
 				transport,
 				afterSeq: lastSeq,
+				initial: last,
 				onConnection: (state) => {
 					if (state === 'done') stop(); // ended, or deleted meanwhile (a 404)
 					if (!stopped || state === 'done') onConnection(state);

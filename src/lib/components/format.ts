@@ -54,3 +54,41 @@ export const GROUP_STATUS_LABELS = {
 	failed: 'Failed',
 	cancelled: 'Cancelled'
 } as const;
+
+/** 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 102nd, 111th. */
+export function ordinal(n: number): string {
+	const tens = n % 100;
+	if (tens >= 11 && tens <= 13) return `${n}th`;
+	return `${n}${['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+}
+
+/** A place in the queue as the start of a line: "Next in line" for the next job the workers take, else "3rd in line". */
+export function inLine(position: number): string {
+	return position === 1 ? 'Next in line' : `${ordinal(position)} in line`;
+}
+
+/** 8 s, 1 min 20 s, 2 min, 14 min, 1 h 5 min: a wait rounded as far as an estimate deserves. */
+export function formatApproxWait(seconds: number): string {
+	const s = Math.max(1, Math.round(seconds));
+	if (s < 60) return `${s} s`;
+	if (s < 600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+	const minutes = Math.round(s / 60);
+	if (minutes < 60) return `${minutes} min`;
+	return minutes % 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes / 60} h`;
+}
+
+/** How long past an estimated start the wait may still be called "soon" before we admit it is late. */
+const SOON_GRACE_SECONDS = 60;
+
+/**
+ * The wait until an estimated start, from the browser's clock: "about 8 s", then once the estimate
+ * has passed "starting soon", and "later than estimated" when it is well past (the server's next
+ * estimate normally arrives long before that). Null without an estimate or a readable time.
+ */
+export function formatEta(estimatedStartAt: string | null | undefined, now: number): string | null {
+	const at = estimatedStartAt ? Date.parse(estimatedStartAt) : NaN;
+	if (!Number.isFinite(at)) return null;
+	const left = (at - now) / 1000;
+	if (left >= 0.5) return `about ${formatApproxWait(left)}`;
+	return -left < SOON_GRACE_SECONDS ? 'starting soon' : 'later than estimated';
+}

@@ -22,6 +22,7 @@ export type {
 	Group,
 	GroupParams,
 	GroupStatus,
+	QueuePlace,
 	StartedGeneration,
 	StartedGroup,
 	Transport

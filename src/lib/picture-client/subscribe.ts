@@ -4,8 +4,11 @@
 //   which EventSource cannot send): we reconnect ourselves with Last-Event-ID and backoff.
 // - polling GET /api/generations/:id (React Native, whose fetch has no streaming body).
 // Each delivers only states newer than the last one (by event_seq) and stops at a final status.
+// A waiting generation's queue place moves without event_seq moving: `position` events (and a poll's
+// answer at the same event_seq) are merged into the last state and delivered when the place changed.
 import { errorFromResponse, networkError, PictureError } from './errors';
 import { generationPath, resolveUrl, send, tokenOf } from './http';
+import { parsePlace, samePlace, withPlace } from './place';
 import { SseParser } from './sse';
 import { isFinal, type ClientOptions, type Connection, type EventSourceConstructor, type Generation, type Transport } from './types';
 
@@ -16,6 +19,8 @@ export interface SubscribeOptions {
 	onError?: (error: PictureError) => void;
 	/** Only states after this event_seq are delivered (a watcher handing over from another). */
 	afterSeq?: number;
+	/** The state already shown (with afterSeq, say): `position` events arriving first merge into it. */
+	initial?: Generation;
 	/** Between polls; 2500 ms. */
 	pollMs?: number;
 	/** The longest wait between reconnects; 30 s. */
@@ -64,6 +69,8 @@ export function subscribeToGeneration(
 	const pollMs = more.pollMs ?? 2500;
 	const maxRetryMs = more.maxRetryMs ?? 30_000;
 	let lastSeq = more.afterSeq ?? -1;
+	/** The last state delivered (or the caller's), which position events update. */
+	let latest: Generation | null = more.initial ?? null;
 	let stopped = false;
 	let retryMs = FIRST_RETRY_MS;
 	let timer: ReturnType<typeof setTimeout> | undefined;
@@ -85,14 +92,25 @@ export function subscribeToGeneration(
 	};
 
 	const deliver = (generation: Generation) => {
-		if (stopped || generation.event_seq <= lastSeq) return; // a poll and a stream may overlap
+		if (stopped || generation.event_seq < lastSeq) return; // a poll and a stream may overlap
+		// The same state again, unless it brings a new place in the queue.
+		if (generation.event_seq === lastSeq && samePlace(latest, generation)) return;
 		lastSeq = generation.event_seq;
+		latest = generation;
 		onChange(generation);
 		if (isFinal(generation.status)) {
 			settle(generation);
 			close();
 			onConnection('done');
 		}
+	};
+
+	const placed = (data: string) => {
+		const place = parsePlace(data);
+		const next = place && latest && !stopped ? withPlace(latest, place) : null;
+		if (!next) return;
+		latest = next;
+		onChange(next);
 	};
 
 	const fail = (error: PictureError) => {
@@ -152,6 +170,7 @@ export function subscribeToGeneration(
 			onConnection('live');
 		};
 		current.addEventListener('generation', (event) => deliver(JSON.parse(event.data) as Generation));
+		current.addEventListener('position', (event) => placed(event.data));
 		current.onerror = () => {
 			if (stopped || source !== current) return;
 			// CONNECTING: the browser retries by itself, sending Last-Event-ID.
@@ -199,6 +218,7 @@ export function subscribeToGeneration(
 					if (done || stopped) break;
 					for (const event of parser.feed(decoder.decode(value, { stream: true }))) {
 						lastEventId = parser.lastEventId;
+						if (event.event === 'position') placed(event.data);
 						if (event.event !== 'generation') continue;
 						retryMs = FIRST_RETRY_MS; // a working stream resets the backoff
 						deliver(JSON.parse(event.data) as Generation);

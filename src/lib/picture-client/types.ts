@@ -37,12 +37,29 @@ export interface Generation {
 	/** US dollars, once completed with a known price. */
 	cost_usd: number | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
+	/**
+	 * While it waits in the queue (queued, not paused, not waiting out a retry): 1 when it is the next
+	 * job the workers will claim, n when n - 1 jobs run before it under the fair-share order. Null
+	 * otherwise. Computed when read: it changes without event_seq changing (see `position` events).
+	 */
+	queue_position: number | null;
+	/** ISO times estimated from the model's recent run times; null whenever queue_position is. */
+	estimated_start_at: string | null;
+	estimated_done_at: string | null;
 	/** Grows with every change; the event stream's ids are these numbers. */
 	event_seq: number;
 	created_at: string;
 	started_at: string | null;
 	run_started_at: string | null;
 	completed_at: string | null;
+}
+
+/** A generation's place in the queue: the data of the event stream's `position` events. */
+export interface QueuePlace {
+	id: string;
+	queue_position: number | null;
+	estimated_start_at: string | null;
+	estimated_done_at: string | null;
 }
 
 /** The part of the standard EventSource this module uses (browsers have it; React Native does not). */

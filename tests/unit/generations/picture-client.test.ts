@@ -181,3 +181,81 @@ describe('subscribeToGeneration by polling', () => {
 		expect(seen.map((r) => r.url)).toEqual(['/api/generations/g1/events', '/api/generations/g1']);
 	});
 });
+
+describe('queue places (position events and polls at the same event_seq)', () => {
+	const at = (s: number) => new Date(Date.parse('2026-12-02T12:00:00Z') + s * 1000).toISOString();
+	const place = (queue_position: number | null, start = 0) =>
+		({ queue_position, estimated_start_at: queue_position === null ? null : at(start), estimated_done_at: queue_position === null ? null : at(start + 2) });
+	const waiting = (position: number | null, event_seq = 1) => ({ ...view('queued', event_seq), prompt: 'a lake', ...place(position, position ?? 0) }) as Generation;
+	const positionFrame = (data: unknown) => `event: position\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+	const places = (updates: Generation[]) => updates.map((g) => [g.status, g.event_seq, g.queue_position, g.estimated_start_at]);
+
+	test('a stream merges each new place into the generation it follows; stray, unchanged, malformed and late ones change nothing', async () => {
+		const baseUrl = await serve((_request, response) => {
+			streamHead(response);
+			response.end(
+				frame(waiting(3)) +
+					positionFrame({ id: 'g1', ...place(3, 3) }) + // unchanged: not delivered again
+					positionFrame({ id: 'g1', ...place(2, 2) }) +
+					positionFrame({ id: 'other', ...place(1, 1) }) + // another generation's
+					positionFrame('{"id":"g1","queue_position":') + // cut short
+					positionFrame({ id: 'g1', queue_position: 0, estimated_start_at: at(0), estimated_done_at: at(2) }) + // no such place
+					positionFrame({ id: 'g1', queue_position: 1, estimated_start_at: 'soon', estimated_done_at: at(2) }) + // not a time
+					positionFrame({ id: 'g1', ...place(1, 1) }) +
+					frame({ ...view('processing', 2, 10), ...place(null) }) +
+					positionFrame({ id: 'g1', ...place(1, 1) }) + // it no longer waits: a late frame is ignored
+					frame({ ...view('completed', 3, 100), ...place(null) })
+			);
+		});
+		const { updates, subscription, errors } = follow(baseUrl, { transport: 'stream' });
+		expect((await subscription.finished)?.status).toBe('completed');
+		expect(places(updates)).toEqual([
+			['queued', 1, 3, at(3)],
+			['queued', 1, 2, at(2)],
+			['queued', 1, 1, at(1)],
+			['processing', 2, null, null],
+			['completed', 3, null, null]
+		]);
+		expect(updates[1]).toMatchObject({ prompt: 'a lake', progress: 0, estimated_done_at: at(4) }); // the rest of the state kept
+		expect(errors).toEqual([]);
+	});
+
+	test('a place arriving before any state has nothing to move; with an initial state it moves that one', async () => {
+		const baseUrl = await serve((_request, response) => {
+			streamHead(response);
+			response.end(positionFrame({ id: 'g1', ...place(2, 2) }) + frame({ ...view('completed', 5, 100), ...place(null) }));
+		});
+		const bare = follow(baseUrl, { transport: 'stream' });
+		await bare.subscription.finished;
+		expect(places(bare.updates)).toEqual([['completed', 5, null, null]]);
+
+		const handed = follow(baseUrl, { transport: 'stream', afterSeq: 4, initial: waiting(3, 4) });
+		await handed.subscription.finished;
+		expect(places(handed.updates)).toEqual([['queued', 4, 2, at(2)], ['completed', 5, null, null]]);
+	});
+
+	test('a poll delivers a new place at the same event_seq, and not the same place twice', async () => {
+		const answers = [waiting(3), waiting(3), waiting(2), waiting(1), { ...view('completed', 2, 100), ...place(null) }];
+		const baseUrl = await serve((_request, response, n) => {
+			response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers[Math.min(n, answers.length - 1)]));
+		});
+		const { updates, subscription } = follow(baseUrl, { transport: 'poll', pollMs: 20 });
+		await subscription.finished;
+		expect(places(updates)).toEqual([
+			['queued', 1, 3, at(3)],
+			['queued', 1, 2, at(2)],
+			['queued', 1, 1, at(1)],
+			['completed', 2, null, null]
+		]);
+	});
+
+	test('an older server without the fields: states at the same event_seq are still delivered once', async () => {
+		const answers = [view('queued', 1), view('queued', 1), view('completed', 2, 100)];
+		const baseUrl = await serve((_request, response, n) => {
+			response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers[Math.min(n, 2)]));
+		});
+		const { updates, subscription } = follow(baseUrl, { transport: 'poll', pollMs: 20, afterSeq: 1 });
+		await subscription.finished;
+		expect(updates.map((g) => g.event_seq)).toEqual([2]);
+	});
+});

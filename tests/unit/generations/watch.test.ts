@@ -1,5 +1,6 @@
 // The browser's live-progress helper against a fake EventSource: updates, the end of a generation,
-// reconnecting, and the cap on open streams (further watchers poll until a stream frees up).
+// reconnecting, the cap on open streams (further watchers poll until a stream frees up), and queue
+// places (position events) merged into the state a watcher holds, across the hand-over too.
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Generation, Status } from '$lib/types';
 import { watchGeneration, type Connection } from '$lib/client/watch';
@@ -12,12 +13,12 @@ class FakeEventSource {
 	readyState = FakeEventSource.CONNECTING;
 	onopen: (() => void) | null = null;
 	onerror: (() => void) | null = null;
-	private listeners: Array<(event: { data: string }) => void> = [];
+	private listeners: Record<string, Array<(event: { data: string }) => void>> = {};
 	constructor(readonly url: string) {
 		FakeEventSource.all.push(this);
 	}
 	addEventListener(type: string, listener: (event: { data: string }) => void) {
-		if (type === 'generation') this.listeners.push(listener);
+		(this.listeners[type] ??= []).push(listener);
 	}
 	close() {
 		this.readyState = FakeEventSource.CLOSED;
@@ -26,8 +27,8 @@ class FakeEventSource {
 		this.readyState = FakeEventSource.OPEN;
 		this.onopen?.();
 	}
-	send(generation: Generation) {
-		for (const listener of this.listeners) listener({ data: JSON.stringify(generation) });
+	send(generation: Generation, type = 'generation') {
+		for (const listener of this.listeners[type] ?? []) listener({ data: JSON.stringify(generation) });
 	}
 	fail(state: number) {
 		this.readyState = state;
@@ -123,5 +124,46 @@ describe('watchGeneration', () => {
 		stop();
 		expect(FakeEventSource.all[0]!.readyState).toBe(FakeEventSource.CLOSED);
 		expect(FakeEventSource.live().map((s) => s.url)).toContain('/api/generations/x4/events');
+	});
+});
+
+describe('watchGeneration and queue places', () => {
+	const placed = (g: Generation, queue_position: number | null) =>
+		({ ...g, queue_position, estimated_start_at: queue_position && `2026-12-02T12:00:0${queue_position}.000Z`, estimated_done_at: null }) as Generation;
+	const position = (id: string, queue_position: number | null) => placed({ id } as Generation, queue_position);
+
+	test('position events move the place of the generation it follows, at the same event_seq', () => {
+		const updates: Generation[] = [];
+		watch('p', updates);
+		const source = FakeEventSource.all[0]!;
+		source.open();
+		source.send(placed(view('p', 'queued', 1), 3));
+		source.send(position('p', 2), 'position');
+		source.send(position('p', 2), 'position'); // the same place again
+		source.send(position('q', 1), 'position'); // someone else's
+		source.send(position('p', 1), 'position');
+		source.send(placed(view('p', 'processing', 2, 5), null));
+		expect(updates.map((g) => [g.status, g.event_seq, g.queue_position])).toEqual([
+			['queued', 1, 3],
+			['queued', 1, 2],
+			['queued', 1, 1],
+			['processing', 2, null]
+		]);
+	});
+
+	test('a watcher that polled first hands its state to the stream, so the first position event on the stream moves it', async () => {
+		for (const id of ['h1', 'h2', 'h3']) watch(id);
+		fetchMock.mockImplementation(async () => Response.json(placed(view('h4', 'queued', 1), 4)));
+		const updates: Generation[] = [];
+		watch('h4', updates);
+		await vi.advanceTimersByTimeAsync(0);
+		FakeEventSource.all[0]!.send(view('h1', 'completed', 5)); // frees a stream for h4
+		const stream = FakeEventSource.live().find((s) => s.url.includes('h4'))!;
+		stream.open();
+		stream.send(position('h4', 2), 'position');
+		expect(updates.map((g) => [g.event_seq, g.queue_position, g.prompt])).toEqual([
+			[1, 4, undefined],
+			[1, 2, undefined]
+		]);
 	});
 });
