@@ -83,6 +83,9 @@ test('a second user watches their place in line count down while the first userâ
 		await expect(place).toBeVisible({ timeout: 20_000 });
 		await expect(place).toContainText(/^(Next|\d+(st|nd|rd|th)) in line/);
 		await expect(card.getByTestId('queue-eta')).toHaveText(ETA);
+		// Screen readers hear the place as it changes, not the countdown every second.
+		await expect(place.locator('[aria-live="polite"]')).toHaveText(/in line$/);
+		await expect(place.locator('[aria-live] [data-testid="queue-eta"]')).toHaveCount(0);
 
 		// Its page, in a second tab of the same user, says the same while it waits.
 		const detail = await lightContext.newPage();
