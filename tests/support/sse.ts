@@ -7,6 +7,15 @@ export interface SseEvent {
 
 export async function* readSse(response: Response): AsyncGenerator<SseEvent> {
 	const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+	// Leaving early (return or break) closes the connection, as EventSource.close() does.
+	try {
+		yield* events(reader);
+	} finally {
+		await reader.cancel().catch(() => {});
+	}
+}
+
+async function* events(reader: ReadableStreamDefaultReader<string>): AsyncGenerator<SseEvent> {
 	let buffer = '';
 	for (;;) {
 		const { value, done } = await reader.read();

@@ -11,6 +11,8 @@ import type { Migration } from './db/migrate';
 import { cancelGeneration } from './generations/cancel';
 import { deleteGeneration, providerForModel } from './generations/delete';
 import { GenerationEvents } from './generations/events';
+import { QueuePositions } from './generations/positions';
+import { toView, waitsInLine, type GenerationRow, type GenerationView } from './generations/types';
 import { readGenerationImage } from './generations/image';
 import { catalogueAnswer, listModels, type Availability, type CatalogueAnswer } from './generations/models';
 import { cancelGroup, getGroup, groupArchive, keepMember, startGroup, summariesFor } from './generations/groups';
@@ -61,6 +63,8 @@ export interface GenerationsService {
 	image(user: AppUser, id: string, size: 'full' | 'thumb'): ReturnType<typeof readGenerationImage>;
 	limits(user: AppUser): ReturnType<typeof getUserLimits>;
 	models(): ReturnType<typeof listModels>;
+	/** The API's view of rows the caller may see, with their places in line (one shared read). */
+	views(rows: GenerationRow[]): Promise<GenerationView[]>;
 	/** GET /api/models's body and ETag, remembered for CATALOGUE_MAX_AGE_MS. */
 	catalogue(): Promise<CatalogueAnswer>;
 	/** Groups: one prompt, several pictures (generations/groups.ts). */
@@ -93,6 +97,8 @@ export interface Services {
 	providers: Providers;
 	storage: ImageStorage;
 	events: GenerationEvents;
+	/** Queued generations' places in line and estimates (generations/positions.ts). */
+	positions: QueuePositions;
 	sessionSecret: string;
 	/** Local accounts' server-side sessions (unused in Supabase accounts mode). */
 	sessions: SessionStore;
@@ -146,6 +152,11 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 		providers,
 		storage,
 		events: new GenerationEvents(parts.sql, { listen: config.databaseNotifications, log: parts.log }),
+		positions: new QueuePositions(parts.sql, {
+			// The in-process worker's slots bound how many run at once; with cron or outside workers, only the models do.
+			workerSlots: () => (services.worker.inProcess ? settings.concurrency : null),
+			log
+		}),
 		sessionSecret: parts.sessionSecret,
 		sessions: new SessionStore(parts.sql, parts.sessionSecret, config.adminEmails),
 		supabaseAuth: parts.supabaseAuth ?? null,
@@ -159,6 +170,11 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 			image: (user, id, size) => readGenerationImage(services.sql, storage, user, id, size),
 			limits: (user) => getUserLimits(services.sql, user.id),
 			models: () => listModels(services.sql, availability),
+			views: async (rows) => {
+				if (!rows.some(waitsInLine)) return rows.map((row) => toView(row));
+				const places = await Promise.all(rows.map((row) => (waitsInLine(row) ? services.positions.placeOf(row.id, row.updated_at) : null)));
+				return rows.map((row, i) => toView(row, places[i]));
+			},
 			catalogue: () => services.readCache.get('catalogue', CATALOGUE_MAX_AGE_MS, () => catalogueAnswer(services.sql, availability)),
 			groups: {
 				start: (user, request) => startGroup(services.sql, user.id, request, availability, jobWaker),
@@ -186,6 +202,7 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 		whenReady: async () => true,
 		close: async () => {
 			await jobWaker.idle();
+			services.positions.close();
 			await services.events.close();
 		}
 	};

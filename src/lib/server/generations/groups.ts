@@ -146,7 +146,7 @@ export function groupView(loaded: LoadedGroup): GroupView {
 		},
 		kept_generation_id: group.kept_generation_id,
 		created_at: group.created_at.toISOString(),
-		members: members.map(toView)
+		members: members.map((row) => toView(row))
 	};
 }
 

@@ -1,4 +1,5 @@
 import { failureView, type FailureView } from './failures';
+import type { QueuePlace } from './queue-place';
 
 import type { GenerationStatus } from '../../generation-status';
 
@@ -94,6 +95,13 @@ export interface GenerationView {
 	group_id: string | null;
 	/** What it cost in US dollars, once completed with a known price; null until then. */
 	cost_usd: number | null;
+	/**
+	 * While it waits in line (queued, not paused, not waiting out a retry): how many jobs are claimed
+	 * before it, plus one, and when it should start and finish. Null otherwise.
+	 */
+	queue_position: number | null;
+	estimated_start_at: string | null;
+	estimated_done_at: string | null;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: number;
 	created_at: string;
@@ -102,9 +110,15 @@ export interface GenerationView {
 	completed_at: string | null;
 }
 
-export function toView(row: GenerationRow): GenerationView {
+/** Whether a place in line means anything for this row: queued, and neither paused nor backing off. */
+export function waitsInLine(row: GenerationRow): boolean {
+	return row.status === 'queued' && !row.queue_paused && (!row.retry_at || row.retry_at.getTime() <= Date.now());
+}
+
+export function toView(row: GenerationRow, place: QueuePlace | null = null): GenerationView {
 	const done = row.status === 'completed' && row.image_path !== null;
 	const failure = row.status === 'queued' ? null : failureView(row.status, row.failure_class);
+	const inLine = place && waitsInLine(row) ? place : null;
 	return {
 		id: row.id,
 		prompt: row.prompt,
@@ -133,6 +147,9 @@ export function toView(row: GenerationRow): GenerationView {
 		predict_time_seconds: row.predict_time_seconds === null ? null : Number(row.predict_time_seconds),
 		group_id: row.group_id ?? null,
 		cost_usd: row.cost_usd == null ? null : Number(row.cost_usd),
+		queue_position: inLine?.queue_position ?? null,
+		estimated_start_at: inLine?.estimated_start_at ?? null,
+		estimated_done_at: inLine?.estimated_done_at ?? null,
 		history: row.history,
 		event_seq: Number(row.event_seq),
 		created_at: row.created_at.toISOString(),

@@ -5,7 +5,6 @@ import type { GenerateFormValues } from '$lib/forms/generate';
 import { readGenerateForm, SIZE_PRESETS, toGenerationBody } from '$lib/forms/generate';
 import type { Generation, ModelOption, Usage } from '$lib/types';
 import { formFailure, generateFailure } from '$lib/server/http/forms';
-import { toView } from '$lib/server/generations/types';
 import { modelOption } from '$lib/server/generations/models';
 import { actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
@@ -41,7 +40,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 	const [catalogue, limits, recent] = await Promise.all([generations.models(), generations.limits(user), generations.list(user, { limit: RECENT })]);
 	const models: ModelOption[] = catalogue.map(modelOption);
 	const usage: Usage = limits;
-	const recentViews: Generation[] = recent.items.map(toView);
+	const recentViews: Generation[] = await locals.services.generations.views(recent.items);
 	return {
 		models,
 		usage,

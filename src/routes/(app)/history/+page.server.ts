@@ -1,5 +1,4 @@
 import type { Generation, GroupStatus } from '$lib/types';
-import { toView } from '$lib/server/generations/types';
 import { load as pageLoad, requireUser } from '$lib/server/http';
 import type { PageServerLoad } from './$types';
 
@@ -12,7 +11,7 @@ export const load = pageLoad(async ({ locals, url }) => {
 	const cursor = url.searchParams.get('cursor') || null;
 	// A hand-edited cursor or an unknown status is a ValidationError: a 400 page, not a 500.
 	const page = await locals.services.generations.list(user, { limit: PAGE_SIZE, cursor, status });
-	const items: Generation[] = page.items.map(toView);
+	const items: Generation[] = await locals.services.generations.views(page.items);
 	// Groups show as one card: their summaries, for the members on this page.
 	const groupIds = [...new Set(items.map((g) => g.group_id).filter((id): id is string => id !== null))];
 	const summaries = await locals.services.generations.groups.summaries(user, groupIds);

@@ -2,7 +2,6 @@ import { json } from '@sveltejs/kit';
 import { isGroupForm, parseGenerationRequest, parseGroupRequest } from '$lib/schemas';
 import { groupView } from '$lib/server/generations/groups';
 import { NotFoundError } from '$lib/server/errors';
-import { toView } from '$lib/server/generations/types';
 import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
 
@@ -49,5 +48,5 @@ export const GET = endpoint(async ({ url, locals }) => {
 		cursor: url.searchParams.get('cursor'),
 		status: url.searchParams.get('status')
 	});
-	return json({ items: page.items.map(toView), next_cursor: page.next_cursor });
+	return json({ items: await locals.services.generations.views(page.items), next_cursor: page.next_cursor });
 }) satisfies RequestHandler;

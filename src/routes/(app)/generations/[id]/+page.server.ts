@@ -3,7 +3,6 @@ import { error, redirect } from '@sveltejs/kit';
 import type { Generation } from '$lib/types';
 import type { AppUser } from '$lib/server/auth/user';
 import { getModel } from '$lib/server/generations/models';
-import { toView } from '$lib/server/generations/types';
 import { generateFailure } from '$lib/server/http/forms';
 import { actionProblem, actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
 import type { Actions, PageServerLoad } from './$types';
@@ -19,7 +18,7 @@ export const load = pageLoad(async ({ locals, params }) => {
 	const user = requireUser(locals.user);
 	const row = await ownGeneration(locals, user, params.id);
 	const model = await getModel(locals.services.sql, row.model_id);
-	const generation: Generation = toView(row);
+	const [generation] = (await locals.services.generations.views([row])) as [Generation];
 	return {
 		generation,
 		modelName: model?.display_name ?? row.model_id,

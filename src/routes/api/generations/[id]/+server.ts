@@ -8,7 +8,8 @@ export const GET = endpoint(async ({ params, locals }) => {
 	const user = requireUser(locals.user);
 	const row = await locals.services.generations.get(user, params.id);
 	if (!row) throw new NotFoundError('No such generation');
-	return json(toView(row));
+	const [view] = await locals.services.generations.views([row]);
+	return json(view);
 }) satisfies RequestHandler;
 
 /** Cancel: a queued generation never runs; a running one stops within a second, its prediction cancelled. */
