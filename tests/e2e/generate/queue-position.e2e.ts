@@ -1,31 +1,41 @@
-// Issue 15 part 2 in Chromium: while one user's burst runs, a second user watches their
-// generation's place in line ("4th in line Â· about 6 s") count down on its card and its page, then
-// the progress bar, then the finished image. The local detailed model is held to one at a time (the
-// console's concurrency setting, restored afterwards), so the line moves a place every picture and
-// the test reads what the page says, whatever the machine's speed.
+// Issue 15 part 2 in Chromium: while two other users' bursts run, a user watches their generation's
+// place in line ("27th in line Â· about 40 s") on its card and its page count down, then the progress
+// bar, then the finished image. The test reads what the pages say, not how long anything takes.
+//
+// The line is held slow first (the local detailed model one at a time: the console's concurrency
+// setting, restored afterwards) so the screenshots catch it waiting. Then the model gets as many
+// slots as the worker has, and once no job is left snoozing the line only moves forward: below the
+// worker's slots, a worker that claims a job the model has no room for snoozes it for a couple of
+// seconds and it comes back ahead, so places move back as well as forward (the claim order's truth,
+// but it would blur what this test checks: that the page never shows an older place than it had).
 import { expect, test, type Page } from '@playwright/test';
-import { ADMIN, screenshotAtWidths, signIn, signUp, uniqueEmail } from '../../support/browser';
+import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, signUp, uniqueEmail } from '../../support/browser';
 import { fillGenerateForm, startViaApi } from '../../support/browser-generate';
 
 const MODEL = 'local/detailed';
-const BURST = 10;
-const EARLIER = 4;
+/** The e2e app's in-process worker (WORKER_CONCURRENCY's default). */
+const WORKER_SLOTS = '4';
+/** Per heavy user: under the hourly limit of 20. */
+const BURST = 15;
+/** The watcher's own earlier ones: fair share takes turns, so these put theirs well back in line. */
+const EARLIER = 9;
+const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
 
 type Seen = Record<string, { positions: number[]; etas: string[] }>;
 
 /**
  * Records every place in line and every ETA text the page shows, per generation (a card's data-id;
  * "page" on a generation's own page), from the next navigation on, so a place that lasts less than
- * a polling interval on a busy machine is still seen.
+ * a polling interval on a busy machine is still seen. `clear` starts the record afresh.
  */
-async function recordPlaces(page: Page): Promise<() => Promise<Seen>> {
+async function recordPlaces(page: Page) {
 	await page.addInitScript(() => {
-		const seen: Record<string, { positions: number[]; etas: string[] }> = {};
-		(window as unknown as { __places: typeof seen }).__places = seen;
+		const state = window as unknown as { __places: Record<string, { positions: number[]; etas: string[] }> };
+		state.__places = {};
 		const note = () => {
 			for (const place of document.querySelectorAll('[data-testid="queue-place"]')) {
 				const key = place.closest('[data-id]')?.getAttribute('data-id') ?? 'page';
-				const mine = (seen[key] ??= { positions: [], etas: [] });
+				const mine = (state.__places[key] ??= { positions: [], etas: [] });
 				const position = Number(place.getAttribute('data-position'));
 				if (mine.positions.at(-1) !== position) mine.positions.push(position);
 				const eta = place.querySelector('[data-testid="queue-eta"]')?.textContent ?? '';
@@ -34,18 +44,18 @@ async function recordPlaces(page: Page): Promise<() => Promise<Seen>> {
 		};
 		new MutationObserver(note).observe(document, { attributes: true, characterData: true, childList: true, subtree: true });
 	});
-	return () => page.evaluate(() => (window as unknown as { __places: Seen }).__places);
+	return {
+		read: () => page.evaluate(() => (window as unknown as { __places: Seen }).__places),
+		clear: () => page.evaluate(() => void ((window as unknown as { __places: Seen }).__places = {}))
+	};
 }
 
-/** Places only ever go down (never further back in line); `moved`: and went down at least once. */
-function countsDown(positions: number[] = [], moved = true): boolean {
-	return (!moved || positions.length >= 2) && positions.every((p, i) => i === 0 || p < positions[i - 1]!);
-}
+/** Each place shown is nearer the front than the one before it. */
+const onlyForward = (positions: number[]) => positions.every((p, i) => i === 0 || p < positions[i - 1]!);
 
-const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
-
-test('a second user watches their place in line count down while the first userâ€™s burst runs, then the picture', async ({ browser }) => {
-	test.setTimeout(180_000);
+test('a user watches their place in line count down while other usersâ€™ bursts run, then the picture', async ({ browser }) => {
+	test.setTimeout(240_000);
+	const db = await connectToAppDatabase();
 	const admin = await (await browser.newContext()).newPage();
 	await signIn(admin, ADMIN.email, ADMIN.password);
 	const origin = new URL(admin.url()).origin;
@@ -55,22 +65,32 @@ test('a second user watches their place in line count down while the first userâ
 		const response = await admin.request.post('/admin/models?/concurrency', { form: { model_id: MODEL, max_concurrency: value }, headers: { origin } });
 		expect(response.status()).toBe(200);
 	};
+	/** Jobs snoozed for want of a model slot, or claimed and about to find out: none once the model has enough. */
+	const snoozing = async () => {
+		const [row] = await db<{ n: number }[]>`
+			select count(*)::int as n from job_queue j
+			where j.job_type = 'generate-image'
+			  and ((j.status = 'pending' and j.scheduled_at > now())
+			       or (j.status = 'processing' and exists (select 1 from image_generations g where g.job_id = j.id and g.status = 'queued')))`;
+		return row!.n;
+	};
 
-	const heavyContext = await browser.newContext();
-	const heavy = await heavyContext.newPage();
-	await signUp(heavy, uniqueEmail('burst'));
+	const heavyContexts = [await browser.newContext(), await browser.newContext()];
+	const heavies = await Promise.all(heavyContexts.map((context) => context.newPage()));
+	for (const heavy of heavies) await signUp(heavy, uniqueEmail('burst'));
 	const lightContext = await browser.newContext();
 	const light = await lightContext.newPage();
 	await signUp(light, uniqueEmail('watcher'));
 	const onGenerate = await recordPlaces(light);
-	const started: Array<{ request: typeof heavy.request; id: string }> = [];
+	const started: Array<{ request: typeof light.request; id: string }> = [];
+	const start = async (request: typeof light.request, prompt: string, seed: number) =>
+		started.push({ request, id: await startViaApi(request, { model_id: MODEL, prompt, seed }) });
 
 	await setConcurrency('1');
 	try {
-		for (let i = 0; i < BURST; i++) started.push({ request: heavy.request, id: await startViaApi(heavy.request, { model_id: MODEL, prompt: `burst picture ${i + 1}`, seed: i + 1 }) });
-		// The second user has a few in line already (fair share takes turns between the two users, so
-		// the one watched waits behind some of each), then starts one more through the form.
-		for (let i = 0; i < EARLIER; i++) started.push({ request: light.request, id: await startViaApi(light.request, { model_id: MODEL, prompt: `an earlier lighthouse ${i + 1}`, seed: i + 1 }) });
+		for (let i = 0; i < BURST; i++) for (const [n, heavy] of heavies.entries()) await start(heavy.request, `burst ${n + 1}, picture ${i + 1}`, i + 1);
+		// The watcher has several in line already, then starts one more through the form.
+		for (let i = 0; i < EARLIER; i++) await start(light.request, `an earlier lighthouse ${i + 1}`, i + 1);
 		await light.goto('/generate');
 		await fillGenerateForm(light, 'A lighthouse in the fog, its lamp just lit', 'Local detailed');
 		await light.getByRole('button', { name: 'Generate' }).click();
@@ -86,6 +106,9 @@ test('a second user watches their place in line count down while the first userâ
 		// Screen readers hear the place as it changes, not the countdown every second.
 		await expect(place.locator('[aria-live="polite"]')).toHaveText(/in line$/);
 		await expect(place.locator('[aria-live] [data-testid="queue-eta"]')).toHaveCount(0);
+		// The earlier ones' cards in the grid wait too, silently.
+		await expect(light.getByTestId('recent').getByTestId('queue-place').first()).toBeVisible();
+		await expect(light.getByTestId('recent').locator('[aria-live]')).toHaveCount(0);
 
 		// Its page, in a second tab of the same user, says the same while it waits.
 		const detail = await lightContext.newPage();
@@ -94,7 +117,9 @@ test('a second user watches their place in line count down while the first userâ
 		const pagePlace = detail.getByTestId('waiting').getByTestId('queue-place');
 		await expect(pagePlace).toBeVisible();
 		await expect(pagePlace).toContainText(/in line/);
+		await expect(pagePlace.locator('[aria-live="polite"]')).toHaveText(/in line$/);
 		await expect(detail.getByTestId('queue-eta')).toHaveText(ETA);
+		await expect(detail.getByTestId('queue-done')).toHaveText(/^Ready in about /);
 		await screenshotAtWidths(detail, 'queue-position-page');
 		await detail.emulateMedia({ colorScheme: 'dark' });
 		await screenshotAtWidths(detail, 'queue-position-page-dark');
@@ -103,28 +128,38 @@ test('a second user watches their place in line count down while the first userâ
 		await light.emulateMedia({ colorScheme: 'dark' });
 		await screenshotAtWidths(light, 'queue-position-card-dark');
 		await light.emulateMedia({ colorScheme: 'light' });
+		await expect(place).toBeVisible();
+
+		// Now the line moves at the worker's pace, and (once nothing is snoozing) only forward.
+		await setConcurrency(WORKER_SLOTS);
+		await expect.poll(snoozing, { timeout: 30_000 }).toBe(0);
+		await Promise.all([onGenerate.clear(), onPage.clear()]);
 
 		// The card: its place counts down, then it paints (the place gone), then the picture.
 		await expect(card.getByTestId('status')).toHaveAttribute('data-status', 'processing', { timeout: 90_000 });
 		await expect(card.getByTestId('queue-place')).toHaveCount(0);
 		await expect(card.getByTestId('status')).toHaveAttribute('data-status', 'completed', { timeout: 30_000 });
 		await expect(card.getByRole('img')).toBeVisible();
-		const seenOnCard = (await onGenerate())[id];
-		expect(countsDown(seenOnCard?.positions), `places on the card: ${seenOnCard?.positions.join(', ')}`).toBe(true);
-		expect(seenOnCard?.etas.length).toBeGreaterThan(0);
-		for (const eta of seenOnCard?.etas ?? []) expect(eta).toMatch(ETA);
+		const onCard = (await onGenerate.read())[id] ?? { positions: [], etas: [] };
+		test.info().annotations.push({ type: 'places on the card', description: `${onCard.positions.join(', ')} (${onCard.etas.join(' | ')})` });
+		expect(onCard.positions.length, `places on the card: ${onCard.positions.join(', ')}`).toBeGreaterThanOrEqual(2);
+		expect(onlyForward(onCard.positions), `places on the card: ${onCard.positions.join(', ')}`).toBe(true);
+		expect(onCard.etas.length).toBeGreaterThan(0);
+		for (const eta of onCard.etas) expect(eta).toMatch(ETA);
 
 		await expect(detail.getByTestId('image')).toBeVisible({ timeout: 30_000 });
 		await expect(detail.getByTestId('queue-place')).toHaveCount(0);
-		const seenOnPage = (await onPage()).page;
-		expect(countsDown(seenOnPage?.positions, false), `places on the page: ${seenOnPage?.positions.join(', ')}`).toBe(true);
-		expect(seenOnPage?.positions.length).toBeGreaterThan(0);
+		const onDetail = (await onPage.read()).page ?? { positions: [], etas: [] };
+		test.info().annotations.push({ type: 'places on the page', description: onDetail.positions.join(', ') });
+		expect(onDetail.positions.length, `places on the page: ${onDetail.positions.join(', ')}`).toBeGreaterThanOrEqual(2);
+		expect(onlyForward(onDetail.positions), `places on the page: ${onDetail.positions.join(', ')}`).toBe(true);
 	} finally {
 		await setConcurrency(before);
 		// What is left goes, so later files start with an empty line.
 		for (const { request, id } of started) await request.delete(`/api/generations/${id}`);
-		await heavyContext.close();
+		for (const context of heavyContexts) await context.close();
 		await lightContext.close();
 		await admin.context().close();
+		await db.end();
 	}
 });
