@@ -22,6 +22,7 @@ import { batched, enqueue, single } from './queue-throughput';
 import { recovery } from './recovery';
 import { scaleOut } from './scale-out';
 import { sseFanout } from './sse-fanout';
+import { sseQueued } from './sse-queued';
 import { userQueries } from './user-queries';
 import { views } from './views';
 import { log, QUICK, startBenchServer, type BenchServer, type Measurement } from './support';
@@ -38,6 +39,7 @@ const MEASUREMENTS: Measurement[] = [
 	postGenerations,
 	eventDelay,
 	sseFanout,
+	sseQueued,
 	churnBench,
 	recovery,
 	userQueries,

@@ -1,7 +1,8 @@
 // The SSE clients of bench/sse-fanout.ts, in a worker thread of their own (plain JavaScript: the
 // worker does not go through tsx). Each client holds one event stream open with raw http.request
 // and notes, for every event, its id and the moment its bytes came off the socket. Parsing is a
-// scan for "id: " lines and nothing more, so the clients stay cheap next to the app they measure.
+// scan for "id: " lines (and "event: position" lines, which carry no id: the moments a place in line
+// arrived), and nothing more, so the clients stay cheap next to the app they measure.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,8 +13,8 @@ const url = new URL(origin);
 // One socket per stream, kept out of the default agent's pool limits.
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-/** Per subscriber: event ids and read times, appended as they arrive. */
-const seen = subscribers.map(() => ({ ids: [], times: [] }));
+/** Per subscriber: event ids and read times; position events' read times and numbers; as they arrive. */
+const seen = subscribers.map(() => ({ ids: [], times: [], positions: [], places: [] }));
 const requests = [];
 let connected = 0;
 let received = 0;
@@ -41,6 +42,16 @@ function open(index) {
 			response.on('data', (chunk) => {
 				const at = now();
 				const text = tail + chunk;
+				for (let at2 = text.indexOf('event: position\n'); at2 >= 0; at2 = text.indexOf('event: position\n', at2 + 1)) {
+					// The place's number, so a reader can tell a move from an estimate that only shifted.
+					const number = /"queue_position":(\d+|null)/.exec(text.slice(at2, at2 + 200));
+					seen[index].positions.push(at);
+					seen[index].places.push(number && number[1] !== 'null' ? Number(number[1]) : null);
+					if (first) {
+						first = false;
+						if (++connected === subscribers.length) parentPort.postMessage({ type: 'connected' });
+					}
+				}
 				let from = 0;
 				for (;;) {
 					const start = text.indexOf('id: ', from);

@@ -34,7 +34,7 @@ type ClientMessage =
 	| { type: 'connected' | 'reached' | 'closed' }
 	| { type: 'error'; message: string }
 	| { type: 'ended'; index: number }
-	| { type: 'seen'; seen: { ids: number[]; times: number[] }[]; received: number };
+	| { type: 'seen'; seen: { ids: number[]; times: number[]; positions: number[]; places: Array<number | null> }[]; received: number };
 
 /** The client thread, with a way to wait for its next message of a kind. */
 export function startClients(origin: string, subscribers: Subscriber[]) {

@@ -1,9 +1,9 @@
 // Queue places for this process: one read of the queue, shared by every request and every watching
 // stream, refreshed about once a second while anyone watches. Reading the queue is linear in the
-// pending jobs, so the refresh interval stretches with the read's cost (never more than a
-// twentieth of the time goes to it): a watcher costs a map lookup, not a query.
+// pending jobs, so the refresh interval stretches with the read's cost (never more than a fifth
+// of the time goes to it): a watcher costs a map lookup, not a query.
 import type { Sql } from '../db/client';
-import { claimOrder, readQueueLine } from '../queue/claim-order';
+import { claimOrder, QueueLineReader } from '../queue/claim-order';
 import { DEFAULT_RUN_SECONDS, queuePlaces, type ModelTiming, type QueuePlace, type RunningGeneration } from './queue-place';
 
 export type { QueuePlace } from './queue-place';
@@ -46,15 +46,17 @@ async function readModels(sql: Sql): Promise<{ models: Map<string, ModelTiming>;
 	};
 }
 
-/** Two places differ for a watcher when the number moves or an estimate moves by a second or more. */
-function differs(a: QueuePlace | null, b: QueuePlace | null): boolean {
+/**
+ * Two places differ for a watcher when the number moves, or an estimate moves by more than 2 s or a
+ * tenth of the wait left, whichever is more: browsers count down on their own, and a queue with no
+ * worker running slides every estimate each second, which is not worth 500 frames a second.
+ */
+function differs(a: QueuePlace | null, b: QueuePlace | null, now: number): boolean {
 	if (!a || !b) return a !== b;
-	const seconds = (iso: string) => Math.round(Date.parse(iso) / 1000);
-	return (
-		a.queue_position !== b.queue_position ||
-		Math.abs(seconds(a.estimated_start_at) - seconds(b.estimated_start_at)) >= 1 ||
-		Math.abs(seconds(a.estimated_done_at) - seconds(b.estimated_done_at)) >= 1
-	);
+	if (a.queue_position !== b.queue_position) return true;
+	const start = Date.parse(b.estimated_start_at);
+	const slack = Math.max(2000, (start - now) / 10);
+	return Math.abs(Date.parse(a.estimated_start_at) - start) > slack || Math.abs(Date.parse(a.estimated_done_at) - Date.parse(b.estimated_done_at)) > slack;
 }
 
 export class QueuePositions {
@@ -65,12 +67,14 @@ export class QueuePositions {
 	private timer: NodeJS.Timeout | null = null;
 	private intervalMs: number;
 	private closed = false;
+	private readonly line: QueueLineReader;
 
 	constructor(
 		private readonly sql: Sql,
 		private readonly options: QueuePositionsOptions = {}
 	) {
 		this.intervalMs = options.refreshMs ?? 1000;
+		this.line = new QueueLineReader(sql);
 	}
 
 	/**
@@ -131,7 +135,7 @@ export class QueuePositions {
 		this.refreshing ??= (async () => {
 			const began = Date.now();
 			try {
-				const [line, { models, running }] = await Promise.all([readQueueLine(this.sql), readModels(this.sql)]);
+				const [line, { models, running }] = await Promise.all([this.line.read(), readModels(this.sql)]);
 				const places = queuePlaces({
 					order: claimOrder(line),
 					models,
@@ -140,7 +144,7 @@ export class QueuePositions {
 					workerSlots: this.options.workerSlots?.() ?? null
 				});
 				const took = Date.now() - began;
-				this.intervalMs = Math.max(this.options.refreshMs ?? 1000, took * 20);
+				this.intervalMs = Math.max(this.options.refreshMs ?? 1000, took * 5);
 				this.snapshot = { at: Date.now(), readAt: line.now_us / 1000, places };
 				return this.snapshot;
 			} finally {
@@ -161,7 +165,7 @@ export class QueuePositions {
 			const { places } = await this.refresh();
 			for (const [id, listeners] of this.watchers) {
 				const place = places.get(id) ?? null;
-				if (this.told.has(id) && !differs(this.told.get(id)!, place)) continue;
+				if (this.told.has(id) && !differs(this.told.get(id)!, place, Date.now())) continue;
 				this.told.set(id, place);
 				for (const listener of listeners) {
 					try {
