@@ -125,23 +125,49 @@ begin
       for v_lane in
         select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
       loop
-        -- This lane's head (v_share of its oldest due jobs at the top priority), locked, by its own index.
-        v_take := array(
-          select j.id
-          from job_queue j
-          where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
-            and j.status = 'pending'
-            and j.priority = v_top
-            and j.scheduled_at <= now()
-            and (p_job_types is null or j.job_type = any (p_job_types))
-            and j.job_type <> all (v_paused)
-          order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
-          limit least(v_share, p_limit - v_count)
-          for update skip locked);
-        v_n := cardinality(v_take);
+        -- This lane's head (v_share of its oldest due jobs at the top priority), by its own index.
+        if v_yielded = 0 then
+          -- The pass's first lane with work is claimed at once (a claim of one is this statement).
+          return query
+          with head as (
+            select j.id
+            from job_queue j
+            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+              and j.status = 'pending'
+              and j.priority = v_top
+              and j.scheduled_at <= now()
+              and (p_job_types is null or j.job_type = any (p_job_types))
+              and j.job_type <> all (v_paused)
+            order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+            limit least(v_share, p_limit - v_count)
+            for update skip locked
+          )
+          update job_queue j
+          set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+              started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+          from head h
+          where j.id = h.id
+          returning j.*;
+          get diagnostics v_n = row_count;
+        else
+          -- The others' heads are locked here and claimed after the walk, in one UPDATE.
+          v_take := array(
+            select j.id
+            from job_queue j
+            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+              and j.status = 'pending'
+              and j.priority = v_top
+              and j.scheduled_at <= now()
+              and (p_job_types is null or j.job_type = any (p_job_types))
+              and j.job_type <> all (v_paused)
+            order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+            limit least(v_share, p_limit - v_count)
+            for update skip locked);
+          v_n := cardinality(v_take);
+          v_ids := v_ids || v_take;
+        end if;
 
         if v_n > 0 then
-          v_ids := v_ids || v_take;
           v_served := v_served || v_lane;
           v_count := v_count + v_n;
           v_yielded := v_yielded + 1;
@@ -162,25 +188,31 @@ begin
       -- A pass that took nothing: the top priority's lanes are all held by other claimers.
       exit passes when v_yielded = 0;
 
-      -- The pass's jobs, locked above, claimed at once and returned in walk order.
-      return query
-      with claimed as (
-        update job_queue j
-        set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
-            started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
-        where j.id = any (v_ids)
-        returning j.*
-      )
-      select c.* from unnest(v_ids) with ordinality as t(id, ord) join claimed c on c.id = t.id order by t.ord;
+      -- The rest of the pass's jobs, locked above, claimed at once and returned in walk order.
+      if cardinality(v_ids) > 0 then
+        return query
+        with claimed as (
+          update job_queue j
+          set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+              started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+          where j.id = any (v_ids)
+          returning j.*
+        )
+        select c.* from unnest(v_ids) with ordinality as t(id, ord) join claimed c on c.id = t.id order by t.ord;
+      end if;
       -- Served lanes to the back, in the order they were served (nextval is evaluated after the sort).
-      update job_queue_lanes l
-      set served_seq = s.seq
-      from (
-        select t.lane, nextval('job_queue_lane_turn_seq') as seq
-        from unnest(v_served) with ordinality as t(lane, ord)
-        order by t.ord
-      ) s
-      where l.lane = s.lane;
+      if v_yielded = 1 then
+        update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_served[1];
+      else
+        update job_queue_lanes l
+        set served_seq = s.seq
+        from (
+          select t.lane, nextval('job_queue_lane_turn_seq') as seq
+          from unnest(v_served) with ordinality as t(lane, ord)
+          order by t.ord
+        ) s
+        where l.lane = s.lane;
+      end if;
 
       exit passes when v_count >= p_limit;
       -- The next pass gives each lane that had work an equal share of the room left, so a batch is
