@@ -15,10 +15,11 @@
 --     once, when it has never been served (served_seq 0): a later serving would move it behind
 --     nothing (every other lane that appears starts at 0, every later serving draws a larger
 --     number), so the order it leads to is the same.
---   * Several lanes: the walk is 0025's, lane by lane under FOR UPDATE SKIP LOCKED, but a lane's
---     head is only selected and locked there; each pass then claims what it selected in one
---     UPDATE (rows returned in walk order) and moves the lanes it served to the back in one
---     UPDATE, in walk order (the sequence is drawn in that order, after the sort).
+--   * Several lanes: the walk is 0025's, lane by lane under FOR UPDATE SKIP LOCKED. A pass claims
+--     its first lane's head at once (so a claim of one is still one job UPDATE); the heads of the
+--     lanes after it are only selected and locked during the walk, then claimed in one UPDATE
+--     (rows returned in walk order). The lanes it served go to the back in one UPDATE, in walk
+--     order (the sequence is drawn in that order, after the sort).
 --   * The fallback when every lane at the top priority is held, the empty-lane drop under the
 --     advisory try-lock, leases, attempts and synchronous_commit are 0025's, unchanged.
 create or replace function public.claim_jobs(
@@ -49,6 +50,7 @@ declare
   v_take     uuid[];
   v_ids      uuid[];
   v_served   uuid[];
+  v_fallback boolean;
   v_lease    interval := make_interval(secs => p_lease_seconds);
 begin
   if p_worker_id is null or btrim(p_worker_id) = '' then
@@ -96,8 +98,8 @@ begin
       -- Its first serving (a concurrent claimer may have marked it already: then this is a no-op).
       update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane and served_seq = 0;
     end if;
-    -- Room left: let the fallback below take whatever else is due (a lane that appeared since).
-    v_top := 0;
+    -- Room left: the fallback below takes whatever else is due (a lane that appeared since).
+    v_fallback := true;
   else
     <<passes>>
     loop
@@ -219,9 +221,10 @@ begin
       -- split evenly without one pass per job.
       v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
     end loop;
+    v_fallback := v_top is not null;
   end if;
 
-  if v_top is not null and v_count < p_limit then
+  if v_fallback and v_count < p_limit then
     return query
     with candidates as (
       select j.id
