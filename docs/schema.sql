@@ -361,6 +361,7 @@ declare
   v_take     uuid[];
   v_ids      uuid[];
   v_served   uuid[];
+  v_fallback boolean;
   v_lease    interval := make_interval(secs => p_lease_seconds);
 begin
   if p_worker_id is null or btrim(p_worker_id) = '' then
@@ -383,33 +384,11 @@ begin
   from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) t;
 
   if v_lanes = 1 then
-    -- One lane: its head in its own order (priority first) is the fair order.
-    return query
-    with head as (
-      select j.id
-      from job_queue j
-      where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
-        and j.status = 'pending'
-        and j.scheduled_at <= now()
-        and (p_job_types is null or j.job_type = any (p_job_types))
-        and j.job_type <> all (v_paused)
-      order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
-      limit p_limit
-      for update skip locked
-    )
-    update job_queue j
-    set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
-        started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
-    from head h
-    where j.id = h.id
-    returning j.*;
-    get diagnostics v_count = row_count;
-    if v_count > 0 and v_seq = 0 then
-      -- Its first serving (a concurrent claimer may have marked it already: then this is a no-op).
-      update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane and served_seq = 0;
-    end if;
-    -- Room left: let the fallback below take whatever else is due (a lane that appeared since).
-    v_top := 0;
+    -- One lane holds all pending work: its order is the plain claim order, so the claim below,
+    -- over job_queue_pending_claim_idx, is the fair claim (the lane's own index would give the
+    -- same rows with wider keys to read). A lane committed since the read above is served in that
+    -- order by this one claim, as 0025's fallback would.
+    v_fallback := true;
   else
     <<passes>>
     loop
@@ -531,9 +510,12 @@ begin
       -- split evenly without one pass per job.
       v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
     end loop;
+    v_fallback := v_top is not null;
   end if;
 
-  if v_top is not null and v_count < p_limit then
+  -- The plain claim order: the one lane's, or (several lanes) the fallback for what is left when
+  -- every lane at the top priority is held by another claimer.
+  if v_fallback and v_count < p_limit then
     return query
     with candidates as (
       select j.id
@@ -552,6 +534,11 @@ begin
     from candidates c
     where j.id = c.id
     returning j.*;
+    get diagnostics v_n = row_count;
+    if v_lanes = 1 and v_seq = 0 and v_n > 0 then
+      -- The one lane's first serving (a concurrent claimer may have marked it already: a no-op then).
+      update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane and served_seq = 0;
+    end if;
   end if;
 end;
 $$;
