@@ -348,15 +348,21 @@ CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p
     SET enable_incremental_sort TO 'off'
     AS $$
 declare
-  v_paused text[];
-  v_top    integer;
-  v_lane   uuid;
-  v_count  integer := 0;
-  v_n      integer;
-  v_yielded integer;
-  v_share  integer := 1;
+  v_paused   text[];
+  v_top      integer;
+  v_lane     uuid;
+  v_lanes    integer;
+  v_seq      bigint;
+  v_count    integer := 0;
+  v_n        integer;
+  v_yielded  integer;
+  v_share    integer := 1;
   v_prev_top integer;
-  v_lease  interval := make_interval(secs => p_lease_seconds);
+  v_take     uuid[];
+  v_ids      uuid[];
+  v_served   uuid[];
+  v_fallback boolean;
+  v_lease    interval := make_interval(secs => p_lease_seconds);
 begin
   if p_worker_id is null or btrim(p_worker_id) = '' then
     raise exception 'claim_jobs: worker_id must not be empty' using errcode = '22023';
@@ -372,78 +378,144 @@ begin
   -- See 0002: a claim is a lease, its commit need not wait for the disk flush.
   perform set_config('synchronous_commit', 'off', true);
 
-  <<passes>>
-  loop
-    -- Priority wins: fairness applies among the jobs of the highest due priority only.
-    select j.priority into v_top
-    from job_queue j
-    where j.status = 'pending'
-      and j.scheduled_at <= now()
-      and (p_job_types is null or j.job_type = any (p_job_types))
-      and j.job_type <> all (v_paused)
-    order by j.priority desc, j.scheduled_at, j.id
-    limit 1;
-    exit passes when v_top is null;
-    -- A new priority level starts its round-robin afresh, one job per lane.
-    if v_top is distinct from v_prev_top then
-      v_share := 1;
-      v_prev_top := v_top;
-    end if;
+  -- At most two lane rows, through the turn index, unlocked: is there exactly one lane?
+  select count(*)::integer, (array_agg(t.lane))[1], (array_agg(t.served_seq))[1]
+  into v_lanes, v_lane, v_seq
+  from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) t;
 
-    v_yielded := 0;
-    -- Lanes in turn order; a lane another claimer holds is skipped (it is being served).
-    for v_lane in
-      select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
+  if v_lanes = 1 then
+    -- One lane holds all pending work: its order is the plain claim order, so the claim below,
+    -- over job_queue_pending_claim_idx, is the fair claim (the lane's own index would give the
+    -- same rows with wider keys to read). A lane committed since the read above is served in that
+    -- order by this one claim, as 0025's fallback would.
+    v_fallback := true;
+  else
+    <<passes>>
     loop
-      -- This lane's head (v_share of its oldest due jobs at the top priority), by its own index.
-      return query
-      with head as (
-        select j.id
-        from job_queue j
-        where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
-          and j.status = 'pending'
-          and j.priority = v_top
-          and j.scheduled_at <= now()
-          and (p_job_types is null or j.job_type = any (p_job_types))
-          and j.job_type <> all (v_paused)
-        order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
-        limit least(v_share, p_limit - v_count)
-        for update skip locked
-      )
-      update job_queue j
-      set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
-          started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
-      from head h
-      where j.id = h.id
-      returning j.*;
-      get diagnostics v_n = row_count;
-
-      if v_n > 0 then
-        update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane;
-        v_count := v_count + v_n;
-        v_yielded := v_yielded + 1;
-      elsif not exists (
-        select 1 from job_queue j
-        where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending'
-      ) and pg_try_advisory_xact_lock(job_queue_lane_lock_key(), hashtext(v_lane::text)) then
-        -- Empty lane: drop its row, unless an enqueue committed into it since the check above
-        -- (one still in flight holds the shared lock, so the try-lock failed).
-        delete from job_queue_lanes l
-        where l.lane = v_lane
-          and not exists (
-            select 1 from job_queue j
-            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending');
+      -- Priority wins: fairness applies among the jobs of the highest due priority only.
+      select j.priority into v_top
+      from job_queue j
+      where j.status = 'pending'
+        and j.scheduled_at <= now()
+        and (p_job_types is null or j.job_type = any (p_job_types))
+        and j.job_type <> all (v_paused)
+      order by j.priority desc, j.scheduled_at, j.id
+      limit 1;
+      exit passes when v_top is null;
+      -- A new priority level starts its round-robin afresh, one job per lane.
+      if v_top is distinct from v_prev_top then
+        v_share := 1;
+        v_prev_top := v_top;
       end if;
-      exit passes when v_count >= p_limit;
-    end loop;
-    -- A pass that took nothing: the top priority's lanes are all held by other claimers.
-    exit passes when v_yielded = 0;
-    -- The next pass gives each lane that had work an equal share of the room left, so a batch is
-    -- split evenly without one pass (and one lane-row update) per job.
-    v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
-  end loop;
 
-  if v_top is not null and v_count < p_limit then
+      v_yielded := 0;
+      v_ids := '{}';
+      v_served := '{}';
+      -- Lanes in turn order; a lane another claimer holds is skipped (it is being served).
+      <<walk>>
+      for v_lane in
+        select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
+      loop
+        -- This lane's head (v_share of its oldest due jobs at the top priority), by its own index.
+        if v_yielded = 0 then
+          -- The pass's first lane with work is claimed at once (a claim of one is this statement).
+          return query
+          with head as (
+            select j.id
+            from job_queue j
+            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+              and j.status = 'pending'
+              and j.priority = v_top
+              and j.scheduled_at <= now()
+              and (p_job_types is null or j.job_type = any (p_job_types))
+              and j.job_type <> all (v_paused)
+            order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+            limit least(v_share, p_limit - v_count)
+            for update skip locked
+          )
+          update job_queue j
+          set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+              started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+          from head h
+          where j.id = h.id
+          returning j.*;
+          get diagnostics v_n = row_count;
+        else
+          -- The others' heads are locked here and claimed after the walk, in one UPDATE.
+          v_take := array(
+            select j.id
+            from job_queue j
+            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+              and j.status = 'pending'
+              and j.priority = v_top
+              and j.scheduled_at <= now()
+              and (p_job_types is null or j.job_type = any (p_job_types))
+              and j.job_type <> all (v_paused)
+            order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+            limit least(v_share, p_limit - v_count)
+            for update skip locked);
+          v_n := cardinality(v_take);
+          v_ids := v_ids || v_take;
+        end if;
+
+        if v_n > 0 then
+          v_served := v_served || v_lane;
+          v_count := v_count + v_n;
+          v_yielded := v_yielded + 1;
+        elsif not exists (
+          select 1 from job_queue j
+          where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending'
+        ) and pg_try_advisory_xact_lock(job_queue_lane_lock_key(), hashtext(v_lane::text)) then
+          -- Empty lane: drop its row, unless an enqueue committed into it since the check above
+          -- (one still in flight holds the shared lock, so the try-lock failed).
+          delete from job_queue_lanes l
+          where l.lane = v_lane
+            and not exists (
+              select 1 from job_queue j
+              where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending');
+        end if;
+        exit walk when v_count >= p_limit;
+      end loop;
+      -- A pass that took nothing: the top priority's lanes are all held by other claimers.
+      exit passes when v_yielded = 0;
+
+      -- The rest of the pass's jobs, locked above, claimed at once and returned in walk order.
+      if cardinality(v_ids) > 0 then
+        return query
+        with claimed as (
+          update job_queue j
+          set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+              started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+          where j.id = any (v_ids)
+          returning j.*
+        )
+        select c.* from unnest(v_ids) with ordinality as t(id, ord) join claimed c on c.id = t.id order by t.ord;
+      end if;
+      -- Served lanes to the back, in the order they were served (nextval is evaluated after the sort).
+      if v_yielded = 1 then
+        update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_served[1];
+      else
+        update job_queue_lanes l
+        set served_seq = s.seq
+        from (
+          select t.lane, nextval('job_queue_lane_turn_seq') as seq
+          from unnest(v_served) with ordinality as t(lane, ord)
+          order by t.ord
+        ) s
+        where l.lane = s.lane;
+      end if;
+
+      exit passes when v_count >= p_limit;
+      -- The next pass gives each lane that had work an equal share of the room left, so a batch is
+      -- split evenly without one pass per job.
+      v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
+    end loop;
+    v_fallback := v_top is not null;
+  end if;
+
+  -- The plain claim order: the one lane's, or (several lanes) the fallback for what is left when
+  -- every lane at the top priority is held by another claimer.
+  if v_fallback and v_count < p_limit then
     return query
     with candidates as (
       select j.id
@@ -462,6 +534,11 @@ begin
     from candidates c
     where j.id = c.id
     returning j.*;
+    get diagnostics v_n = row_count;
+    if v_lanes = 1 and v_seq = 0 and v_n > 0 then
+      -- The one lane's first serving (a concurrent claimer may have marked it already: a no-op then).
+      update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane and served_seq = 0;
+    end if;
   end if;
 end;
 $$;

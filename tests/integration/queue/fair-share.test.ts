@@ -179,3 +179,37 @@ test("claim cost does not depend on one user's backlog: the plan probes lane hea
 	const batch = await claim(10);
 	expect(batch.filter((j) => j.created_by !== heavy)).toHaveLength(5);
 });
+
+test('one lane (the fast path, 0031): 16 claimers at once take every job once, a lane appearing mid-race included; a new lane still goes first', async () => {
+	await queue(null, 400);
+	const conns = await Promise.all(Array.from({ length: 16 }, () => q.sql.reserve()));
+	const seen = new Map<string, number>();
+	const light = await user();
+	try {
+		let inserted = false;
+		await Promise.all(
+			conns.map(async (conn, i) => {
+				for (;;) {
+					const jobs = await claimJobs(conn, { workerId: `one-${i}`, limit: 1 + (i % 4) });
+					for (const job of jobs) seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
+					if (!inserted && seen.size >= 200) {
+						inserted = true;
+						await queue(light, 1, { minutesAgo: 0 });
+					}
+					if (jobs.length === 0) return;
+				}
+			})
+		);
+	} finally {
+		for (const conn of conns) conn.release();
+	}
+	expect(seen.size).toBe(401);
+	expect([...seen.values()].every((n) => n === 1)).toBe(true);
+	// The system lane was marked served (by exactly the claims that found it fresh), so a new lane goes first.
+	const [row] = await q.sql<{ served_seq: string }[]>`select served_seq::text from job_queue_lanes where lane = ${SYSTEM}::uuid`;
+	expect(row === undefined || row.served_seq !== '0').toBe(true);
+	await queue(null, 3);
+	const fresh = await user();
+	await queue(fresh, 1, { minutesAgo: 0 });
+	expect((await claim())[0]!.created_by).toBe(fresh);
+});
