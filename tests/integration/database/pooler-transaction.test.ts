@@ -225,7 +225,7 @@ test('generations through the pooler: the in-process worker runs them and SSE st
 			ids.map(async (id) => collectSse(await call(events, services!, { params: { id }, user: alice.user })))
 		);
 		for (const stream of streams) {
-			const updates = stream.map((event) => ({ ...JSON.parse(event.data), seq: Number(event.id) }));
+			const updates = stream.filter((event) => event.event === 'generation').map((event) => ({ ...JSON.parse(event.data), seq: Number(event.id) }));
 			expect(updates.at(-1)).toMatchObject({ status: 'completed', progress: 100 });
 			// Progress between queued and completed, in order, each state once.
 			expect(updates.some((u) => u.status === 'processing' && u.progress > 0 && u.progress < 100)).toBe(true);
