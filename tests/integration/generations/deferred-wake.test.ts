@@ -108,3 +108,52 @@ test('a start that is refused or rolled back sends no wake and leaves no job', a
 	expect(await heardDuring(() => services.generations.start(blocked, request('not allowed')))).toEqual([]);
 	expect(await db.sql`select count(*)::int as n from job_queue`).toEqual(jobsBefore);
 });
+
+test('enqueueJob with a waker notifies nothing in its transaction and wakes once after its commit', async () => {
+	expect(await heardDuring(() => enqueueJob(db.sql, 'woken', { waker: services.jobWaker }))).toEqual(['job:']);
+	// The flag is switched off again in the same statement: a later insert in the transaction still
+	// notifies at commit (the one 'job:' heard below is that insert's, the waker's is not sent).
+	const silentThenLoud = await heardDuring(() =>
+		db.sql.begin(async (tx) => {
+			await enqueueJob(tx, 'quiet-first', { waker: { wake() {} } });
+			expect((await tx`select current_setting('picture.defer_wake', true) as v`)[0]!.v).toBe('off');
+			await tx`select public.enqueue_job('loud-second', '{}'::jsonb)`;
+		})
+	);
+	expect(silentThenLoud).toEqual(['job:']);
+	// A refused enqueue (an empty type) wakes nobody and leaves no job.
+	const before = await db.sql`select count(*)::int as n from job_queue`;
+	let woke = 0;
+	await expect(enqueueJob(db.sql, '', { waker: { wake: () => woke++ } })).rejects.toThrow();
+	expect(woke).toBe(0);
+	expect(await db.sql`select count(*)::int as n from job_queue`).toEqual(before);
+});
+
+test('a burst of woken enqueues from many callers is all picked up by a listening worker, not its poll', async () => {
+	const burst = 60;
+	const seen = new Set<string>();
+	const all = deferred();
+	const worker = new ContinuousWorker({
+		sql: db.sql,
+		concurrency: 4,
+		leaseSeconds: 30,
+		pollMs: 60_000, // a poll this slow cannot be what picks the jobs up
+		handlers: {
+			'woken-burst': async (job) => {
+				seen.add(job.id);
+				if (seen.size === burst) all.resolve();
+			}
+		}
+	});
+	await worker.start();
+	try {
+		// Coalesced: wakes asked for while one is on its way are carried by the next, never dropped.
+		const ids = await Promise.all(
+			Array.from({ length: burst }, (_, n) => enqueueJob(db.sql, 'woken-burst', { payload: { n }, waker: services.jobWaker }))
+		);
+		await all.promise;
+		expect([...seen].sort()).toEqual([...ids].sort());
+	} finally {
+		await worker.stop(0);
+	}
+});

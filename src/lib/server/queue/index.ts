@@ -10,11 +10,21 @@ export * from './types';
 export const JOB_INSERTED_CHANNEL = 'job_queue_inserted';
 
 export async function enqueueJob(sql: Queryable, jobType: string, options: EnqueueOptions = {}): Promise<string> {
-	const [row] = await sql<{ id: string }[]>`
-		select public.enqueue_job(
+	const call = sql`public.enqueue_job(
 			${jobType}, ${sql.json((options.payload ?? {}) as never)}, ${options.priority ?? 0},
 			${options.scheduledAt ?? null}::timestamptz, ${options.maxAttempts ?? 3},
-			${options.dedupeKey ?? null}, ${options.createdBy ?? null}::uuid) as id`;
+			${options.dedupeKey ?? null}, ${options.createdBy ?? null}::uuid)`;
+	if (!options.waker) {
+		const [row] = await sql<{ id: string }[]>`select ${call} as id`;
+		return row!.id;
+	}
+	// picture.defer_wake (0024) silences the insert trigger's NOTIFY for this transaction; the
+	// subquery sets it before the call, and it is switched off again right after (the target list
+	// is evaluated in order), so nothing else in a surrounding transaction goes unannounced.
+	const [row] = await sql<{ id: string }[]>`
+		select ${call} as id, set_config('picture.defer_wake', 'off', true)
+		from (select set_config('picture.defer_wake', 'on', true)) as deferred`;
+	options.waker.wake();
 	return row!.id;
 }
 

@@ -31,6 +31,13 @@ export interface EnqueueOptions {
 	maxAttempts?: number;
 	dedupeKey?: string;
 	createdBy?: string;
+	/**
+	 * Wake the workers after the commit instead of inside it (`queue/wake.ts`): the enqueue commits
+	 * without NOTIFY, so concurrent enqueues share their WAL flushes instead of queueing behind the
+	 * notify lock one fsync at a time, and one coalesced wake carries them all. Only with the pool,
+	 * never inside an open transaction (the wake would go out before the job is visible).
+	 */
+	waker?: { wake(): void } | null;
 }
 
 /** Identifies one claim of a job: later calls are refused once someone else holds it. */
