@@ -793,8 +793,8 @@ CREATE FUNCTION public.generation_cost_estimate(p_model_id text, p_price numeric
     AS $$
   with recent as (
     select g.predict_time_seconds, g.cost_usd from image_generations g
-    where g.model_id = p_model_id and g.status = 'completed'
-    order by g.created_at desc limit 50
+    where g.model_id = p_model_id and g.status = 'completed' and g.completed_at is not null
+    order by g.completed_at desc limit 50
   )
   select round(coalesce(
     p_price * coalesce((select percentile_cont(0.5) within group (order by predict_time_seconds) from recent)::numeric, 10),
@@ -1914,6 +1914,8 @@ CREATE INDEX admin_audit_log_created_at_idx ON public.admin_audit_log USING btre
 CREATE UNIQUE INDEX generation_groups_idempotency_key_idx ON public.generation_groups USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX generation_usage_user_window_idx ON public.generation_usage USING btree (user_id, created_at) WHERE (refunded_at IS NULL);
+
+CREATE INDEX image_generations_completed_runs_idx ON public.image_generations USING btree (model_id, completed_at DESC) INCLUDE (run_started_at, started_at, predict_time_seconds, cost_usd) WHERE ((status = 'completed'::text) AND (completed_at IS NOT NULL));
 
 CREATE INDEX image_generations_costed_idx ON public.image_generations USING btree (created_at) INCLUDE (user_id, model_id, cost_usd) WHERE (cost_usd IS NOT NULL);
 

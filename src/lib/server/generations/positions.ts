@@ -27,14 +27,14 @@ interface Snapshot {
 
 async function readModels(sql: Sql): Promise<{ models: Map<string, ModelTiming>; running: RunningGeneration[] }> {
 	const [models, running] = await Promise.all([
-		// The median of the last 50 completed runs, from image_generations_model_created_idx alone.
+		// The median of the last 50 completed runs, from image_generations_completed_runs_idx alone (0035).
 		sql<{ id: string; max_concurrency: number; run_seconds: number | null }[]>`
 			select m.id, m.max_concurrency,
 			       (select percentile_cont(0.5) within group (order by r.seconds)
 			        from (select extract(epoch from g.completed_at - coalesce(g.run_started_at, g.started_at))::float8 as seconds
 			              from public.image_generations g
 			              where g.model_id = m.id and g.status = 'completed' and g.completed_at is not null
-			              order by g.created_at desc limit 50) r) as run_seconds
+			              order by g.completed_at desc limit 50) r) as run_seconds
 			from public.models m`,
 		sql<RunningGeneration[]>`
 			select g.model_id, extract(epoch from now() - coalesce(g.run_started_at, g.started_at, now()))::float8 as elapsed_seconds
