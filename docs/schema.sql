@@ -1365,18 +1365,19 @@ begin
     perform set_config('picture.defer_wake', 'on', true);
   end if;
 
-  insert into image_generations (user_id, prompt, negative_prompt, model_id, width, height, seed, params, idempotency_key,
-                                 queue_paused, cost_estimate_usd)
-  values (p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), p_model_id, p_width, p_height, p_seed,
-          coalesce(p_params, '{}'::jsonb), p_idempotency_key,
-          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'), v_estimate)
-  returning id into v_id;
-
+  -- The job first, under the generation's id chosen here, so the generation is written once, with
+  -- its job_id (both rows commit together: no worker can see the job before its generation).
+  v_id := gen_random_uuid();
   v_job_id := enqueue_job('generate-image',
                           jsonb_build_object('generation_id', v_id, 'model_id', p_model_id,
                                              'attempt_timeout_seconds', v_model.attempt_timeout_seconds),
                           0, now(), 3, 'generation:' || v_id, p_user_id);
-  update image_generations set job_id = v_job_id where id = v_id;
+
+  insert into image_generations (id, user_id, prompt, negative_prompt, model_id, width, height, seed, params, idempotency_key,
+                                 queue_paused, cost_estimate_usd, job_id)
+  values (v_id, p_user_id, btrim(p_prompt), nullif(btrim(p_negative_prompt), ''), p_model_id, p_width, p_height, p_seed,
+          coalesce(p_params, '{}'::jsonb), p_idempotency_key,
+          exists (select 1 from job_queue_paused_types where job_type = 'generate-image'), v_estimate, v_job_id);
 
   -- Only this start's own writes go unannounced: anything later in the caller's transaction notifies.
   if p_defer_wake then
