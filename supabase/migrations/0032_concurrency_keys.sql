@@ -101,23 +101,53 @@ $$;
 
 -- Keeps, of jobs locked in claim order, those their keys have room for, counting the room down; a key
 -- whose room runs out joins the closed keys. Jobs without a key, or whose key has no limit, are kept.
+-- Claimers race for a key's last slots (a worker's pool claims several times at once), so the first
+-- time a claim is about to take a job of a limited key it locks that key's row and reads its room
+-- afresh: a claim that took one of its jobs meanwhile has committed by then and is counted. Only the
+-- claim's first key is waited for; a later one held by another claimer counts as closed (no claim
+-- waits while it holds a key, so claims cannot deadlock on keys).
 create function public.job_queue_within_room(
-  p_ids uuid[], p_keys text[], inout p_room_keys text[], inout p_rooms integer[], inout p_closed text[], out p_kept uuid[])
-language plpgsql immutable set search_path = public, pg_temp as $$
+  p_ids uuid[], p_keys text[], inout p_room_keys text[], inout p_rooms integer[], inout p_closed text[],
+  inout p_locked text[], out p_kept uuid[])
+language plpgsql volatile set search_path = public, pg_temp as $$
 declare
-  i integer;
-  k integer;
+  i       integer;
+  k       integer;
+  v_key   text;
+  v_room  integer;
 begin
   p_kept := '{}';
   for i in 1 .. coalesce(cardinality(p_ids), 0) loop
-    k := case when p_keys[i] is not null then array_position(p_room_keys, p_keys[i]) end;
+    v_key := p_keys[i];
+    k := case when v_key is not null then array_position(p_room_keys, v_key) end;
+    if k is not null and v_key <> all (p_locked) then
+      if cardinality(p_locked) = 0 then
+        perform 1 from job_queue_concurrency_limits where concurrency_key = v_key for update;
+      else
+        perform 1 from job_queue_concurrency_limits where concurrency_key = v_key for update skip locked;
+      end if;
+      if found then
+        -- A new statement, so a new snapshot: it sees what the claims it waited for took.
+        select l.free_slots - (select count(*)::integer from job_queue j
+                               where j.status = 'processing' and j.concurrency_key = l.concurrency_key)
+        into v_room
+        from job_queue_concurrency_limits l where l.concurrency_key = v_key;
+        p_rooms[k] := greatest(v_room, 0);
+      else
+        p_rooms[k] := 0; -- held by another claimer (or its limit is being changed): closed for this claim
+      end if;
+      p_locked := p_locked || v_key;
+      if p_rooms[k] = 0 then
+        p_closed := p_closed || v_key;
+      end if;
+    end if;
     if k is null then
       p_kept := p_kept || p_ids[i];
     elsif p_rooms[k] > 0 then
       p_kept := p_kept || p_ids[i];
       p_rooms[k] := p_rooms[k] - 1;
       if p_rooms[k] = 0 then
-        p_closed := p_closed || p_keys[i];
+        p_closed := p_closed || v_key;
       end if;
     end if;
   end loop;
@@ -146,6 +176,7 @@ declare
   v_closed    text[];
   v_room_keys text[];
   v_rooms     integer[];
+  v_locked    text[] := '{}';
   v_budgeted  boolean;
   v_top       integer;
   v_lane      uuid;
@@ -271,8 +302,8 @@ begin
               v_n := v_n + cardinality(v_take);
               exit;
             end if;
-            select w.p_room_keys, w.p_rooms, w.p_closed, w.p_kept into v_room_keys, v_rooms, v_closed, v_keep
-            from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed) w;
+            select w.p_room_keys, w.p_rooms, w.p_closed, w.p_locked, w.p_kept into v_room_keys, v_rooms, v_closed, v_locked, v_keep
+            from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed, v_locked) w;
             v_ids := v_ids || v_keep;
             v_n := v_n + cardinality(v_keep);
             exit when cardinality(v_keep) = cardinality(v_take);
@@ -369,8 +400,8 @@ begin
           limit p_limit - v_count
           for update skip locked) c;
         exit when cardinality(v_take) = 0;
-        select w.p_room_keys, w.p_rooms, w.p_closed, w.p_kept into v_room_keys, v_rooms, v_closed, v_keep
-        from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed) w;
+        select w.p_room_keys, w.p_rooms, w.p_closed, w.p_locked, w.p_kept into v_room_keys, v_rooms, v_closed, v_locked, v_keep
+        from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed, v_locked) w;
         if cardinality(v_keep) > 0 then
           return query
           with claimed as (
@@ -560,7 +591,7 @@ select public.refresh_model_slots(m.id) from public.models m;
 revoke execute on function
   public.set_concurrency_limit(text, integer),
   public.take_concurrency_slot(uuid, text, integer),
-  public.job_queue_within_room(uuid[], text[], text[], integer[], text[]),
+  public.job_queue_within_room(uuid[], text[], text[], integer[], text[], text[]),
   public.claim_jobs(text, integer, integer, text[]),
   public.refresh_model_slots(text),
   public.image_generations_refresh_slots(),
@@ -571,7 +602,7 @@ revoke execute on function
 grant execute on function
   public.set_concurrency_limit(text, integer),
   public.take_concurrency_slot(uuid, text, integer),
-  public.job_queue_within_room(uuid[], text[], text[], integer[], text[]),
+  public.job_queue_within_room(uuid[], text[], text[], integer[], text[], text[]),
   public.claim_jobs(text, integer, integer, text[]),
   public.refresh_model_slots(text),
   public.admit_generation(uuid, uuid, text, integer)
