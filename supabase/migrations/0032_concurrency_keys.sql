@@ -38,7 +38,7 @@
 --     model lock, and 'busy' now hands the job back with release_jobs (0029: attempt refunded,
 --     scheduled_at unchanged, so it keeps its place) instead of snoozing it behind everyone.
 --
--- Cost: with no limited key the claim is 0031's plus one read of an empty table. Closed keys are a
+-- Cost: with no job of a limited key in line the claim is 0031's plus a probe per limited key. Closed keys are a
 -- filter on the same index walk, so a claim walks past the pending jobs of closed keys that sit ahead
 -- of the first open job (measured in bench/queue-gate.ts; see docs/queue-position.md).
 
@@ -49,6 +49,9 @@ alter table public.job_queue add constraint concurrency_key_length
 -- The claim counts, per limited key, the claimed jobs that still hold their key (in flight to a slot).
 create index job_queue_claimed_key_idx on public.job_queue (concurrency_key)
   where status = 'processing' and concurrency_key is not null;
+-- And asks which limited keys have jobs in line at all (most claims: none, then it is 0031's claim).
+create index job_queue_pending_key_idx on public.job_queue (concurrency_key)
+  where status = 'pending' and concurrency_key is not null;
 
 create table public.job_queue_concurrency_limits (
   concurrency_key text primary key,
@@ -206,7 +209,9 @@ begin
   end if;
 
   select coalesce(array_agg(job_type), '{}') into v_paused from job_queue_paused_types;
-  -- Each limited key's room, once per claim: its free slots less its claimed jobs still in flight to one.
+  -- Each limited key's room, once per claim: its free slots less its claimed jobs still in flight to
+  -- one. Only keys with jobs in line matter (a probe of a small partial index each): with none, the
+  -- claim is 0031's.
   select coalesce(array_agg(r.concurrency_key) filter (where r.room <= 0), '{}'),
          coalesce(array_agg(r.concurrency_key) filter (where r.room > 0), '{}'),
          coalesce(array_agg(r.room) filter (where r.room > 0), '{}')
@@ -216,6 +221,7 @@ begin
            l.free_slots - (select count(*)::integer from job_queue j
                            where j.status = 'processing' and j.concurrency_key = l.concurrency_key) as room
     from job_queue_concurrency_limits l
+    where exists (select 1 from job_queue j where j.status = 'pending' and j.concurrency_key = l.concurrency_key)
   ) r;
   v_budgeted := cardinality(v_room_keys) > 0;
   perform set_config('synchronous_commit', 'off', true);

@@ -43,8 +43,9 @@ type JobNames = Pick<PendingJob, 'generation_id' | 'model_id'>;
 
 /**
  * Snapshots of the pending queue: one index read of the pending jobs (plain rows, the fewest
- * columns: building JSON per row in SQL cost five times the read) and the lane turns. What a job's
- * payload names never changes, so it is read once per job, not at every snapshot.
+ * columns: building JSON per row in SQL cost five times the read), the lane turns and the keys'
+ * rooms, all in one statement. What a job's payload names never changes, so it is read once per
+ * job, not at every snapshot.
  */
 export class QueueLineReader {
 	private names = new Map<string, JobNames>();
@@ -52,23 +53,28 @@ export class QueueLineReader {
 	constructor(private readonly sql: Queryable) {}
 
 	async read(): Promise<QueueLine> {
-		const [rows, lanes, rooms] = await Promise.all([
-			this.sql<Omit<PendingJob, keyof JobNames>[]>`
-				select j.id, j.job_type, coalesce(j.created_by, ${SYSTEM_LANE}::uuid) as lane, j.priority, j.concurrency_key,
-				       (extract(epoch from j.scheduled_at) * 1000000)::float8 as scheduled_us
-				from public.job_queue j
-				where j.status = 'pending'
-				  and j.job_type <> all (array(select p.job_type from public.job_queue_paused_types p))`,
-			this.sql<{ lane: string | null; served_seq: string | null; now_us: number }[]>`
-				select l.lane, l.served_seq::text as served_seq, null::float8 as now_us from public.job_queue_lanes l
-				union all
-				select null, null, (extract(epoch from now()) * 1000000)::float8`,
-			this.sql<{ concurrency_key: string; room: number }[]>`
-				select l.concurrency_key,
-				       l.free_slots - (select count(*)::integer from public.job_queue j
-				                       where j.status = 'processing' and j.concurrency_key = l.concurrency_key) as room
-				from public.job_queue_concurrency_limits l`
-		]);
+		// One statement, so one snapshot: a claim committed between separate reads would show its job
+		// still in line but its lane already served (a place that steps back and forth for a moment).
+		// The lane turns, the key rooms and the clock ride on one extra row, as JSON.
+		const all = await this.sql<(Omit<PendingJob, keyof JobNames> & { state: string | null })[]>`
+			select j.id, j.job_type, coalesce(j.created_by, ${SYSTEM_LANE}::uuid) as lane, j.priority, j.concurrency_key,
+			       (extract(epoch from j.scheduled_at) * 1000000)::float8 as scheduled_us, null::text as state
+			from public.job_queue j
+			where j.status = 'pending'
+			  and j.job_type <> all (array(select p.job_type from public.job_queue_paused_types p))
+			union all
+			select null, null, null, null, null, (extract(epoch from now()) * 1000000)::float8,
+			       json_build_object(
+			         'lanes', (select coalesce(json_agg(json_build_array(l.lane, l.served_seq::text)), '[]') from public.job_queue_lanes l),
+			         'rooms', (select coalesce(json_agg(json_build_array(l.concurrency_key,
+			                     l.free_slots - (select count(*) from public.job_queue j
+			                                     where j.status = 'processing' and j.concurrency_key = l.concurrency_key))), '[]')
+			                   from public.job_queue_concurrency_limits l))::text`;
+		const extra = all.find((row) => row.state !== null)!;
+		const rows: Omit<PendingJob, keyof JobNames>[] = all
+			.filter((row) => row.state === null)
+			.map(({ state: _state, ...row }) => row);
+		const state = JSON.parse(extra.state!) as { lanes: Array<[string, string]>; rooms: Array<[string, number]> };
 		const unknown = rows.filter((row) => !this.names.has(row.id)).map((row) => row.id);
 		if (unknown.length > 0) {
 			const named = await this.sql<(JobNames & { id: string })[]>`
@@ -84,9 +90,8 @@ export class QueueLineReader {
 			return { ...row, ...known };
 		});
 		this.names = names;
-		const clock = lanes.find((row) => row.lane === null)!;
-		const turns = new Map(lanes.filter((row) => row.lane !== null).map((row) => [row.lane!, BigInt(row.served_seq!)]));
-		return { jobs, lanes: turns, now_us: clock.now_us, rooms: new Map(rooms.map((row) => [row.concurrency_key, row.room])) };
+		const turns = new Map(state.lanes.map(([lane, seq]) => [lane, BigInt(seq)]));
+		return { jobs, lanes: turns, now_us: extra.scheduled_us, rooms: new Map(state.rooms) };
 	}
 }
 
