@@ -34,13 +34,16 @@
 --   * admit_generation locks the generation row before the model lock (the order a cancel takes
 --     them), so the trigger adds no new lock cycle. When it admits, the job gives up its key in the
 --     same transaction (room is unchanged: a free slot becomes a held one, an in-flight claim ends).
---   * Races remain (two claimers read room 1, both claim): admission is still decided under the
---     model lock, and 'busy' now hands the job back with release_jobs (0029: attempt refunded,
---     scheduled_at unchanged, so it keeps its place) instead of snoozing it behind everyone.
+--   * Claimers race (a worker's pool runs several claims at once): the first time a claim is about to
+--     take a job of a limited key it locks the key's row and reads its room afresh, so a claim that
+--     took the last slot meanwhile is counted (job_queue_within_room). What remains (the limit lowered
+--     while jobs are in flight to a slot) is decided by admission under the model lock, and 'busy'
+--     now hands the job back with release_jobs (0029: attempt refunded, scheduled_at unchanged, so it
+--     keeps its place; the key is closed by then) instead of snoozing it behind everyone.
 --
--- Cost: with no job of a limited key in line the claim is 0031's plus a probe per limited key. Closed keys are a
--- filter on the same index walk, so a claim walks past the pending jobs of closed keys that sit ahead
--- of the first open job (measured in bench/queue-gate.ts; see docs/queue-position.md).
+-- Cost: with no job of a limited key in line the claim is 0031's plus a probe per limited key.
+-- Closed keys are a filter on the same index walk, so a claim walks past the pending jobs of closed
+-- keys that sit ahead of the first open job (measured in bench/queue-gate.ts; docs/queue-position.md).
 
 alter table public.job_queue add column concurrency_key text;
 alter table public.job_queue add constraint concurrency_key_length

@@ -133,6 +133,23 @@ test('limit 1, four worker slots: every job is claimed once, one runs at a time,
 	}
 });
 
+test('a slot freed by the worker\'s own job is used at once, not at its next poll', async () => {
+	const ids = [await startOne(alice), await startOne(alice), await startOne(alice)];
+	// Polls every ten minutes, and no insert wakes it after the first: only its jobs ending can.
+	const w = new ContinuousWorker({ sql: db.sql, handlers: services.handlers, concurrency: 4, leaseSeconds: 30, pollMs: 600_000, listen: true });
+	await w.start();
+	try {
+		await eventually(async () => {
+			const [row] = await db.sql<{ n: number }[]>`
+				select count(*)::int as n from image_generations where id = any(${ids}::uuid[]) and status = 'completed'`;
+			return row!.n === 3;
+		}, 30_000);
+	} finally {
+		await w.stop(5_000);
+	}
+	expect(await maxOverlap(ids)).toBe(1);
+});
+
 test('a Replicate model with limit 1 and predictions that take several polls: no deadlock, all complete, one at a time', async () => {
 	for (let i = 0; i < 3; i++) fake.scriptNext({ startingPolls: 1, processingPolls: 12, steps: 12 });
 	const ids = [await startOne(alice, FLUX, 'fox 1'), await startOne(bob, FLUX, 'fox 2'), await startOne(alice, FLUX, 'fox 3')];

@@ -95,7 +95,7 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 		// Busy: another claimer took the model's last slot first (claims pass over a full model, 0032,
 		// but two can read its last free slot at once). admit_generation has already handed the job back
 		// to its place in line, attempt refunded: it is not ours any more, so nothing is recorded.
-		if (admission === 'busy') throw new JobAbortedError('lease-lost');
+		if (admission === 'busy') throw new JobAbortedError('handed-back');
 
 		const fence = startFence(sql, run, signal, { progressIntervalMs, checkMs });
 		let predictionId = generation.prediction_id;
