@@ -15,6 +15,7 @@ import { load } from './load';
 import { fsync } from './machine';
 import { eventDelay, postGenerations } from './generations';
 import { fair } from './fair';
+import { gate } from './queue-gate';
 import { claim } from './scale';
 import { pickup } from './pickup-latency';
 import { pickupStart } from './pickup-start';
@@ -36,6 +37,7 @@ const MEASUREMENTS: Measurement[] = [
 	pickupStart,
 	claim,
 	fair,
+	gate,
 	postGenerations,
 	eventDelay,
 	sseFanout,

@@ -92,25 +92,33 @@ begin
   if not generation_run_holds(p_job_id, p_worker_id, p_claim_count) then
     return 'lost';
   end if;
-  select * into v_generation from image_generations where id = p_generation_id;
+  select * into v_generation from image_generations where id = p_generation_id for update;
   if not found or v_generation.status not in ('queued', 'processing') then
     return 'lost';
   end if;
   if v_generation.status = 'processing' then
-    return 'admitted'; -- resumed after a snooze: it holds its slot
+    -- Resumed after a snooze: it holds its slot (and gave up its key when it was admitted).
+    perform take_concurrency_slot(p_job_id, p_worker_id, p_claim_count);
+    return 'admitted';
   end if;
   perform pg_advisory_xact_lock(hashtextextended('model-slots:' || v_generation.model_id, 0));
   select max_concurrency into v_limit from models where id = v_generation.model_id;
   select count(*) into v_running from image_generations
   where model_id = v_generation.model_id and status = 'processing';
   if v_running >= coalesce(v_limit, 1) then
+    perform refresh_model_slots(v_generation.model_id);
+    perform release_jobs(array[p_job_id], p_worker_id, array[p_claim_count]);
     return 'busy';
   end if;
   update image_generations
   set status = 'processing', started_at = coalesce(started_at, now()), run_started_at = now(), retry_at = null,
       queue_paused = false, failure_class = null
   where id = p_generation_id and status = 'queued';
-  return case when found then 'admitted' else 'lost' end;
+  if not found then
+    return 'lost';
+  end if;
+  perform take_concurrency_slot(p_job_id, p_worker_id, p_claim_count);
+  return 'admitted';
 end;
 $$;
 
@@ -322,8 +330,10 @@ CREATE TABLE public.job_queue (
     dedupe_key text,
     claim_count integer DEFAULT 0 NOT NULL,
     attempt_log jsonb DEFAULT '[]'::jsonb NOT NULL,
+    concurrency_key text,
     CONSTRAINT attempts_not_negative CHECK ((attempts >= 0)),
     CONSTRAINT claim_count_not_negative CHECK ((claim_count >= 0)),
+    CONSTRAINT concurrency_key_length CHECK (((concurrency_key IS NULL) OR ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
     CONSTRAINT dedupe_key_not_empty CHECK (((dedupe_key IS NULL) OR ((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 512)))),
     CONSTRAINT job_type_not_empty CHECK (((length(btrim(job_type)) >= 1) AND (length(btrim(job_type)) <= 128))),
     CONSTRAINT lease_only_while_processing CHECK (((status = 'processing'::text) OR ((locked_by IS NULL) AND (locked_until IS NULL)))),
@@ -348,21 +358,28 @@ CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p
     SET enable_incremental_sort TO 'off'
     AS $$
 declare
-  v_paused   text[];
-  v_top      integer;
-  v_lane     uuid;
-  v_lanes    integer;
-  v_seq      bigint;
-  v_count    integer := 0;
-  v_n        integer;
-  v_yielded  integer;
-  v_share    integer := 1;
-  v_prev_top integer;
-  v_take     uuid[];
-  v_ids      uuid[];
-  v_served   uuid[];
-  v_fallback boolean;
-  v_lease    interval := make_interval(secs => p_lease_seconds);
+  v_paused    text[];
+  v_closed    text[];
+  v_room_keys text[];
+  v_rooms     integer[];
+  v_locked    text[] := '{}';
+  v_budgeted  boolean;
+  v_top       integer;
+  v_lane      uuid;
+  v_lanes     integer;
+  v_seq       bigint;
+  v_count     integer := 0;
+  v_n         integer;
+  v_yielded   integer;
+  v_share     integer := 1;
+  v_prev_top  integer;
+  v_take      uuid[];
+  v_keys      text[];
+  v_keep      uuid[];
+  v_ids       uuid[];
+  v_served    uuid[];
+  v_fallback  boolean;
+  v_lease     interval := make_interval(secs => p_lease_seconds);
 begin
   if p_worker_id is null or btrim(p_worker_id) = '' then
     raise exception 'claim_jobs: worker_id must not be empty' using errcode = '22023';
@@ -375,34 +392,42 @@ begin
   end if;
 
   select coalesce(array_agg(job_type), '{}') into v_paused from job_queue_paused_types;
-  -- See 0002: a claim is a lease, its commit need not wait for the disk flush.
+  -- Each limited key's room, once per claim: its free slots less its claimed jobs still in flight to
+  -- one. Only keys with jobs in line matter (a probe of a small partial index each): with none, the
+  -- claim is 0031's.
+  select coalesce(array_agg(r.concurrency_key) filter (where r.room <= 0), '{}'),
+         coalesce(array_agg(r.concurrency_key) filter (where r.room > 0), '{}'),
+         coalesce(array_agg(r.room) filter (where r.room > 0), '{}')
+  into v_closed, v_room_keys, v_rooms
+  from (
+    select l.concurrency_key,
+           l.free_slots - (select count(*)::integer from job_queue j
+                           where j.status = 'processing' and j.concurrency_key = l.concurrency_key) as room
+    from job_queue_concurrency_limits l
+    where exists (select 1 from job_queue j where j.status = 'pending' and j.concurrency_key = l.concurrency_key)
+  ) r;
+  v_budgeted := cardinality(v_room_keys) > 0;
   perform set_config('synchronous_commit', 'off', true);
 
-  -- At most two lane rows, through the turn index, unlocked: is there exactly one lane?
   select count(*)::integer, (array_agg(t.lane))[1], (array_agg(t.served_seq))[1]
   into v_lanes, v_lane, v_seq
   from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) t;
 
   if v_lanes = 1 then
-    -- One lane holds all pending work: its order is the plain claim order, so the claim below,
-    -- over job_queue_pending_claim_idx, is the fair claim (the lane's own index would give the
-    -- same rows with wider keys to read). A lane committed since the read above is served in that
-    -- order by this one claim, as 0025's fallback would.
     v_fallback := true;
   else
     <<passes>>
     loop
-      -- Priority wins: fairness applies among the jobs of the highest due priority only.
       select j.priority into v_top
       from job_queue j
       where j.status = 'pending'
         and j.scheduled_at <= now()
         and (p_job_types is null or j.job_type = any (p_job_types))
         and j.job_type <> all (v_paused)
+        and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
       order by j.priority desc, j.scheduled_at, j.id
       limit 1;
       exit passes when v_top is null;
-      -- A new priority level starts its round-robin afresh, one job per lane.
       if v_top is distinct from v_prev_top then
         v_share := 1;
         v_prev_top := v_top;
@@ -411,14 +436,12 @@ begin
       v_yielded := 0;
       v_ids := '{}';
       v_served := '{}';
-      -- Lanes in turn order; a lane another claimer holds is skipped (it is being served).
       <<walk>>
       for v_lane in
         select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
       loop
-        -- This lane's head (v_share of its oldest due jobs at the top priority), by its own index.
-        if v_yielded = 0 then
-          -- The pass's first lane with work is claimed at once (a claim of one is this statement).
+        if v_yielded = 0 and not v_budgeted then
+          -- 0031: the pass's first lane with work is claimed at once (a claim of one is this statement).
           return query
           with head as (
             select j.id
@@ -429,6 +452,7 @@ begin
               and j.scheduled_at <= now()
               and (p_job_types is null or j.job_type = any (p_job_types))
               and j.job_type <> all (v_paused)
+              and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
             order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
             limit least(v_share, p_limit - v_count)
             for update skip locked
@@ -441,21 +465,38 @@ begin
           returning j.*;
           get diagnostics v_n = row_count;
         else
-          -- The others' heads are locked here and claimed after the walk, in one UPDATE.
-          v_take := array(
-            select j.id
-            from job_queue j
-            where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
-              and j.status = 'pending'
-              and j.priority = v_top
-              and j.scheduled_at <= now()
-              and (p_job_types is null or j.job_type = any (p_job_types))
-              and j.job_type <> all (v_paused)
-            order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
-            limit least(v_share, p_limit - v_count)
-            for update skip locked);
-          v_n := cardinality(v_take);
-          v_ids := v_ids || v_take;
+          -- The lane's head is locked here and claimed after the walk. Trimmed to the keys' room: a
+          -- job past it is left (its key is closed now) and the lane's next jobs are looked at instead.
+          v_n := 0;
+          loop
+            select coalesce(array_agg(h.id order by h.scheduled_at, h.id), '{}'),
+                   coalesce(array_agg(h.concurrency_key order by h.scheduled_at, h.id), '{}')
+            into v_take, v_keys
+            from (
+              select j.id, j.scheduled_at, j.concurrency_key
+              from job_queue j
+              where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+                and j.status = 'pending'
+                and j.priority = v_top
+                and j.scheduled_at <= now()
+                and (p_job_types is null or j.job_type = any (p_job_types))
+                and j.job_type <> all (v_paused)
+                and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
+                and j.id <> all (v_ids)
+              order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+              limit least(v_share, p_limit - v_count) - v_n
+              for update skip locked) h;
+            if not v_budgeted then
+              v_ids := v_ids || v_take;
+              v_n := v_n + cardinality(v_take);
+              exit;
+            end if;
+            select w.p_room_keys, w.p_rooms, w.p_closed, w.p_locked, w.p_kept into v_room_keys, v_rooms, v_closed, v_locked, v_keep
+            from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed, v_locked) w;
+            v_ids := v_ids || v_keep;
+            v_n := v_n + cardinality(v_keep);
+            exit when cardinality(v_keep) = cardinality(v_take);
+          end loop;
         end if;
 
         if v_n > 0 then
@@ -466,8 +507,6 @@ begin
           select 1 from job_queue j
           where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane and j.status = 'pending'
         ) and pg_try_advisory_xact_lock(job_queue_lane_lock_key(), hashtext(v_lane::text)) then
-          -- Empty lane: drop its row, unless an enqueue committed into it since the check above
-          -- (one still in flight holds the shared lock, so the try-lock failed).
           delete from job_queue_lanes l
           where l.lane = v_lane
             and not exists (
@@ -479,7 +518,6 @@ begin
       -- A pass that took nothing: the top priority's lanes are all held by other claimers.
       exit passes when v_yielded = 0;
 
-      -- The rest of the pass's jobs, locked above, claimed at once and returned in walk order.
       if cardinality(v_ids) > 0 then
         return query
         with claimed as (
@@ -491,7 +529,6 @@ begin
         )
         select c.* from unnest(v_ids) with ordinality as t(id, ord) join claimed c on c.id = t.id order by t.ord;
       end if;
-      -- Served lanes to the back, in the order they were served (nextval is evaluated after the sort).
       if v_yielded = 1 then
         update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_served[1];
       else
@@ -506,37 +543,71 @@ begin
       end if;
 
       exit passes when v_count >= p_limit;
-      -- The next pass gives each lane that had work an equal share of the room left, so a batch is
-      -- split evenly without one pass per job.
       v_share := ceil((p_limit - v_count)::numeric / v_yielded)::integer;
     end loop;
     v_fallback := v_top is not null;
   end if;
 
-  -- The plain claim order: the one lane's, or (several lanes) the fallback for what is left when
-  -- every lane at the top priority is held by another claimer.
   if v_fallback and v_count < p_limit then
-    return query
-    with candidates as (
-      select j.id
-      from job_queue j
-      where j.status = 'pending'
-        and j.scheduled_at <= now()
-        and (p_job_types is null or j.job_type = any (p_job_types))
-        and j.job_type <> all (v_paused)
-      order by j.priority desc, j.scheduled_at, j.id
-      limit p_limit - v_count
-      for update skip locked
-    )
-    update job_queue j
-    set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
-        started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
-    from candidates c
-    where j.id = c.id
-    returning j.*;
-    get diagnostics v_n = row_count;
+    if not v_budgeted then
+      return query
+      with candidates as (
+        select j.id
+        from job_queue j
+        where j.status = 'pending'
+          and j.scheduled_at <= now()
+          and (p_job_types is null or j.job_type = any (p_job_types))
+          and j.job_type <> all (v_paused)
+          and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
+        order by j.priority desc, j.scheduled_at, j.id
+        limit p_limit - v_count
+        for update skip locked
+      )
+      update job_queue j
+      set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+          started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+      from candidates c
+      where j.id = c.id
+      returning j.*;
+      get diagnostics v_n = row_count;
+    else
+      -- Locked in claim order, trimmed to the room, claimed; again past any key that ran out.
+      v_n := 0;
+      loop
+        select coalesce(array_agg(c.id order by c.priority desc, c.scheduled_at, c.id), '{}'),
+               coalesce(array_agg(c.concurrency_key order by c.priority desc, c.scheduled_at, c.id), '{}')
+        into v_take, v_keys
+        from (
+          select j.id, j.priority, j.scheduled_at, j.concurrency_key
+          from job_queue j
+          where j.status = 'pending'
+            and j.scheduled_at <= now()
+            and (p_job_types is null or j.job_type = any (p_job_types))
+            and j.job_type <> all (v_paused)
+            and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
+          order by j.priority desc, j.scheduled_at, j.id
+          limit p_limit - v_count
+          for update skip locked) c;
+        exit when cardinality(v_take) = 0;
+        select w.p_room_keys, w.p_rooms, w.p_closed, w.p_locked, w.p_kept into v_room_keys, v_rooms, v_closed, v_locked, v_keep
+        from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed, v_locked) w;
+        if cardinality(v_keep) > 0 then
+          return query
+          with claimed as (
+            update job_queue j
+            set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+                started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+            where j.id = any (v_keep)
+            returning j.*
+          )
+          select c.* from unnest(v_keep) with ordinality as t(id, ord) join claimed c on c.id = t.id order by t.ord;
+          v_n := v_n + cardinality(v_keep);
+          v_count := v_count + cardinality(v_keep);
+        end if;
+        exit when cardinality(v_keep) = cardinality(v_take) or v_count >= p_limit;
+      end loop;
+    end if;
     if v_lanes = 1 and v_seq = 0 and v_n > 0 then
-      -- The one lane's first serving (a concurrent claimer may have marked it already: a no-op then).
       update job_queue_lanes set served_seq = nextval('job_queue_lane_turn_seq') where lane = v_lane and served_seq = 0;
     end if;
   end if;
@@ -908,6 +979,36 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.image_generations_refresh_slots() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'DELETE' then
+    perform public.refresh_model_slots(old.model_id);
+  else
+    perform public.refresh_model_slots(new.model_id);
+    if tg_op = 'UPDATE' and old.model_id is distinct from new.model_id then
+      perform public.refresh_model_slots(old.model_id);
+    end if;
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_generation_key() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    new.concurrency_key := coalesce(new.concurrency_key, left(nullif(new.payload ->> 'model_id', ''), 200));
+  elsif old.status in ('failed', 'cancelled') or (old.status = 'processing' and new.attempts >= old.attempts) then
+    new.concurrency_key := left(nullif(new.payload ->> 'model_id', ''), 200);
+  end if;
+  return new;
+end;
+$$;
+
 CREATE FUNCTION public.job_queue_lane_lock_key() RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ select 1515 $$;
@@ -950,6 +1051,54 @@ begin
     new.completed_at := now();
   end if;
   return new;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_within_room(p_ids uuid[], p_keys text[], INOUT p_room_keys text[], INOUT p_rooms integer[], INOUT p_closed text[], INOUT p_locked text[], OUT p_kept uuid[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  i       integer;
+  k       integer;
+  v_key   text;
+  v_room  integer;
+begin
+  p_kept := '{}';
+  for i in 1 .. coalesce(cardinality(p_ids), 0) loop
+    v_key := p_keys[i];
+    k := case when v_key is not null then array_position(p_room_keys, v_key) end;
+    if k is not null and v_key <> all (p_locked) then
+      if cardinality(p_locked) = 0 then
+        perform 1 from job_queue_concurrency_limits where concurrency_key = v_key for update;
+      else
+        perform 1 from job_queue_concurrency_limits where concurrency_key = v_key for update skip locked;
+      end if;
+      if found then
+        -- A new statement, so a new snapshot: it sees what the claims it waited for took.
+        select l.free_slots - (select count(*)::integer from job_queue j
+                               where j.status = 'processing' and j.concurrency_key = l.concurrency_key)
+        into v_room
+        from job_queue_concurrency_limits l where l.concurrency_key = v_key;
+        p_rooms[k] := greatest(v_room, 0);
+      else
+        p_rooms[k] := 0; -- held by another claimer (or its limit is being changed): closed for this claim
+      end if;
+      p_locked := p_locked || v_key;
+      if p_rooms[k] = 0 then
+        p_closed := p_closed || v_key;
+      end if;
+    end if;
+    if k is null then
+      p_kept := p_kept || p_ids[i];
+    elsif p_rooms[k] > 0 then
+      p_kept := p_kept || p_ids[i];
+      p_rooms[k] := p_rooms[k] - 1;
+      if p_rooms[k] = 0 then
+        p_closed := p_closed || v_key;
+      end if;
+    end if;
+  end loop;
 end;
 $$;
 
@@ -1008,6 +1157,20 @@ begin
     where g.model_id = m.id and g.created_at > now() - make_interval(days => greatest(coalesce(p_days, 7), 1))
   ) r on true
   order by m.sort_order, m.id;
+end;
+$$;
+
+CREATE FUNCTION public.models_refresh_slots() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'DELETE' then
+    perform public.set_concurrency_limit(old.id, null);
+  else
+    perform public.refresh_model_slots(new.id);
+  end if;
+  return null;
 end;
 $$;
 
@@ -1188,6 +1351,26 @@ CREATE FUNCTION public.refresh_model_generation_totals() RETURNS void
   on conflict (model_id) do update set counted_until = excluded.counted_until, generations = excluded.generations;
 $$;
 
+CREATE FUNCTION public.refresh_model_slots(p_model_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_model   models;
+  v_running integer;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('model-slots:' || p_model_id, 0));
+  select * into v_model from models where id = p_model_id;
+  if not found or not v_model.enabled then
+    -- No limit: its jobs are claimed and end as unavailable instead of waiting for ever.
+    perform set_concurrency_limit(p_model_id, null);
+    return;
+  end if;
+  select count(*)::integer into v_running from image_generations where model_id = p_model_id and status = 'processing';
+  perform set_concurrency_limit(p_model_id, greatest(coalesce(v_model.max_concurrency, 1) - v_running, 0));
+end;
+$$;
+
 CREATE FUNCTION public.release_jobs(p_job_ids uuid[], p_worker_id text, p_claim_counts integer[]) RETURNS SETOF uuid
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -1288,6 +1471,27 @@ begin
   if found then
     perform pg_notify('job_queue_inserted', '');
   end if;
+end;
+$$;
+
+CREATE FUNCTION public.set_concurrency_limit(p_key text, p_free_slots integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  if p_key is null or length(p_key) not between 1 and 200 then
+    raise exception 'set_concurrency_limit: key must be 1 to 200 characters' using errcode = '22023';
+  end if;
+  if p_free_slots is null then
+    delete from job_queue_concurrency_limits where concurrency_key = p_key;
+    return;
+  end if;
+  if p_free_slots < 0 then
+    raise exception 'set_concurrency_limit: free_slots must not be negative' using errcode = '22023';
+  end if;
+  insert into job_queue_concurrency_limits (concurrency_key, free_slots) values (p_key, p_free_slots)
+  on conflict (concurrency_key) do update set free_slots = excluded.free_slots, updated_at = now()
+  where job_queue_concurrency_limits.free_slots <> excluded.free_slots;
 end;
 $$;
 
@@ -1542,6 +1746,20 @@ begin
 end;
 $_$;
 
+CREATE FUNCTION public.take_concurrency_slot(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  update job_queue set concurrency_key = null
+  where id = p_job_id and status = 'processing' and locked_by = p_worker_id and claim_count = p_claim_count
+    and concurrency_key is not null;
+  return found or exists (
+    select 1 from job_queue
+    where id = p_job_id and status = 'processing' and locked_by = p_worker_id and claim_count = p_claim_count);
+end;
+$$;
+
 CREATE FUNCTION public.track_generation_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -1716,6 +1934,14 @@ CREATE TABLE public.generation_usage (
     refunded_at timestamp with time zone
 );
 
+CREATE TABLE public.job_queue_concurrency_limits (
+    concurrency_key text NOT NULL,
+    free_slots integer NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT concurrency_key_not_empty CHECK (((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200))),
+    CONSTRAINT free_slots_not_negative CHECK ((free_slots >= 0))
+);
+
 CREATE SEQUENCE public.job_queue_lane_turn_seq
     START WITH 1
     INCREMENT BY 1
@@ -1877,6 +2103,9 @@ ALTER TABLE ONLY public.generation_usage
 ALTER TABLE ONLY public.image_generations
     ADD CONSTRAINT image_generations_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.job_queue_concurrency_limits
+    ADD CONSTRAINT job_queue_concurrency_limits_pkey PRIMARY KEY (concurrency_key);
+
 ALTER TABLE ONLY public.job_queue_lanes
     ADD CONSTRAINT job_queue_lanes_pkey PRIMARY KEY (lane);
 
@@ -1936,6 +2165,8 @@ CREATE INDEX image_generations_user_created_idx ON public.image_generations USIN
 
 CREATE INDEX image_generations_user_spend_idx ON public.image_generations USING btree (user_id, created_at) INCLUDE (status, cost_usd, cost_estimate_usd);
 
+CREATE INDEX job_queue_claimed_key_idx ON public.job_queue USING btree (concurrency_key) WHERE ((status = 'processing'::text) AND (concurrency_key IS NOT NULL));
+
 CREATE INDEX job_queue_created_at_id_idx ON public.job_queue USING btree (created_at, id);
 
 CREATE INDEX job_queue_created_by_idx ON public.job_queue USING btree (created_by, created_at DESC) WHERE (created_by IS NOT NULL);
@@ -1958,6 +2189,8 @@ CREATE INDEX job_queue_lease_expired_idx ON public.job_queue USING btree (update
 
 CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
 
+CREATE INDEX job_queue_pending_key_idx ON public.job_queue USING btree (concurrency_key) WHERE ((status = 'pending'::text) AND (concurrency_key IS NOT NULL));
+
 CREATE INDEX job_queue_processing_lease_idx ON public.job_queue USING btree (locked_until) WHERE (status = 'processing'::text);
 
 CREATE INDEX worker_runs_last_seen_at_idx ON public.worker_runs USING btree (last_seen_at DESC);
@@ -1972,9 +2205,19 @@ CREATE TRIGGER image_generations_notify_change AFTER INSERT OR UPDATE ON public.
 
 CREATE TRIGGER image_generations_record_usage AFTER INSERT ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.record_generation_usage();
 
+CREATE TRIGGER image_generations_refresh_slots_on_delete AFTER DELETE ON public.image_generations FOR EACH ROW WHEN ((old.status = 'processing'::text)) EXECUTE FUNCTION public.image_generations_refresh_slots();
+
+CREATE TRIGGER image_generations_refresh_slots_on_insert AFTER INSERT ON public.image_generations FOR EACH ROW WHEN ((new.status = 'processing'::text)) EXECUTE FUNCTION public.image_generations_refresh_slots();
+
+CREATE TRIGGER image_generations_refresh_slots_on_status AFTER UPDATE OF status, model_id ON public.image_generations FOR EACH ROW WHEN ((((old.status = 'processing'::text) IS DISTINCT FROM (new.status = 'processing'::text)) OR ((new.status = 'processing'::text) AND (old.model_id IS DISTINCT FROM new.model_id)))) EXECUTE FUNCTION public.image_generations_refresh_slots();
+
 CREATE TRIGGER image_generations_track_change BEFORE UPDATE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.track_generation_change();
 
 CREATE TRIGGER image_generations_track_usage AFTER UPDATE OF status ON public.image_generations FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION public.track_generation_usage();
+
+CREATE TRIGGER job_queue_generation_key_on_insert BEFORE INSERT ON public.job_queue FOR EACH ROW WHEN ((new.job_type = 'generate-image'::text)) EXECUTE FUNCTION public.job_queue_generation_key();
+
+CREATE TRIGGER job_queue_generation_key_on_return BEFORE UPDATE OF status ON public.job_queue FOR EACH ROW WHEN (((new.job_type = 'generate-image'::text) AND (new.status = 'pending'::text) AND (old.status IS DISTINCT FROM 'pending'::text))) EXECUTE FUNCTION public.job_queue_generation_key();
 
 CREATE TRIGGER job_queue_lanes_back_to_pending AFTER UPDATE OF status, created_by ON public.job_queue FOR EACH ROW WHEN (((new.status = 'pending'::text) AND ((old.status <> 'pending'::text) OR (old.created_by IS DISTINCT FROM new.created_by)))) EXECUTE FUNCTION public.job_queue_lanes_after_pending();
 
@@ -1987,6 +2230,12 @@ CREATE TRIGGER job_queue_paused_types_mark_generations AFTER INSERT OR DELETE ON
 CREATE TRIGGER job_queue_settle_manual_update BEFORE UPDATE ON public.job_queue FOR EACH ROW WHEN ((((new.status <> 'processing'::text) AND ((new.locked_by IS NOT NULL) OR (new.locked_until IS NOT NULL))) OR ((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.completed_at IS NULL)))) EXECUTE FUNCTION public.job_queue_settle_manual_update();
 
 CREATE TRIGGER job_queue_sync_generation AFTER UPDATE OF status ON public.job_queue FOR EACH ROW WHEN (((new.job_type = 'generate-image'::text) AND (new.status IS DISTINCT FROM old.status) AND ((new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])) OR ((new.status = 'pending'::text) AND (old.status = ANY (ARRAY['failed'::text, 'cancelled'::text, 'processing'::text])))))) EXECUTE FUNCTION public.sync_generation_with_job();
+
+CREATE TRIGGER models_refresh_slots_on_change AFTER UPDATE OF max_concurrency, enabled ON public.models FOR EACH ROW WHEN (((old.max_concurrency IS DISTINCT FROM new.max_concurrency) OR (old.enabled IS DISTINCT FROM new.enabled))) EXECUTE FUNCTION public.models_refresh_slots();
+
+CREATE TRIGGER models_refresh_slots_on_delete AFTER DELETE ON public.models FOR EACH ROW EXECUTE FUNCTION public.models_refresh_slots();
+
+CREATE TRIGGER models_refresh_slots_on_insert AFTER INSERT ON public.models FOR EACH ROW EXECUTE FUNCTION public.models_refresh_slots();
 
 ALTER TABLE ONLY app_private.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
@@ -2046,6 +2295,8 @@ CREATE POLICY "Service role has full access" ON public.image_generations TO serv
 
 CREATE POLICY "Service role has full access" ON public.job_queue TO service_role USING (true) WITH CHECK (true);
 
+CREATE POLICY "Service role has full access" ON public.job_queue_concurrency_limits TO service_role USING (true) WITH CHECK (true);
+
 CREATE POLICY "Service role has full access" ON public.job_queue_lanes TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.job_queue_paused_types TO service_role USING (true) WITH CHECK (true);
@@ -2083,6 +2334,8 @@ ALTER TABLE public.generation_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.image_generations ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.job_queue ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.job_queue_concurrency_limits ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.job_queue_lanes ENABLE ROW LEVEL SECURITY;
 

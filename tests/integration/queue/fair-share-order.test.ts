@@ -1,7 +1,9 @@
 // The fair-share claim's order is a contract (0025's header; the console replays it to show queue
 // positions): claim_jobs must hand out exactly what a brute-force model of that rule hands out, claim
 // after claim, on a mixed queue: several lanes and the system lane, two priorities, a lane appearing
-// mid-way, jobs not yet due, a paused type, a worker's type filter, retries, batches of every size.
+// mid-way, jobs not yet due, a paused type, a worker's type filter, retries, batches of every size,
+// and (0032) concurrency keys with limits that change: a key's room counts down as its jobs are taken,
+// a job past it is passed over and its lane gives its next job instead.
 import { expect, test } from 'vitest';
 import { claimJobs, pauseJobType, resumeJobType } from '$lib/server/queue';
 import { createUser } from '../../support/db';
@@ -21,6 +23,7 @@ interface ModelJob {
 	scheduledAt: string;
 	status: 'pending' | 'processing';
 	claimCount: number;
+	key: string | null;
 }
 
 /** 0025's rule, written as plainly as it reads: passes, top priority, lanes by (served_seq, lane). */
@@ -28,7 +31,18 @@ class Model {
 	jobs = new Map<string, ModelJob>();
 	lanes = new Map<string, number>();
 	paused = new Set<string>();
+	/** Free slots per limited key (set_concurrency_limit); a key not here has no limit. */
+	free = new Map<string, number>();
 	private seq = 0;
+
+	/** What the claim reads once: free slots less the key's claimed jobs still holding it. */
+	rooms(): Map<string, number> {
+		const rooms = new Map(this.free);
+		for (const j of this.jobs.values()) {
+			if (j.status === 'processing' && j.key !== null && rooms.has(j.key)) rooms.set(j.key, rooms.get(j.key)! - 1);
+		}
+		return rooms;
+	}
 
 	pend(job: ModelJob): void {
 		this.jobs.set(job.id, job);
@@ -44,24 +58,39 @@ class Model {
 			j.status === 'pending' && j.scheduledAt < NOT_DUE && !this.paused.has(j.type) && (types === null || types.includes(j.type));
 		const byAge = (a: ModelJob, b: ModelJob) => cmp(a.scheduledAt, b.scheduledAt) || cmp(a.id, b.id);
 		const taken: string[] = [];
+		const rooms = this.rooms();
+		const open = (j: ModelJob) => j.key === null || !rooms.has(j.key) || rooms.get(j.key)! > 0;
 		const take = (j: ModelJob) => {
 			j.status = 'processing';
 			j.claimCount++;
 			taken.push(j.id);
+			if (j.key !== null && rooms.has(j.key)) rooms.set(j.key, rooms.get(j.key)! - 1);
+		};
+		/** The first n of these (oldest first) that are open, counting the room down as each is taken. */
+		const takeOpen = (jobs: ModelJob[], n: number) => {
+			let count = 0;
+			for (const j of jobs) {
+				if (count >= n) break;
+				if (open(j)) {
+					take(j);
+					count++;
+				}
+			}
+			return count;
 		};
 		let share = 1;
 		let prevTop: number | undefined;
 		let top: number | undefined;
 		passes: for (;;) {
 			const dueJobs = [...this.jobs.values()].filter(due);
-			top = dueJobs.length ? Math.max(...dueJobs.map((j) => j.priority)) : undefined;
+			const openJobs = dueJobs.filter(open);
+			top = openJobs.length ? Math.max(...openJobs.map((j) => j.priority)) : undefined;
 			if (top === undefined) break;
 			if (top !== prevTop) [share, prevTop] = [1, top];
 			let yielded = 0;
 			for (const lane of this.turnOrder()) {
-				const head = dueJobs.filter((j) => j.lane === lane && j.priority === top).sort(byAge).slice(0, Math.min(share, limit - taken.length));
-				if (head.length > 0) {
-					head.forEach(take);
+				const head = dueJobs.filter((j) => j.lane === lane && j.priority === top && j.status === 'pending').sort(byAge);
+				if (takeOpen(head, Math.min(share, limit - taken.length)) > 0) {
 					this.lanes.set(lane, ++this.seq);
 					yielded++;
 				} else if (![...this.jobs.values()].some((j) => j.lane === lane && j.status === 'pending')) {
@@ -74,7 +103,7 @@ class Model {
 		}
 		if (top !== undefined && taken.length < limit) {
 			const rest = [...this.jobs.values()].filter(due).sort((a, b) => b.priority - a.priority || byAge(a, b));
-			rest.slice(0, limit - taken.length).forEach(take);
+			takeOpen(rest, limit - taken.length);
 		}
 		return taken;
 	}
@@ -100,8 +129,10 @@ async function run(seed: number, steps: number) {
 	const model = new Model();
 	const users = [await createUser(q.sql), await createUser(q.sql), await createUser(q.sql)].map((u) => u.id);
 	const late = (await createUser(q.sql)).id; // its lane appears only in the second half
+	// The keys start without limits, as the model does (an earlier seed may have left some).
+	await q.sql`select set_concurrency_limit(k, null) from unnest(array['k1', 'k2']) as k`;
 	let clock = 0;
-	const seen = { claims: 0, batches: 0, notDue: 0, madeDue: 0, paused: 0, filtered: 0, retried: 0, lateLane: 0, taken: 0 };
+	const seen = { claims: 0, batches: 0, notDue: 0, madeDue: 0, paused: 0, filtered: 0, retried: 0, lateLane: 0, taken: 0, keyed: 0, passedOver: 0, limitsChanged: 0 };
 
 	async function enqueue(lane: string, count: number) {
 		const sameTime = rnd() < 0.3; // equal scheduled_at: id breaks the tie
@@ -112,17 +143,18 @@ async function run(seed: number, steps: number) {
 				t: pick(['a', 'a', 'a', 'b', 'paused']),
 				c: lane === SYSTEM ? null : lane,
 				p: pick([0, 0, 0, 5]),
-				s: notDue ? NOT_DUE : new Date(PAST + clock * 1000).toISOString()
+				s: notDue ? NOT_DUE : new Date(PAST + clock * 1000).toISOString(),
+				k: pick([null, null, 'k1', 'k1', 'k2'])
 			};
 		});
-		const inserted = await q.sql<{ id: string; job_type: string; priority: number; scheduled_at: Date }[]>`
-			insert into job_queue (job_type, created_by, priority, scheduled_at)
-			select x.t, x.c, x.p, x.s from jsonb_to_recordset(${q.sql.json(rows)}) as x(t text, c uuid, p int, s timestamptz)
-			returning id, job_type, priority, scheduled_at`;
+		const inserted = await q.sql<{ id: string; job_type: string; priority: number; scheduled_at: Date; concurrency_key: string | null }[]>`
+			insert into job_queue (job_type, created_by, priority, scheduled_at, concurrency_key)
+			select x.t, x.c, x.p, x.s, x.k from jsonb_to_recordset(${q.sql.json(rows)}) as x(t text, c uuid, p int, s timestamptz, k text)
+			returning id, job_type, priority, scheduled_at, concurrency_key`;
 		for (const r of inserted) {
 			const scheduledAt = r.scheduled_at.toISOString();
 			if (scheduledAt === NOT_DUE) seen.notDue++;
-			model.pend({ id: r.id, lane, type: r.job_type, priority: r.priority, scheduledAt, status: 'pending', claimCount: 0 });
+			model.pend({ id: r.id, lane, type: r.job_type, priority: r.priority, scheduledAt, status: 'pending', claimCount: 0, key: r.concurrency_key });
 		}
 	}
 
@@ -133,11 +165,16 @@ async function run(seed: number, steps: number) {
 			const lane = pick(lanes);
 			if (lane === late) seen.lateLane++;
 			await enqueue(lane, pick([1, 1, 2, 4, 9]));
-		} else if (action < 0.8) {
+		} else if (action < 0.7) {
 			const limit = pick([1, 1, 1, 1, 2, 3, 7, 20]);
 			const types = rnd() < 0.2 ? ['a', 'paused'] : null;
 			const pendingBefore = [...model.jobs.values()].filter((j) => j.status === 'pending').length;
+			const rooms = model.rooms();
+			const closedDue = [...model.jobs.values()].some(
+				(j) => j.status === 'pending' && j.scheduledAt < NOT_DUE && j.key !== null && (rooms.get(j.key) ?? 1) <= 0);
 			const expected = model.claim(limit, types);
+			if (closedDue && expected.length > 0) seen.passedOver++;
+			if (expected.some((id) => model.jobs.get(id)!.key !== null)) seen.keyed++;
 			const got = await claimJobs(q.sql, { workerId: 'model', limit, jobTypes: types });
 			const ids = got.map((j) => j.id);
 			// One claim is one set; with limit 1 the sequence of claims is the order itself.
@@ -147,6 +184,14 @@ async function run(seed: number, steps: number) {
 			if (limit > 1 && ids.length > 1) seen.batches++;
 			if (types) seen.filtered++;
 			seen.taken += ids.length;
+		} else if (action < 0.77) {
+			// A key's free slots change (a slot taken or freed, a limit changed in the console), or it loses its limit.
+			const key = pick(['k1', 'k2']);
+			const free = pick([0, 0, 1, 1, 2, 3, null]);
+			await q.sql`select set_concurrency_limit(${key}, ${free}::integer)`;
+			if (free === null) model.free.delete(key);
+			else model.free.set(key, free);
+			seen.limitsChanged++;
 		} else if (action < 0.87) {
 			const waiting = [...model.jobs.values()].filter((j) => j.status === 'pending' && j.scheduledAt === NOT_DUE);
 			if (waiting.length === 0) continue;

@@ -77,6 +77,9 @@ test('model slots hold when many workers admit at once (admission runs without a
 	const dir = await mkdtemp(path.join(tmpdir(), 'picture-admit-'));
 	try {
 		const handler = createGenerateImageHandler({ providers: { local: holding, replicate: null }, storage: createFsStorage(dir) });
+		// Claims pass over a full model's jobs (0032) and take no more than its free slots: to make twelve
+		// admissions race, the gate is lifted for this one claim (the first admission sets it again).
+		await sql`select set_concurrency_limit('local/detailed', null)`;
 		const jobs = await claimJobs(sql, { workerId: 'admit-test', limit: 12, leaseSeconds: 60, jobTypes: ['generate-image'] });
 		expect(jobs).toHaveLength(12);
 		const signal = new AbortController().signal;
@@ -90,7 +93,7 @@ test('model slots hold when many workers admit at once (admission runs without a
 					if (++settledCount === 9) nineSettled();
 				})
 		);
-		// The nine refused runs snooze at once; the three admitted ones hold their slots meanwhile.
+		// The nine refused runs go back to their place at once; the three admitted ones hold their slots meanwhile.
 		await nine;
 		const [running] = await sql<{ n: number }[]>`
 			select count(*)::int as n from image_generations where model_id = 'local/detailed' and status = 'processing'`;
@@ -98,8 +101,14 @@ test('model slots hold when many workers admit at once (admission runs without a
 		const outcomes = await Promise.all(runs);
 		expect(running!.n).toBe(3);
 		expect(admitted).toBe(3);
-		expect(outcomes.filter((o) => typeof o === 'object' && o !== null && 'snoozeSeconds' in o)).toHaveLength(9);
+		expect(outcomes.filter((o) => o === new JobAbortedError('handed-back').message)).toHaveLength(9);
+		const [back] = await sql<{ n: number }[]>`
+			select count(*)::int as n from job_queue where job_type = 'generate-image' and status = 'pending' and attempts = 0
+			  and concurrency_key = 'local/detailed' and scheduled_at <= now()`;
+		expect(back!.n).toBe(9);
 	} finally {
+		// They wait in line, due: the next tests' workers must not run them (deleting cancels their jobs).
+		await sql`delete from image_generations where model_id = 'local/detailed'`;
 		await rm(dir, { recursive: true, force: true });
 	}
 });

@@ -97,9 +97,9 @@ describe('layering', () => {
 
 describe('the queue is the only writer of job state', () => {
 	// Table writes and the queue's state-changing functions, however they are spelled.
-	const TABLE_WRITE = /\b(insert\s+into|update|delete\s+from|truncate(\s+table)?|merge\s+into|copy)\s+(only\s+)?("?public"?\s*\.\s*)?"?job_queue(_paused_types|_maintenance)?"?\b/i;
+	const TABLE_WRITE = /\b(insert\s+into|update|delete\s+from|truncate(\s+table)?|merge\s+into|copy)\s+(only\s+)?("?public"?\s*\.\s*)?"?job_queue(_paused_types|_maintenance|_concurrency_limits)?"?\b/i;
 	const QUEUE_FUNCTIONS =
-		/\b(enqueue_job|enqueue_jobs|claim_jobs?|complete_job|fail_job|heartbeat_job|retry_jobs?|cancel_jobs?|cancel_all_pending_jobs|reset_stuck_jobs|reap_expired_jobs|purge_\w+|wake_job|pause_job_type|resume_job_type|record_maintenance_result)\s*\(/i;
+		/\b(enqueue_job|enqueue_jobs|claim_jobs?|complete_job|fail_job|heartbeat_job|retry_jobs?|cancel_jobs?|cancel_all_pending_jobs|reset_stuck_jobs|reap_expired_jobs|purge_\w+|wake_job|pause_job_type|resume_job_type|record_maintenance_result|set_concurrency_limit|take_concurrency_slot)\s*\(/i;
 
 	test('outside src/lib/server/queue/ no app or CLI code writes job_queue or calls its write functions', () => {
 		const files = [...sources, ...filesUnder(path.join(ROOT, 'scripts'))].filter(

@@ -1,5 +1,6 @@
 // The generate-image job: admit the generation under its model's concurrency limit, run the model,
 // store the image and its thumbnail, complete the generation, all fenced by the job's claim (run.ts).
+// Claims pass over the jobs of a model with no free slot (0032), so 'busy' is only a lost race.
 // Remote predictions that are still running snooze the job instead of holding a worker.
 import type { Queryable } from '../db/client';
 import { makeThumbnail } from '../images/thumbnail';
@@ -19,8 +20,6 @@ export interface GenerateImageDeps {
 	storage: ImageStorage;
 	/** Progress is written at most this often (each write notifies every watching browser). */
 	progressIntervalMs?: number;
-	/** How long to wait before trying again when the model is at its concurrency limit. */
-	busyRetrySeconds?: number;
 	/** How often a run asks whether it still holds its job when the model reports no progress. */
 	fenceCheckMs?: number;
 }
@@ -93,7 +92,10 @@ export function createGenerateImageHandler(deps: GenerateImageDeps): JobHandler 
 		const run: GenerationRun = { generationId: generation.id, jobId: job.id, workerId, claimCount: job.claim_count };
 		const admission = await admitGeneration(sql, run);
 		if (admission === 'lost') throw new JobAbortedError('lease-lost');
-		if (admission === 'busy') return snooze(deps.busyRetrySeconds ?? 2);
+		// Busy: another claimer took the model's last slot first (claims pass over a full model, 0032,
+		// but two can read its last free slot at once). admit_generation has already handed the job back
+		// to its place in line, attempt refunded: it is not ours any more, so nothing is recorded.
+		if (admission === 'busy') throw new JobAbortedError('handed-back');
 
 		const fence = startFence(sql, run, signal, { progressIntervalMs, checkMs });
 		let predictionId = generation.prediction_id;

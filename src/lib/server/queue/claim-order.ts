@@ -4,8 +4,12 @@
 //   * the highest due priority goes first; within it, lanes (a job's created_by, or the system
 //     lane) take turns in (served_seq, lane) order, each giving its oldest job (scheduled_at, id);
 //   * a lane that is served moves to the back; lanes with no work at that priority keep their place.
-// Jobs that are not due yet (a retry's backoff, a snooze) come after every due job, in the order
-// they fall due: where they will actually land depends on what is queued by then.
+//   * (0032) a job whose concurrency key has no room (its model is full) is passed over: the lane
+//     gives its next job instead. Claims of a key count its room down, as the claim does.
+// Jobs passed over wait for a slot: they come after every job claimable now, in the order the same
+// rule gives them once their keys open (from the lane turns the claims before them leave). Jobs that
+// are not due yet (a retry's backoff, a snooze) come last, in the order they fall due: where they
+// will actually land depends on what is queued, and what frees, by then.
 import type { Queryable } from '../db/client';
 
 export const SYSTEM_LANE = '00000000-0000-0000-0000-000000000000';
@@ -17,6 +21,8 @@ export interface PendingJob {
 	priority: number;
 	/** Microseconds since the epoch: Postgres' own precision, so ties break as the claim breaks them. */
 	scheduled_us: number;
+	/** The slot it needs before it can run (0032); null once it holds one, or for jobs that need none. */
+	concurrency_key: string | null;
 	/** What the job's payload names, as text (unchecked: a payload is free-form). */
 	generation_id: string | null;
 	model_id: string | null;
@@ -29,14 +35,17 @@ export interface QueueLine {
 	lanes: Map<string, bigint>;
 	/** The database's clock at the read (microseconds), so "due" means what it means to the claim. */
 	now_us: number;
+	/** Room per limited concurrency key, as the claim reads it (0 or less: closed); other keys have no limit. */
+	rooms: Map<string, number>;
 }
 
 type JobNames = Pick<PendingJob, 'generation_id' | 'model_id'>;
 
 /**
  * Snapshots of the pending queue: one index read of the pending jobs (plain rows, the fewest
- * columns: building JSON per row in SQL cost five times the read) and the lane turns. What a job's
- * payload names never changes, so it is read once per job, not at every snapshot.
+ * columns: building JSON per row in SQL cost five times the read), the lane turns and the keys'
+ * rooms, all in one statement. What a job's payload names never changes, so it is read once per
+ * job, not at every snapshot.
  */
 export class QueueLineReader {
 	private names = new Map<string, JobNames>();
@@ -44,18 +53,28 @@ export class QueueLineReader {
 	constructor(private readonly sql: Queryable) {}
 
 	async read(): Promise<QueueLine> {
-		const [rows, lanes] = await Promise.all([
-			this.sql<Omit<PendingJob, keyof JobNames>[]>`
-				select j.id, j.job_type, coalesce(j.created_by, ${SYSTEM_LANE}::uuid) as lane, j.priority,
-				       (extract(epoch from j.scheduled_at) * 1000000)::float8 as scheduled_us
-				from public.job_queue j
-				where j.status = 'pending'
-				  and j.job_type <> all (array(select p.job_type from public.job_queue_paused_types p))`,
-			this.sql<{ lane: string | null; served_seq: string | null; now_us: number }[]>`
-				select l.lane, l.served_seq::text as served_seq, null::float8 as now_us from public.job_queue_lanes l
-				union all
-				select null, null, (extract(epoch from now()) * 1000000)::float8`
-		]);
+		// One statement, so one snapshot: a claim committed between separate reads would show its job
+		// still in line but its lane already served (a place that steps back and forth for a moment).
+		// The lane turns, the key rooms and the clock ride on one extra row, as JSON.
+		const all = await this.sql<(Omit<PendingJob, keyof JobNames> & { state: string | null })[]>`
+			select j.id, j.job_type, coalesce(j.created_by, ${SYSTEM_LANE}::uuid) as lane, j.priority, j.concurrency_key,
+			       (extract(epoch from j.scheduled_at) * 1000000)::float8 as scheduled_us, null::text as state
+			from public.job_queue j
+			where j.status = 'pending'
+			  and j.job_type <> all (array(select p.job_type from public.job_queue_paused_types p))
+			union all
+			select null, null, null, null, null, (extract(epoch from now()) * 1000000)::float8,
+			       json_build_object(
+			         'lanes', (select coalesce(json_agg(json_build_array(l.lane, l.served_seq::text)), '[]') from public.job_queue_lanes l),
+			         'rooms', (select coalesce(json_agg(json_build_array(l.concurrency_key,
+			                     l.free_slots - (select count(*) from public.job_queue j
+			                                     where j.status = 'processing' and j.concurrency_key = l.concurrency_key))), '[]')
+			                   from public.job_queue_concurrency_limits l))::text`;
+		const extra = all.find((row) => row.state !== null)!;
+		const rows: Omit<PendingJob, keyof JobNames>[] = all
+			.filter((row) => row.state === null)
+			.map(({ state: _state, ...row }) => row);
+		const state = JSON.parse(extra.state!) as { lanes: Array<[string, string]>; rooms: Array<[string, number]> };
 		const unknown = rows.filter((row) => !this.names.has(row.id)).map((row) => row.id);
 		if (unknown.length > 0) {
 			const named = await this.sql<(JobNames & { id: string })[]>`
@@ -71,9 +90,8 @@ export class QueueLineReader {
 			return { ...row, ...known };
 		});
 		this.names = names;
-		const clock = lanes.find((row) => row.lane === null)!;
-		const turns = new Map(lanes.filter((row) => row.lane !== null).map((row) => [row.lane!, BigInt(row.served_seq!)]));
-		return { jobs, lanes: turns, now_us: clock.now_us };
+		const turns = new Map(state.lanes.map(([lane, seq]) => [lane, BigInt(seq)]));
+		return { jobs, lanes: turns, now_us: extra.scheduled_us, rooms: new Map(state.rooms) };
 	}
 }
 
@@ -85,11 +103,23 @@ export function readQueueLine(sql: Queryable): Promise<QueueLine> {
 const byAge = (a: PendingJob, b: PendingJob) =>
 	a.scheduled_us - b.scheduled_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
+/** The line in its three parts: claimable now, waiting for a slot of their key, not due yet. */
+export interface ClaimLine {
+	now: PendingJob[];
+	waiting: PendingJob[];
+	later: PendingJob[];
+}
+
 /**
  * The pending jobs in the order they will be claimed. Cost: a sort of the due jobs plus one step per
  * job, whatever the lanes hold (each priority level is served in rounds, one job per lane a round).
  */
 export function claimOrder(line: QueueLine): PendingJob[] {
+	const { now, waiting, later } = claimLine(line);
+	return [...now, ...waiting, ...later];
+}
+
+export function claimLine(line: QueueLine): ClaimLine {
 	const due = line.jobs.filter((job) => job.scheduled_us <= line.now_us);
 	const later = line.jobs.filter((job) => job.scheduled_us > line.now_us).sort(byAge);
 
@@ -99,6 +129,24 @@ export function claimOrder(line: QueueLine): PendingJob[] {
 		const sb = line.lanes.get(b) ?? 0n;
 		return sa < sb ? -1 : sa > sb ? 1 : a < b ? -1 : a > b ? 1 : 0;
 	});
+	const first = serve(due, turn, new Map(line.rooms));
+	const then = serve(first.passed, first.turn, null);
+	return { now: first.order, waiting: then.order, later };
+}
+
+/**
+ * Serves the jobs as claims of one would, from the lane turn order given; with rooms, a job whose key
+ * has no room left is passed over (and returned), without ending its lane's turn.
+ */
+function serve(due: PendingJob[], start: string[], rooms: Map<string, number> | null) {
+	const open = (job: PendingJob) => {
+		const room = rooms && job.concurrency_key !== null ? rooms.get(job.concurrency_key) : undefined;
+		return room === undefined || room > 0;
+	};
+	const take = (job: PendingJob) => {
+		const room = rooms && job.concurrency_key !== null ? rooms.get(job.concurrency_key) : undefined;
+		if (room !== undefined) rooms!.set(job.concurrency_key!, room - 1);
+	};
 
 	// Per priority level (highest first), per lane, the jobs oldest first.
 	const levels = new Map<number, Map<string, PendingJob[]>>();
@@ -111,22 +159,37 @@ export function claimOrder(line: QueueLine): PendingJob[] {
 	}
 
 	const order: PendingJob[] = [];
-	let lanesInTurn = turn;
+	const passed: PendingJob[] = [];
+	let turn = [...start, ...new Set(due.map((job) => job.lane).filter((lane) => !start.includes(lane)))];
 	for (const priority of [...levels.keys()].sort((a, b) => b - a)) {
 		const atLevel = levels.get(priority)!;
 		for (const jobs of atLevel.values()) jobs.sort(byAge);
-		// Rounds: every lane with work left gives one job, in turn order (serving keeps the order).
-		const serving = lanesInTurn.filter((lane) => atLevel.has(lane));
-		let active = serving;
-		for (let round = 0; active.length > 0; round++) {
-			for (const lane of active) order.push(atLevel.get(lane)![round]!);
-			active = active.filter((lane) => atLevel.get(lane)!.length > round + 1);
+		// Rounds: every lane with an open job left gives one, in turn order (serving keeps the order).
+		const next = new Map<string, number>();
+		const served = new Map<string, number>();
+		let active = turn.filter((lane) => atLevel.has(lane));
+		while (active.length > 0) {
+			const still: string[] = [];
+			for (const lane of active) {
+				const jobs = atLevel.get(lane)!;
+				let i = next.get(lane) ?? 0;
+				while (i < jobs.length && !open(jobs[i]!)) passed.push(jobs[i++]!);
+				if (i < jobs.length) {
+					take(jobs[i]!);
+					order.push(jobs[i++]!);
+					served.set(lane, (served.get(lane) ?? 0) + 1);
+				}
+				next.set(lane, i);
+				if (i < jobs.length) still.push(lane);
+			}
+			active = still;
 		}
 		// Lanes not served here keep their place in front; the served ones follow in the order they
 		// were last served: fewer jobs first, then their turn order.
-		const index = new Map(serving.map((lane, i) => [lane, i]));
-		const served = [...serving].sort((a, b) => atLevel.get(a)!.length - atLevel.get(b)!.length || index.get(a)! - index.get(b)!);
-		lanesInTurn = [...lanesInTurn.filter((lane) => !atLevel.has(lane)), ...served];
+		const index = new Map(turn.map((lane, i) => [lane, i]));
+		const servedLanes = turn.filter((lane) => served.has(lane));
+		servedLanes.sort((a, b) => served.get(a)! - served.get(b)! || index.get(a)! - index.get(b)!);
+		turn = [...turn.filter((lane) => !served.has(lane)), ...servedLanes];
 	}
-	return [...order, ...later];
+	return { order, passed, turn };
 }

@@ -125,7 +125,9 @@ export class ContinuousWorker {
 			};
 			const timer = setTimeout(done, ms);
 			this.wakeUp = done;
-			if (this.pool.freeSlots <= 0) void this.pool.waitForSlot(ms).then(() => this.wake());
+			// Also with free slots: one of its own jobs ending can free its model's slot (0032), and the
+			// jobs passed over for want of it are claimable at once, not at the next poll.
+			if (this.pool.freeSlots <= 0 || this.pool.size > 0) void this.pool.waitForSlot(ms).then(() => this.wake());
 		});
 	}
 }

@@ -36,12 +36,14 @@ export function isSnooze(value: unknown): value is Snooze {
 	return typeof value === 'object' && value !== null && 'snoozeSeconds' in value;
 }
 
-/** Why a running handler's signal was aborted. */
+/** Why a running handler's signal was aborted, or why a handler gave its job up without an outcome. */
 export class JobAbortedError extends Error {
-	constructor(public readonly reason: 'lease-lost' | 'shutdown' | 'deadline') {
+	constructor(public readonly reason: 'lease-lost' | 'handed-back' | 'shutdown' | 'deadline') {
 		super(
 			reason === 'lease-lost'
 				? 'the job was cancelled or claimed by another worker'
+				: reason === 'handed-back'
+					? 'the job went back to its place in line (its model had no free slot)'
 				: reason === 'deadline'
 					? 'the attempt ran past its time limit'
 					: 'the worker is shutting down'
