@@ -1,4 +1,4 @@
-import { toView, type GenerationRow } from '$lib/server/generations/types';
+import { toView, waitsInLine, type GenerationRow } from '$lib/server/generations/types';
 import type { QueuePositions, Standing } from '$lib/server/generations/positions';
 import { PlaceFollower } from '$lib/server/generations/position-frames';
 import { isTerminal } from '$lib/generation-status';
@@ -81,6 +81,8 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			controller.enqueue(RETRY);
 			const current = await generations.get(user, params.id);
 			if (!current) return close();
+			// The first state carries its place: a fresh shared read if the last is old (a lookup otherwise).
+			if (waitsInLine(current)) await positions.standingOf(current.id, current.updated_at);
 			send(current);
 			// Resuming after the end: nothing new will come.
 			if (isTerminal(current.status)) return close();

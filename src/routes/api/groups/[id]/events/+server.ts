@@ -1,6 +1,6 @@
 import { groupView } from '$lib/server/generations/groups';
 import { PlaceFollower } from '$lib/server/generations/position-frames';
-import { toView, type GenerationRow } from '$lib/server/generations/types';
+import { toView, waitsInLine, type GenerationRow } from '$lib/server/generations/types';
 import { isTerminal } from '$lib/generation-status';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
@@ -87,6 +87,8 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			controller.enqueue(encoder.encode('retry: 2000\n\n'));
 			const current = await generations.groups.get(user, params.id);
 			if (!current) return close();
+			// The first states carry their places: a fresh shared read if the last is old (a lookup otherwise).
+			await Promise.all(current.members.filter(waitsInLine).map((m) => positions.standingOf(m.id, m.updated_at)));
 			// A new client (or one resuming from before the first read) gets every member's state; one
 			// that has seen it all gets only what changed since.
 			for (const member of current.members) send(member, !seenAll);
