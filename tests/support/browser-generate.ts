@@ -87,3 +87,32 @@ export async function recordProgress(page: Page): Promise<() => Promise<number[]
 
 /** True once a progress bar has shown a value strictly between 0 and 100. */
 export const movedPartway = (values: number[]) => values.some((value) => value > 0 && value < 100);
+
+export type Seen = Record<string, { positions: number[]; etas: string[] }>;
+
+/**
+ * Records every place in line and every ETA text the page shows, per generation (a card's or a group
+ * member's data-id; "page" on a generation's own page), from the next navigation on, so a place that lasts less than
+ * a polling interval on a busy machine is still seen. `clear` starts the record afresh.
+ */
+export async function recordPlaces(page: Page) {
+	await page.addInitScript(() => {
+		const state = window as unknown as { __places: Record<string, { positions: number[]; etas: string[] }> };
+		state.__places = {};
+		const note = () => {
+			for (const place of document.querySelectorAll('[data-testid="queue-place"]')) {
+				const key = place.closest('[data-id]')?.getAttribute('data-id') ?? 'page';
+				const mine = (state.__places[key] ??= { positions: [], etas: [] });
+				const position = Number(place.getAttribute('data-position'));
+				if (mine.positions.at(-1) !== position) mine.positions.push(position);
+				const eta = place.querySelector('[data-testid="queue-eta"]')?.textContent ?? '';
+				if (eta && mine.etas.at(-1) !== eta) mine.etas.push(eta);
+			}
+		};
+		new MutationObserver(note).observe(document, { attributes: true, characterData: true, childList: true, subtree: true });
+	});
+	return {
+		read: () => page.evaluate(() => (window as unknown as { __places: Seen }).__places),
+		clear: () => page.evaluate(() => void ((window as unknown as { __places: Seen }).__places = {}))
+	};
+}

@@ -8,9 +8,9 @@
 // worker's slots, a worker that claims a job the model has no room for snoozes it for a couple of
 // seconds and it comes back ahead, so places move back as well as forward (the claim order's truth,
 // but it would blur what this test checks: that the page never shows an older place than it had).
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, signUp, uniqueEmail } from '../../support/browser';
-import { fillGenerateForm, startViaApi } from '../../support/browser-generate';
+import { fillGenerateForm, recordPlaces, startViaApi } from '../../support/browser-generate';
 
 const MODEL = 'local/detailed';
 /** The e2e app's in-process worker (WORKER_CONCURRENCY's default). */
@@ -21,36 +21,6 @@ const BURST = 15;
 const EARLIER = 9;
 const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
 
-type Seen = Record<string, { positions: number[]; etas: string[] }>;
-
-/**
- * Records every place in line and every ETA text the page shows, per generation (a card's data-id;
- * "page" on a generation's own page), from the next navigation on, so a place that lasts less than
- * a polling interval on a busy machine is still seen. `clear` starts the record afresh.
- */
-async function recordPlaces(page: Page) {
-	await page.addInitScript(() => {
-		const state = window as unknown as { __places: Record<string, { positions: number[]; etas: string[] }> };
-		state.__places = {};
-		const note = () => {
-			for (const place of document.querySelectorAll('[data-testid="queue-place"]')) {
-				const key = place.closest('[data-id]')?.getAttribute('data-id') ?? 'page';
-				const mine = (state.__places[key] ??= { positions: [], etas: [] });
-				const position = Number(place.getAttribute('data-position'));
-				if (mine.positions.at(-1) !== position) mine.positions.push(position);
-				const eta = place.querySelector('[data-testid="queue-eta"]')?.textContent ?? '';
-				if (eta && mine.etas.at(-1) !== eta) mine.etas.push(eta);
-			}
-		};
-		new MutationObserver(note).observe(document, { attributes: true, characterData: true, childList: true, subtree: true });
-	});
-	return {
-		read: () => page.evaluate(() => (window as unknown as { __places: Seen }).__places),
-		clear: () => page.evaluate(() => void ((window as unknown as { __places: Seen }).__places = {}))
-	};
-}
-
-/** Each place shown is nearer the front than the one before it. */
 
 test('a user watches their place in line count down while other users’ bursts run, then the picture', async ({ browser }) => {
 	test.setTimeout(240_000);
