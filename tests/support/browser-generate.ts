@@ -116,3 +116,23 @@ export async function recordPlaces(page: Page) {
 		clear: () => page.evaluate(() => void ((window as unknown as { __places: Seen }).__places = {}))
 	};
 }
+
+/** What the queue-place tests accept as a wait in words (components/format.ts's formatEta). */
+export const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
+
+/**
+ * The administrator's hold on one model's concurrency (the console's models page): `set` changes it,
+ * `restore` puts back what it was and closes the administrator's browser context.
+ */
+export async function modelConcurrency(browser: Browser, modelId: string, label: string) {
+	const admin = await (await browser.newContext()).newPage();
+	await signIn(admin, ADMIN.email, ADMIN.password);
+	const origin = new URL(admin.url()).origin;
+	await admin.goto('/admin/models');
+	const before = await admin.getByLabel(`Max concurrency for ${label}`).inputValue();
+	const set = async (value: string) => {
+		const response = await admin.request.post('/admin/models?/concurrency', { form: { model_id: modelId, max_concurrency: value }, headers: { origin } });
+		expect(response.status()).toBe(200);
+	};
+	return { set, restore: async () => (await set(before), await admin.context().close()) };
+}

@@ -9,8 +9,8 @@
 // seconds and it comes back ahead, so places move back as well as forward (the claim order's truth,
 // but it would blur what this test checks: that the page never shows an older place than it had).
 import { expect, test } from '@playwright/test';
-import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, signUp, uniqueEmail } from '../../support/browser';
-import { fillGenerateForm, recordPlaces, startViaApi } from '../../support/browser-generate';
+import { connectToAppDatabase, screenshotAtWidths, signUp, uniqueEmail } from '../../support/browser';
+import { ETA, modelConcurrency, fillGenerateForm, recordPlaces, startViaApi } from '../../support/browser-generate';
 
 const MODEL = 'local/detailed';
 /** The e2e app's in-process worker (WORKER_CONCURRENCY's default). */
@@ -19,21 +19,13 @@ const WORKER_SLOTS = '4';
 const BURST = 15;
 /** The watcher's own earlier ones: fair share takes turns, so these put theirs well back in line. */
 const EARLIER = 9;
-const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
 
 
 test('a user watches their place in line count down while other users’ bursts run, then the picture', async ({ browser }) => {
 	test.setTimeout(240_000);
 	const db = await connectToAppDatabase();
-	const admin = await (await browser.newContext()).newPage();
-	await signIn(admin, ADMIN.email, ADMIN.password);
-	const origin = new URL(admin.url()).origin;
-	await admin.goto('/admin/models');
-	const before = await admin.getByLabel('Max concurrency for Local detailed').inputValue();
-	const setConcurrency = async (value: string) => {
-		const response = await admin.request.post('/admin/models?/concurrency', { form: { model_id: MODEL, max_concurrency: value }, headers: { origin } });
-		expect(response.status()).toBe(200);
-	};
+	const concurrency = await modelConcurrency(browser, MODEL, 'Local detailed');
+	const setConcurrency = concurrency.set;
 	/** Jobs snoozed for want of a model slot, or claimed and about to find out: none once the model has enough. */
 	const snoozing = async () => {
 		const [row] = await db<{ n: number }[]>`
@@ -145,12 +137,11 @@ test('a user watches their place in line count down while other users’ bursts 
 	} finally {
 		await db`delete from image_generations where id = ${holder!.id}`;
 		await db`select public.resume_job_type('generate-image')`;
-		await setConcurrency(before);
+		await concurrency.restore();
 		// What is left goes, so later files start with an empty line.
 		for (const { request, id } of started) await request.delete(`/api/generations/${id}`);
 		for (const context of heavyContexts) await context.close();
 		await lightContext.close();
-		await admin.context().close();
 		await db.end();
 	}
 });

@@ -7,12 +7,11 @@
 // that never ends: a row, no job) so the screenshots catch it waiting. The "worker elsewhere" that
 // holds the first member's job is a lease written by the test: no worker of ours ever admits it.
 import { expect, test } from '@playwright/test';
-import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, signUp, uniqueEmail } from '../../support/browser';
-import { recordPlaces, startViaApi } from '../../support/browser-generate';
+import { connectToAppDatabase, screenshotAtWidths, signUp, uniqueEmail } from '../../support/browser';
+import { ETA, modelConcurrency, recordPlaces, startViaApi } from '../../support/browser-generate';
 
 const MODEL = 'local/detailed';
 const BURST = 6;
-const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
 
 /** "about 1 min 5 s" -> 65; null for the words without a number. */
 function etaSeconds(text: string): number | null {
@@ -25,15 +24,8 @@ function etaSeconds(text: string): number | null {
 test('a group behind another user\'s burst: each member\'s place, "Starting…", a fast clock, then the places count down', async ({ browser }) => {
 	test.setTimeout(240_000);
 	const db = await connectToAppDatabase();
-	const admin = await (await browser.newContext()).newPage();
-	await signIn(admin, ADMIN.email, ADMIN.password);
-	const origin = new URL(admin.url()).origin;
-	await admin.goto('/admin/models');
-	const before = await admin.getByLabel('Max concurrency for Local detailed').inputValue();
-	const setConcurrency = async (value: string) => {
-		const response = await admin.request.post('/admin/models?/concurrency', { form: { model_id: MODEL, max_concurrency: value }, headers: { origin } });
-		expect(response.status()).toBe(200);
-	};
+	const concurrency = await modelConcurrency(browser, MODEL, 'Local detailed');
+	const setConcurrency = concurrency.set;
 
 	const heavyContext = await browser.newContext();
 	const heavy = await heavyContext.newPage();
@@ -136,12 +128,11 @@ test('a group behind another user\'s burst: each member\'s place, "Starting…",
 		for (const eta of told.flatMap((t) => t.etas)) expect(eta).toMatch(ETA);
 	} finally {
 		await release();
-		await setConcurrency(before);
+		await concurrency.restore();
 		if (groupId) await watcher.request.delete(`/api/groups/${groupId}`);
 		for (const id of burst) await heavy.request.delete(`/api/generations/${id}`);
 		await heavyContext.close();
 		await watcherContext.close();
-		await admin.context().close();
 		await db.end();
 	}
 });
