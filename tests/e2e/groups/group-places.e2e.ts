@@ -87,6 +87,15 @@ test('a group behind another user\'s burst: each member\'s place, "Starting…",
 		await screenshotAtWidths(watcher, 'group-places-dark');
 		await watcher.emulateMedia({ colorScheme: 'light' });
 
+		// The held member's own page says so too, and shows no place.
+		const memberPage = await watcherContext.newPage();
+		await memberPage.goto(`/generations/${await first!.getAttribute('data-id')}`);
+		await expect(memberPage.getByTestId('waiting').getByTestId('starting')).toHaveText('Starting…');
+		await expect(memberPage.getByTestId('status')).toHaveText('Starting');
+		await expect(memberPage.getByTestId('queue-place')).toHaveCount(0);
+		await screenshotAtWidths(memberPage, 'generation-starting');
+		await memberPage.close();
+
 		// The same page in a browser whose clock runs five minutes fast: the same waits, not "later than estimated".
 		const fastContext = await browser.newContext({ storageState: await watcherContext.storageState() });
 		try {
@@ -122,9 +131,10 @@ test('a group behind another user\'s burst: each member\'s place, "Starting…",
 		const ids = await members.evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-id')!));
 		const told = ids.map((id) => places[id] ?? { positions: [], etas: [] });
 		test.info().annotations.push({ type: 'members\' places', description: told.map((t) => t.positions.join(', ') || '-').join(' | ') });
-		// Counting down: some member passed through several places, and each ends nearer the front than it began.
-		expect(told.some((t) => t.positions.length >= 2), JSON.stringify(told)).toBe(true);
-		for (const t of told.filter((t) => t.positions.length >= 2)) expect(t.positions.at(-1)!).toBeLessThan(t.positions[0]!);
+		// Counting down: a member passed through several places and ended nearer the front than it began.
+		// Not every step is forward, nor every member's record: with one model slot under four worker
+		// slots, a claimed job finds the model busy, is snoozed and comes back (docs/queue-position.md, Limits).
+		expect(told.some((t) => t.positions.length >= 2 && t.positions.at(-1)! < t.positions[0]!), JSON.stringify(told)).toBe(true);
 		for (const eta of told.flatMap((t) => t.etas)) expect(eta).toMatch(ETA);
 	} finally {
 		await release();
