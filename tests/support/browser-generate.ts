@@ -1,5 +1,6 @@
 // Helpers shared by the generate, history and generation-page end-to-end tests.
 import { expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import type { Sql } from 'postgres';
 import { ADMIN, signIn } from './browser';
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -135,4 +136,17 @@ export async function modelConcurrency(browser: Browser, modelId: string, label:
 		expect(response.status()).toBe(200);
 	};
 	return { set, restore: async () => (await set(before), await admin.context().close()) };
+}
+
+/**
+ * Generate-image jobs snoozed for want of a model slot, or claimed and about to find out (or held by
+ * a test): none once the model has as many slots as the worker, and the line then only moves forward.
+ */
+export async function snoozingJobs(db: Sql): Promise<number> {
+	const [row] = await db<{ n: number }[]>`
+		select count(*)::int as n from job_queue j
+		where j.job_type = 'generate-image'
+		  and ((j.status = 'pending' and j.scheduled_at > now())
+		       or (j.status = 'processing' and exists (select 1 from image_generations g where g.job_id = j.id and g.status = 'queued')))`;
+	return row!.n;
 }

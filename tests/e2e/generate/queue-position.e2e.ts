@@ -10,7 +10,7 @@
 // but it would blur what this test checks: that the page never shows an older place than it had).
 import { expect, test } from '@playwright/test';
 import { connectToAppDatabase, screenshotAtWidths, signUp, uniqueEmail } from '../../support/browser';
-import { ETA, modelConcurrency, fillGenerateForm, recordPlaces, startViaApi } from '../../support/browser-generate';
+import { ETA, modelConcurrency, fillGenerateForm, recordPlaces, snoozingJobs, startViaApi } from '../../support/browser-generate';
 
 const MODEL = 'local/detailed';
 /** The e2e app's in-process worker (WORKER_CONCURRENCY's default). */
@@ -26,15 +26,7 @@ test('a user watches their place in line count down while other users’ bursts 
 	const db = await connectToAppDatabase();
 	const concurrency = await modelConcurrency(browser, MODEL, 'Local detailed');
 	const setConcurrency = concurrency.set;
-	/** Jobs snoozed for want of a model slot, or claimed and about to find out: none once the model has enough. */
-	const snoozing = async () => {
-		const [row] = await db<{ n: number }[]>`
-			select count(*)::int as n from job_queue j
-			where j.job_type = 'generate-image'
-			  and ((j.status = 'pending' and j.scheduled_at > now())
-			       or (j.status = 'processing' and exists (select 1 from image_generations g where g.job_id = j.id and g.status = 'queued')))`;
-		return row!.n;
-	};
+	const snoozing = () => snoozingJobs(db);
 
 	const heavyContexts = [await browser.newContext(), await browser.newContext()];
 	const heavies = await Promise.all(heavyContexts.map((context) => context.newPage()));
