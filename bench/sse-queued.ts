@@ -62,7 +62,7 @@ export const sseQueued: Measurement = {
 			const refreshes: number[] = [];
 			for (let i = 0; i < 20; i++) {
 				const began = performance.now();
-				await positions.placeOf(ids[0]!);
+				await positions.standingOf(ids[0]!);
 				refreshes.push(performance.now() - began);
 			}
 			positions.close();

@@ -1,5 +1,6 @@
 // Helpers shared by the generate, history and generation-page end-to-end tests.
 import { expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import type { Sql } from 'postgres';
 import { ADMIN, signIn } from './browser';
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -87,3 +88,65 @@ export async function recordProgress(page: Page): Promise<() => Promise<number[]
 
 /** True once a progress bar has shown a value strictly between 0 and 100. */
 export const movedPartway = (values: number[]) => values.some((value) => value > 0 && value < 100);
+
+export type Seen = Record<string, { positions: number[]; etas: string[] }>;
+
+/**
+ * Records every place in line and every ETA text the page shows, per generation (a card's or a group
+ * member's data-id; "page" on a generation's own page), from the next navigation on, so a place that lasts less than
+ * a polling interval on a busy machine is still seen. `clear` starts the record afresh.
+ */
+export async function recordPlaces(page: Page) {
+	await page.addInitScript(() => {
+		const state = window as unknown as { __places: Record<string, { positions: number[]; etas: string[] }> };
+		state.__places = {};
+		const note = () => {
+			for (const place of document.querySelectorAll('[data-testid="queue-place"]')) {
+				const key = place.closest('[data-id]')?.getAttribute('data-id') ?? 'page';
+				const mine = (state.__places[key] ??= { positions: [], etas: [] });
+				const position = Number(place.getAttribute('data-position'));
+				if (mine.positions.at(-1) !== position) mine.positions.push(position);
+				const eta = place.querySelector('[data-testid="queue-eta"]')?.textContent ?? '';
+				if (eta && mine.etas.at(-1) !== eta) mine.etas.push(eta);
+			}
+		};
+		new MutationObserver(note).observe(document, { attributes: true, characterData: true, childList: true, subtree: true });
+	});
+	return {
+		read: () => page.evaluate(() => (window as unknown as { __places: Seen }).__places),
+		clear: () => page.evaluate(() => void ((window as unknown as { __places: Seen }).__places = {}))
+	};
+}
+
+/** What the queue-place tests accept as a wait in words (components/format.ts's formatEta). */
+export const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
+
+/**
+ * The administrator's hold on one model's concurrency (the console's models page): `set` changes it,
+ * `restore` puts back what it was and closes the administrator's browser context.
+ */
+export async function modelConcurrency(browser: Browser, modelId: string, label: string) {
+	const admin = await (await browser.newContext()).newPage();
+	await signIn(admin, ADMIN.email, ADMIN.password);
+	const origin = new URL(admin.url()).origin;
+	await admin.goto('/admin/models');
+	const before = await admin.getByLabel(`Max concurrency for ${label}`).inputValue();
+	const set = async (value: string) => {
+		const response = await admin.request.post('/admin/models?/concurrency', { form: { model_id: modelId, max_concurrency: value }, headers: { origin } });
+		expect(response.status()).toBe(200);
+	};
+	return { set, restore: async () => (await set(before), await admin.context().close()) };
+}
+
+/**
+ * Generate-image jobs snoozed for want of a model slot, or claimed and about to find out (or held by
+ * a test): none once the model has as many slots as the worker, and the line then only moves forward.
+ */
+export async function snoozingJobs(db: Sql): Promise<number> {
+	const [row] = await db<{ n: number }[]>`
+		select count(*)::int as n from job_queue j
+		where j.job_type = 'generate-image'
+		  and ((j.status = 'pending' and j.scheduled_at > now())
+		       or (j.status = 'processing' and exists (select 1 from image_generations g where g.job_id = j.id and g.status = 'queued')))`;
+	return row!.n;
+}

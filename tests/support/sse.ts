@@ -44,3 +44,22 @@ export async function collectSse(response: Response): Promise<SseEvent[]> {
 	for await (const event of readSse(response)) events.push(event);
 	return events;
 }
+
+/**
+ * Reads a stream in the background, keeping every event, so a test can wait on a condition over
+ * them (`eventually`); close() cancels the read at once, as EventSource.close() does.
+ */
+export function recordSse(response: Response): { events: SseEvent[]; close(): Promise<void> } {
+	const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+	const kept: SseEvent[] = [];
+	const done = (async () => {
+		for await (const event of events(reader)) kept.push(event);
+	})().catch(() => {});
+	return {
+		events: kept,
+		close: async () => {
+			await reader.cancel().catch(() => {});
+			await done;
+		}
+	};
+}

@@ -1,5 +1,6 @@
 // Small formatting helpers shared by the pages and components (server and browser alike), so every
 // page says durations, sizes and waits the same way.
+import { secondsUntil } from '../picture-client/clock';
 
 /** 0.84 s, 12.3 s, 2 min 5 s. */
 export function formatDuration(seconds: number): string {
@@ -46,6 +47,14 @@ export const STATUS_LABELS = {
 	cancelled: 'Cancelled'
 } as const;
 
+/** Why a queued generation is not simply in line (StatusBadge says so instead of "Queued"). */
+export type Waiting = 'retry' | 'paused' | 'starting';
+
+/** The reason a queued view waits, for StatusBadge; null when it just waits in line (or is not queued). */
+export function waitingOf(view: { paused: boolean; retry: unknown; starting?: boolean }): Waiting | null {
+	return view.paused ? 'paused' : view.retry ? 'retry' : view.starting ? 'starting' : null;
+}
+
 export const GROUP_STATUS_LABELS = {
 	queued: 'Queued',
 	running: 'Running',
@@ -91,4 +100,33 @@ export function formatEta(estimatedStartAt: string | null | undefined, now: numb
 	const left = (at - now) / 1000;
 	if (left >= 0.5) return `about ${formatApproxWait(left)}`;
 	return -left < SOON_GRACE_SECONDS ? 'starting soon' : 'later than estimated';
+}
+
+/** What a queued generation's place shows: the line, the wait until it starts and until it is done. */
+export interface PlaceWords {
+	position: number;
+	line: string;
+	eta: string | null;
+	/** Seconds until the estimated finish (NaN without one); told only while it lies ahead. */
+	doneInSeconds: number;
+}
+
+/**
+ * The place in words at deviceNow (the device's clock), offsetMs being the server's clock minus the
+ * device's (clockOffsetMs, taken when the place arrived): the estimates are on the server's clock,
+ * so a device a minute off still counts down the right seconds. Null without a place.
+ */
+export function placeWords(
+	place: { queue_position?: number | null; estimated_start_at?: string | null; estimated_done_at?: string | null },
+	offsetMs: number,
+	deviceNow: number
+): PlaceWords | null {
+	const position = place.queue_position ?? null;
+	if (position === null) return null;
+	return {
+		position,
+		line: inLine(position),
+		eta: formatEta(place.estimated_start_at, deviceNow + offsetMs),
+		doneInSeconds: secondsUntil(place.estimated_done_at, offsetMs, deviceNow)
+	};
 }

@@ -4,7 +4,19 @@
 // otherwise (Node, React Native, a Bearer token).
 import { errorFromResponse, networkError, PictureError } from './errors';
 import { resolveUrl, send, sendJson } from './http';
-import { isFinal, type ClientOptions, type Connection, type EventSourceConstructor, type Generation, type Group, type GroupParams, type GroupStatus, type StartedGroup } from './types';
+import { parsePlace, withPlace } from './place';
+import {
+	isFinal,
+	type ClientOptions,
+	type Connection,
+	type EventSourceConstructor,
+	type Generation,
+	type Group,
+	type GroupParams,
+	type GroupStatus,
+	type QueuePlace,
+	type StartedGroup
+} from './types';
 
 export const groupPath = (id: string, tail = '') => `/api/groups/${encodeURIComponent(id)}${tail}`;
 
@@ -38,6 +50,18 @@ export function withMember(group: Group, member: Generation): Group {
 			active: count('queued') + count('processing')
 		}
 	};
+}
+
+/**
+ * The group with a member's new place in line (a `position` event) in it, or null when it changes
+ * nothing: no such member, one no longer queued, or the same place. Status and counts stay: a place
+ * moves nothing else.
+ */
+export function withMemberPlace(group: Group, place: QueuePlace): Group | null {
+	const member = group.members.find((m) => m.id === place.id);
+	const moved = member ? withPlace(member, place) : null;
+	if (!moved) return null;
+	return { ...group, members: group.members.map((m) => (m.id === moved.id ? moved : m)) };
 }
 
 const NETWORK_ATTEMPTS = 3;
@@ -157,6 +181,11 @@ export function subscribeToGroup(
 			const member = JSON.parse(event.data) as Generation;
 			if (current) deliver(withMember(current, member));
 			else void fetchOnce().catch(() => {});
+		});
+		stream.addEventListener('position', (event) => {
+			const place = parsePlace(event.data);
+			const next = place && current ? withMemberPlace(current, place) : null;
+			if (next) deliver(next);
 		});
 		stream.addEventListener('group', (event) => deliver(JSON.parse(event.data) as Group));
 		stream.onerror = () => {

@@ -9,7 +9,9 @@ import type { ClientOptions, Generation, GenerationParams, GenerationStatus, Gro
 export { PictureError, type PictureErrorKind } from './errors';
 export { SseParser, type SseEvent } from './sse';
 export { subscribeToGeneration, type SubscribeOptions, type Subscription } from './subscribe';
-export { cancelGroup, getGroup, groupStatusOf, subscribeToGroup, withMember, type GroupSubscription, type SubscribeGroupOptions } from './group';
+export { cancelGroup, getGroup, groupStatusOf, subscribeToGroup, withMember, withMemberPlace, type GroupSubscription, type SubscribeGroupOptions } from './group';
+export { clockOffsetMs, secondsUntil } from './clock';
+export { parsePlace, samePlace, withPlace } from './place';
 export { isFinal, TERMINAL_STATUSES } from './types';
 export type {
 	ClientOptions,

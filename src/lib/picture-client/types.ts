@@ -46,6 +46,10 @@ export interface Generation {
 	/** ISO times estimated from the model's recent run times; null whenever queue_position is. */
 	estimated_start_at: string | null;
 	estimated_done_at: string | null;
+	/** Queued, and a worker has already claimed it: about to render, no place in line any more. */
+	starting?: boolean;
+	/** The server's clock when this state was sent: estimates are on it (see clockOffsetMs). */
+	server_time?: string;
 	/** Grows with every change; the event stream's ids are these numbers. */
 	event_seq: number;
 	created_at: string;
@@ -60,6 +64,10 @@ export interface QueuePlace {
 	queue_position: number | null;
 	estimated_start_at: string | null;
 	estimated_done_at: string | null;
+	/** A worker has claimed it (queue_position is then null). */
+	starting?: boolean;
+	/** The server's clock when the event was sent. */
+	server_time?: string;
 }
 
 /** The part of the standard EventSource this module uses (browsers have it; React Native does not). */

@@ -15,7 +15,7 @@ import { QueuePositions } from './generations/positions';
 import { toView, waitsInLine, type GenerationRow, type GenerationView } from './generations/types';
 import { readGenerationImage } from './generations/image';
 import { catalogueAnswer, listModels, type Availability, type CatalogueAnswer } from './generations/models';
-import { cancelGroup, getGroup, groupArchive, keepMember, startGroup, summariesFor } from './generations/groups';
+import { cancelGroup, getGroup, groupArchive, groupView, keepMember, startGroup, summariesFor, type GroupView, type LoadedGroup } from './generations/groups';
 import { getGeneration, listGenerations, type ListOptions } from './generations/read';
 import { getUserLimits, startGeneration } from './generations/start';
 import { JobWaker } from './queue/wake';
@@ -75,6 +75,8 @@ export interface GenerationsService {
 		keep(user: AppUser, groupId: string, generationId: string): ReturnType<typeof keepMember>;
 		archive(user: AppUser, id: string): ReturnType<typeof groupArchive>;
 		summaries(user: AppUser, groupIds: string[]): ReturnType<typeof summariesFor>;
+		/** The API's view of a loaded group, its members with their places in line (as views()). */
+		view(loaded: LoadedGroup): Promise<GroupView>;
 	};
 }
 
@@ -171,9 +173,11 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 			limits: (user) => getUserLimits(services.sql, user.id),
 			models: () => listModels(services.sql, availability),
 			views: async (rows) => {
-				if (!rows.some(waitsInLine)) return rows.map((row) => toView(row));
-				const places = await Promise.all(rows.map((row) => (waitsInLine(row) ? services.positions.placeOf(row.id, row.updated_at) : null)));
-				return rows.map((row, i) => toView(row, places[i]));
+				const { positions } = services;
+				if (!rows.some(waitsInLine)) return rows.map((row) => toView(row, null, positions.now()));
+				const standings = await Promise.all(rows.map((row) => (waitsInLine(row) ? positions.standingOf(row.id, row.updated_at) : null)));
+				const now = positions.now();
+				return rows.map((row, i) => toView(row, standings[i], now));
 			},
 			catalogue: () => services.readCache.get('catalogue', CATALOGUE_MAX_AGE_MS, () => catalogueAnswer(services.sql, availability)),
 			groups: {
@@ -187,7 +191,8 @@ export function createServices(config: Config, parts: ServiceParts): Services {
 				},
 				keep: (user, groupId, generationId) => keepMember(services.sql, user, groupId, generationId),
 				archive: (user, id) => groupArchive(services.sql, storage, user, id),
-				summaries: (user, groupIds) => summariesFor(services.sql, user, groupIds)
+				summaries: (user, groupIds) => summariesFor(services.sql, user, groupIds),
+				view: async (loaded) => groupView(loaded, await services.generations.views(loaded.members))
 			}
 		},
 		worker: {

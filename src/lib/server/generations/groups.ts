@@ -130,7 +130,8 @@ export async function getGroup(sql: Sql, user: AppUser, id: string): Promise<Loa
 	});
 }
 
-export function groupView(loaded: LoadedGroup): GroupView {
+/** The group as the API answers it; memberViews carry the members' places in line where the caller read them. */
+export function groupView(loaded: LoadedGroup, memberViews?: GenerationView[]): GroupView {
 	const { group, summary, members } = loaded;
 	return {
 		id: group.id,
@@ -146,7 +147,7 @@ export function groupView(loaded: LoadedGroup): GroupView {
 		},
 		kept_generation_id: group.kept_generation_id,
 		created_at: group.created_at.toISOString(),
-		members: members.map((row) => toView(row))
+		members: memberViews ?? members.map((row) => toView(row))
 	};
 }
 

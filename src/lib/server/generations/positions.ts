@@ -8,6 +8,13 @@ import { DEFAULT_RUN_SECONDS, queuePlaces, type ModelTiming, type QueuePlace, ty
 
 export type { QueuePlace } from './queue-place';
 
+/**
+ * Where a queued generation stands: its place in line; 'starting' once a worker has claimed its job
+ * but not yet begun rendering (the generation is still queued until admit_generation); or null
+ * (not in line: paused, backing off, or not a pending job at the last read).
+ */
+export type Standing = QueuePlace | 'starting' | null;
+
 export interface QueuePositionsOptions {
 	/** Places are at most this old (ms) when read, and watchers hear of changes this often. */
 	refreshMs?: number;
@@ -16,17 +23,29 @@ export interface QueuePositionsOptions {
 	log?: (message: string) => void;
 }
 
-type PlaceListener = (place: QueuePlace | null) => void;
+type PlaceListener = (standing: Standing) => void;
 
 interface Snapshot {
 	at: number;
 	/** The database's clock when it was read (ms). */
 	readAt: number;
+	/** The database's clock minus this process's (ms), as seen at the read: estimates are on the database's clock. */
+	clockOffsetMs: number;
 	places: Map<string, QueuePlace>;
+	/** Generations whose job a worker holds (claimed, not yet rendering). */
+	starting: Set<string>;
 }
 
-async function readModels(sql: Sql): Promise<{ models: Map<string, ModelTiming>; running: RunningGeneration[] }> {
-	const [models, running] = await Promise.all([
+const standingIn = (snapshot: Snapshot, id: string): Standing => snapshot.places.get(id) ?? (snapshot.starting.has(id) ? 'starting' : null);
+
+interface ModelsRead {
+	models: Map<string, ModelTiming>;
+	running: RunningGeneration[];
+	claimed: Set<string>;
+}
+
+async function readModels(sql: Sql): Promise<ModelsRead> {
+	const [models, running, claimed] = await Promise.all([
 		// The median of the last 50 completed runs, from image_generations_completed_runs_idx alone (0035).
 		sql<{ id: string; max_concurrency: number; run_seconds: number | null }[]>`
 			select m.id, m.max_concurrency,
@@ -38,11 +57,16 @@ async function readModels(sql: Sql): Promise<{ models: Map<string, ModelTiming>;
 			from public.models m`,
 		sql<RunningGeneration[]>`
 			select g.model_id, extract(epoch from now() - coalesce(g.run_started_at, g.started_at, now()))::float8 as elapsed_seconds
-			from public.image_generations g where g.status = 'processing'`
+			from public.image_generations g where g.status = 'processing'`,
+		// Claimed jobs, from job_queue_processing_lease_idx: as many as the workers hold, not the queue.
+		sql<{ generation_id: string | null }[]>`
+			select j.payload->>'generation_id' as generation_id from public.job_queue j
+			where j.status = 'processing' and j.job_type = 'generate-image'`
 	]);
 	return {
 		models: new Map(models.map((m) => [m.id, { concurrency: m.max_concurrency, runSeconds: m.run_seconds ?? DEFAULT_RUN_SECONDS }])),
-		running
+		running,
+		claimed: new Set(claimed.flatMap((row) => (row.generation_id ? [row.generation_id] : [])))
 	};
 }
 
@@ -51,8 +75,8 @@ async function readModels(sql: Sql): Promise<{ models: Map<string, ModelTiming>;
  * tenth of the wait left, whichever is more: browsers count down on their own, and a queue with no
  * worker running slides every estimate each second, which is not worth 500 frames a second.
  */
-function differs(a: QueuePlace | null, b: QueuePlace | null, now: number): boolean {
-	if (!a || !b) return a !== b;
+export function differs(a: Standing, b: Standing, now: number): boolean {
+	if (typeof a !== 'object' || typeof b !== 'object' || !a || !b) return a !== b;
 	if (a.queue_position !== b.queue_position) return true;
 	const start = Date.parse(b.estimated_start_at);
 	const slack = Math.max(2000, (start - now) / 10);
@@ -63,7 +87,7 @@ export class QueuePositions {
 	private snapshot: Snapshot | null = null;
 	private refreshing: Promise<Snapshot> | null = null;
 	private readonly watchers = new Map<string, Set<PlaceListener>>();
-	private readonly told = new Map<string, QueuePlace | null>();
+	private readonly told = new Map<string, Standing>();
 	private timer: NodeJS.Timeout | null = null;
 	private intervalMs: number;
 	private closed = false;
@@ -78,18 +102,26 @@ export class QueuePositions {
 	}
 
 	/**
-	 * The generation's place, from a snapshot at most refreshMs old, or newer than the row's last
-	 * change (a generation started a moment ago is in line at once); null when it is not in line.
+	 * Where the generation stands, from a snapshot at most refreshMs old, or newer than the row's last
+	 * change (a generation started a moment ago is in line at once).
 	 */
-	async placeOf(generationId: string, changedAt?: Date): Promise<QueuePlace | null> {
+	async standingOf(generationId: string, changedAt?: Date): Promise<Standing> {
 		let snapshot = await this.fresh();
-		if (changedAt && changedAt.getTime() > snapshot.readAt && !snapshot.places.has(generationId)) snapshot = await this.refresh();
-		return snapshot.places.get(generationId) ?? null;
+		if (changedAt && changedAt.getTime() > snapshot.readAt && standingIn(snapshot, generationId) === null) snapshot = await this.refresh();
+		return standingIn(snapshot, generationId);
 	}
 
-	/** The last snapshot's place, without reading (for frames built while a stream is live). */
-	lastPlaceOf(generationId: string): QueuePlace | null {
-		return this.snapshot?.places.get(generationId) ?? null;
+	/** The last snapshot's standing, without reading (for frames built while a stream is live). */
+	lastStandingOf(generationId: string): Standing {
+		return this.snapshot ? standingIn(this.snapshot, generationId) : null;
+	}
+
+	/**
+	 * The clock the estimates are on (the database's, ms), as this process sees it now: what views
+	 * and frames send as server_time, so a browser with a wrong clock counts down from the right one.
+	 */
+	now(): number {
+		return Date.now() + (this.snapshot?.clockOffsetMs ?? 0);
 	}
 
 	/** Calls listener whenever the generation's place changes, until the returned function is called. */
@@ -135,7 +167,7 @@ export class QueuePositions {
 		this.refreshing ??= (async () => {
 			const began = Date.now();
 			try {
-				const [line, { models, running }] = await Promise.all([this.line.read(), readModels(this.sql)]);
+				const [line, { models, running, claimed }] = await Promise.all([this.line.read(), readModels(this.sql)]);
 				const places = queuePlaces({
 					order: claimOrder(line),
 					models,
@@ -145,7 +177,9 @@ export class QueuePositions {
 				});
 				const took = Date.now() - began;
 				this.intervalMs = Math.max(this.options.refreshMs ?? 1000, took * 5);
-				this.snapshot = { at: Date.now(), readAt: line.now_us / 1000, places };
+				const readAt = line.now_us / 1000;
+				// The read's own latency (a few ms on one network) is the error of this offset.
+				this.snapshot = { at: Date.now(), readAt, clockOffsetMs: readAt - began, places, starting: claimed };
 				return this.snapshot;
 			} finally {
 				this.refreshing = null;
@@ -162,10 +196,10 @@ export class QueuePositions {
 
 	private async tick(): Promise<void> {
 		try {
-			const { places } = await this.refresh();
+			const snapshot = await this.refresh();
 			for (const [id, listeners] of this.watchers) {
-				const place = places.get(id) ?? null;
-				if (this.told.has(id) && !differs(this.told.get(id)!, place, Date.now())) continue;
+				const place = standingIn(snapshot, id);
+				if (this.told.has(id) && !differs(this.told.get(id)!, place, snapshot.readAt)) continue;
 				this.told.set(id, place);
 				for (const listener of listeners) {
 					try {

@@ -1,5 +1,5 @@
 import { failureView, type FailureView } from './failures';
-import type { QueuePlace } from './queue-place';
+import type { Standing } from './positions';
 
 import type { GenerationStatus } from '../../generation-status';
 
@@ -102,6 +102,13 @@ export interface GenerationView {
 	queue_position: number | null;
 	estimated_start_at: string | null;
 	estimated_done_at: string | null;
+	/**
+	 * Queued, and a worker has already claimed its job: it is about to render (no place in line any
+	 * more). False otherwise.
+	 */
+	starting: boolean;
+	/** The server's clock when this view was made (the clock the estimates are on): count down from it, not the device's. */
+	server_time: string;
 	history: Array<{ status: GenerationStatus; at: string }>;
 	event_seq: number;
 	created_at: string;
@@ -115,10 +122,12 @@ export function waitsInLine(row: GenerationRow): boolean {
 	return row.status === 'queued' && !row.queue_paused && (!row.retry_at || row.retry_at.getTime() <= Date.now());
 }
 
-export function toView(row: GenerationRow, place: QueuePlace | null = null): GenerationView {
+/** The API's view of a row; standing and now from the queue positions tracker where it is known. */
+export function toView(row: GenerationRow, standing: Standing = null, now: number = Date.now()): GenerationView {
 	const done = row.status === 'completed' && row.image_path !== null;
 	const failure = row.status === 'queued' ? null : failureView(row.status, row.failure_class);
-	const inLine = place && waitsInLine(row) ? place : null;
+	const waiting = waitsInLine(row);
+	const inLine = waiting && typeof standing === 'object' ? standing : null;
 	return {
 		id: row.id,
 		prompt: row.prompt,
@@ -150,6 +159,8 @@ export function toView(row: GenerationRow, place: QueuePlace | null = null): Gen
 		queue_position: inLine?.queue_position ?? null,
 		estimated_start_at: inLine?.estimated_start_at ?? null,
 		estimated_done_at: inLine?.estimated_done_at ?? null,
+		starting: waiting && standing === 'starting',
+		server_time: new Date(now).toISOString(),
 		history: row.history,
 		event_seq: Number(row.event_seq),
 		created_at: row.created_at.toISOString(),

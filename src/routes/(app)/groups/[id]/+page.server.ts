@@ -4,7 +4,6 @@ import { GROUP_VARIATIONS_MAX } from '$lib/schemas';
 import type { Group } from '$lib/types';
 import type { AppUser } from '$lib/server/auth/user';
 import { ValidationError } from '$lib/server/errors';
-import { groupView } from '$lib/server/generations/groups';
 import { listModels } from '$lib/server/generations/models';
 import { generateFailure } from '$lib/server/http/forms';
 import { actionProblem, actions as formActions, load as pageLoad, requireUser } from '$lib/server/http';
@@ -23,7 +22,7 @@ export const load = pageLoad(async ({ locals, params }) => {
 	const user = requireUser(locals.user);
 	const loaded = await ownGroup(locals, user, params.id);
 	const models = await listModels(locals.services.sql, locals.services.generations.availability);
-	const group: Group = groupView(loaded);
+	const group: Group = await locals.services.generations.groups.view(loaded);
 	return {
 		group,
 		modelNames: Object.fromEntries(models.map((m) => [m.id, m.display_name])) as Record<string, string>,

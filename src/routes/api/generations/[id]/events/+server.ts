@@ -1,5 +1,6 @@
 import { toView, waitsInLine, type GenerationRow } from '$lib/server/generations/types';
-import type { QueuePlace, QueuePositions } from '$lib/server/generations/positions';
+import type { QueuePositions, Standing } from '$lib/server/generations/positions';
+import { PlaceFollower } from '$lib/server/generations/position-frames';
 import { isTerminal } from '$lib/generation-status';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
@@ -13,28 +14,16 @@ const RETRY = encoder.encode('retry: 2000\n\n');
 // The hub hands the same row object to every subscriber of a generation, and the event's bytes
 // do not depend on who reads them (access was checked before subscribing): encode them once per
 // change, not once per stream. The place in line is the one the last shared read of the queue found.
-const frames = new WeakMap<GenerationRow, Uint8Array>();
-function frameOf(row: GenerationRow, positions: QueuePositions): Uint8Array {
-	let frame = frames.get(row);
-	if (!frame) {
-		const view = toView(row, positions.lastPlaceOf(row.id));
-		frame = encoder.encode(`id: ${Number(row.event_seq)}\nevent: generation\ndata: ${JSON.stringify(view)}\n\n`);
-		frames.set(row, frame);
+const frames = new WeakMap<GenerationRow, { frame: Uint8Array; standing: Standing }>();
+function frameOf(row: GenerationRow, positions: QueuePositions): { frame: Uint8Array; standing: Standing } {
+	let encoded = frames.get(row);
+	if (!encoded) {
+		const standing = positions.lastStandingOf(row.id);
+		const view = toView(row, standing, positions.now());
+		encoded = { frame: encoder.encode(`id: ${Number(row.event_seq)}\nevent: generation\ndata: ${JSON.stringify(view)}\n\n`), standing };
+		frames.set(row, encoded);
 	}
-	return frame;
-}
-
-// A place in line changes without the row changing: its own event, without an id (Last-Event-ID
-// resumes generation events only), encoded once per change for every stream of the generation.
-const placeFrames = new WeakMap<QueuePlace, Uint8Array>();
-function placeFrameOf(id: string, place: QueuePlace | null): Uint8Array {
-	if (!place) return encoder.encode(`event: position\ndata: ${JSON.stringify({ id, queue_position: null, estimated_start_at: null, estimated_done_at: null })}\n\n`);
-	let frame = placeFrames.get(place);
-	if (!frame) {
-		frame = encoder.encode(`event: position\ndata: ${JSON.stringify({ id, ...place })}\n\n`);
-		placeFrames.set(place, frame);
-	}
-	return frame;
+	return encoded;
 }
 
 /**
@@ -63,28 +52,19 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 				controller.close();
 			};
 			// Places are watched only while the generation waits in line: a running one has none.
-			let unwatch: (() => void) | null = null;
-			let lastPlace: QueuePlace | null = null;
-			const followPlace = (row: GenerationRow) => {
-				if (waitsInLine(row)) {
-					unwatch ??= positions.watch(params.id, (place) => {
-						if (closed || (place === null && lastPlace === null)) return;
-						lastPlace = place;
-						controller.enqueue(placeFrameOf(params.id, place));
-					});
-				} else if (unwatch) {
-					unwatch();
-					unwatch = null;
-					lastPlace = null;
-				}
-			};
+			const places = new PlaceFollower(positions, (frame) => {
+				if (!closed) controller.enqueue(frame);
+			});
+			let lastStanding: Standing = null;
 			const send = (row: GenerationRow) => {
 				const seq = Number(row.event_seq);
 				if (closed || seq <= lastSent) return;
 				lastSent = seq;
-				controller.enqueue(frameOf(row, positions));
+				const { frame, standing } = frameOf(row, positions);
+				lastStanding = standing;
+				controller.enqueue(frame);
 				if (isTerminal(row.status)) return close();
-				followPlace(row);
+				places.follow(row, standing);
 			};
 			// Subscribe before reading the current state, so no change can fall between the two.
 			const unsubscribe = await events.subscribe(params.id, send);
@@ -96,17 +76,18 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			cleanup = () => {
 				clearInterval(heartbeat);
 				unsubscribe();
-				unwatch?.();
-				unwatch = null;
+				places.stop();
 			};
 			controller.enqueue(RETRY);
 			const current = await generations.get(user, params.id);
 			if (!current) return close();
+			// The first state carries its place: a fresh shared read if the last is old (a lookup otherwise).
+			if (waitsInLine(current)) await positions.standingOf(current.id, current.updated_at);
 			send(current);
 			// Resuming after the end: nothing new will come.
 			if (isTerminal(current.status)) return close();
 			// Resumed at the current event (send skipped it): the place in line is still followed.
-			followPlace(current);
+			if (Number(current.event_seq) <= resumeFrom) places.follow(current, lastStanding);
 		},
 		cancel() {
 			closed = true;

@@ -1,5 +1,6 @@
 import { groupView } from '$lib/server/generations/groups';
-import { toView, type GenerationRow } from '$lib/server/generations/types';
+import { PlaceFollower } from '$lib/server/generations/position-frames';
+import { toView, waitsInLine, type GenerationRow } from '$lib/server/generations/types';
 import { isTerminal } from '$lib/generation-status';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
@@ -13,11 +14,12 @@ const encoder = new TextEncoder();
  * own view), and one `group` event with the whole group once its last member has ended; then the
  * stream closes. The event id is the sum of the members' event_seq: every change of a member raises
  * it by at least one, so it only grows, and a reconnect with Last-Event-ID below it gets every
- * member's current state again (a client keeps the newest of each by its event_seq).
+ * member's current state again (a client keeps the newest of each by its event_seq). A queued
+ * member's place in line travels as `position` events (no id), as on a generation's own stream.
  */
 export const GET = endpoint(async ({ params, locals, request }) => {
 	const user = requireUser(locals.user);
-	const { generations, events } = locals.services;
+	const { generations, events, positions } = locals.services;
 	const first = await generations.groups.get(user, params.id);
 	if (!first) throw new NotFoundError('No such group');
 
@@ -44,18 +46,26 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 				if (!closed && loaded) controller.enqueue(encoder.encode(`id: ${total()}\nevent: group\ndata: ${JSON.stringify(groupView(loaded))}\n\n`));
 				close();
 			};
+			// Each member's place, followed while it waits in line (one shared read of the queue for all).
+			const places = new PlaceFollower(positions, (frame) => {
+				if (!closed) controller.enqueue(frame);
+			});
 			const send = (row: GenerationRow, force = false) => {
 				if (closed) return;
 				const seq = Number(row.event_seq);
 				const before = known.get(row.id) ?? 0;
+				const standing = positions.lastStandingOf(row.id);
 				if (seq > before || force) {
 					known.set(row.id, Math.max(seq, before));
-					controller.enqueue(encoder.encode(`id: ${total()}\nevent: generation\ndata: ${JSON.stringify(toView(row))}\n\n`));
+					const view = toView(row, standing, positions.now());
+					controller.enqueue(encoder.encode(`id: ${total()}\nevent: generation\ndata: ${JSON.stringify(view)}\n\n`));
 				}
 				// The member's newest state decides (an operator's retry can bring one back); a stale one does not.
 				if (seq >= before) {
 					if (isTerminal(row.status)) terminal.add(row.id);
 					else terminal.delete(row.id);
+					// Not sent (resumed past it): the client's place may be old, so the next one is told.
+					places.follow(row, seq > before || force ? standing : null);
 				}
 				if (terminal.size === first.members.length) void finish();
 			};
@@ -71,11 +81,14 @@ export const GET = endpoint(async ({ params, locals, request }) => {
 			cleanup = () => {
 				clearInterval(heartbeat);
 				for (const unsubscribe of unsubscribes) unsubscribe();
+				places.stop();
 			};
 			if (closed) return cleanup();
 			controller.enqueue(encoder.encode('retry: 2000\n\n'));
 			const current = await generations.groups.get(user, params.id);
 			if (!current) return close();
+			// The first states carry their places: a fresh shared read if the last is old (a lookup otherwise).
+			await Promise.all(current.members.filter(waitsInLine).map((m) => positions.standingOf(m.id, m.updated_at)));
 			// A new client (or one resuming from before the first read) gets every member's state; one
 			// that has seen it all gets only what changed since.
 			for (const member of current.members) send(member, !seenAll);
