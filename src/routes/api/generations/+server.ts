@@ -1,6 +1,5 @@
 import { json } from '@sveltejs/kit';
 import { isGroupForm, parseGenerationRequest, parseGroupRequest } from '$lib/schemas';
-import { groupView } from '$lib/server/generations/groups';
 import { NotFoundError } from '$lib/server/errors';
 import { endpoint, requireUser } from '$lib/server/http';
 import type { RequestHandler } from './$types';
@@ -27,7 +26,8 @@ export const POST = endpoint(async ({ request, locals }) => {
 		const started = await locals.services.generations.groups.start(user, group.value);
 		const loaded = await locals.services.generations.groups.get(user, started.group_id);
 		if (!loaded) throw new NotFoundError('No such group');
-		const view = groupView(loaded);
+		// As GET /api/groups/:id answers it: the queued members with their places in line.
+		const view = await locals.services.generations.groups.view(loaded);
 		return json({ success: true, group_id: view.id, status: view.status, group: view }, { status: started.created ? 201 : 200 });
 	}
 	const parsed = parseGenerationRequest(body);
