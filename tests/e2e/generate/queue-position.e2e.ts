@@ -8,60 +8,21 @@
 // Claims now pass over a full model's jobs (0032), so they keep their place: the line is held still
 // for the screenshots, then moves one picture at a time, and every place shown, on the card and on
 // the page, is nearer the front than or as near as the one before it.
-import { expect, test, type Page } from '@playwright/test';
-import { ADMIN, connectToAppDatabase, screenshotAtWidths, signIn, signUp, uniqueEmail } from '../../support/browser';
-import { fillGenerateForm, startViaApi } from '../../support/browser-generate';
+import { expect, test } from '@playwright/test';
+import { connectToAppDatabase, screenshotAtWidths, signUp, uniqueEmail } from '../../support/browser';
+import { ETA, fillGenerateForm, modelConcurrency, recordPlaces, startViaApi } from '../../support/browser-generate';
 
 const MODEL = 'local/detailed';
 /** Per heavy user: under the hourly limit of 20. */
 const BURST = 15;
 /** The watcher's own earlier ones: fair share takes turns, so these put theirs well back in line. */
 const EARLIER = 9;
-const ETA = /^(about (\d+ h )?(\d+ min ?)?(\d+ s)?|starting soon|later than estimated)$/;
-
-type Seen = Record<string, { positions: number[]; etas: string[] }>;
-
-/**
- * Records every place in line and every ETA text the page shows, per generation (a card's data-id;
- * "page" on a generation's own page), from the next navigation on, so a place that lasts less than
- * a polling interval on a busy machine is still seen. `clear` starts the record afresh.
- */
-async function recordPlaces(page: Page) {
-	await page.addInitScript(() => {
-		const state = window as unknown as { __places: Record<string, { positions: number[]; etas: string[] }> };
-		state.__places = {};
-		const note = () => {
-			for (const place of document.querySelectorAll('[data-testid="queue-place"]')) {
-				const key = place.closest('[data-id]')?.getAttribute('data-id') ?? 'page';
-				const mine = (state.__places[key] ??= { positions: [], etas: [] });
-				const position = Number(place.getAttribute('data-position'));
-				if (mine.positions.at(-1) !== position) mine.positions.push(position);
-				const eta = place.querySelector('[data-testid="queue-eta"]')?.textContent ?? '';
-				if (eta && mine.etas.at(-1) !== eta) mine.etas.push(eta);
-			}
-		};
-		new MutationObserver(note).observe(document, { attributes: true, characterData: true, childList: true, subtree: true });
-	});
-	return {
-		read: () => page.evaluate(() => (window as unknown as { __places: Seen }).__places),
-		clear: () => page.evaluate(() => void ((window as unknown as { __places: Seen }).__places = {}))
-	};
-}
-
-/** Each place shown is nearer the front than the one before it. */
 
 test('a user watches their place in line count down while other users’ bursts run, then the picture', async ({ browser }) => {
 	test.setTimeout(300_000);
 	const db = await connectToAppDatabase();
-	const admin = await (await browser.newContext()).newPage();
-	await signIn(admin, ADMIN.email, ADMIN.password);
-	const origin = new URL(admin.url()).origin;
-	await admin.goto('/admin/models');
-	const before = await admin.getByLabel('Max concurrency for Local detailed').inputValue();
-	const setConcurrency = async (value: string) => {
-		const response = await admin.request.post('/admin/models?/concurrency', { form: { model_id: MODEL, max_concurrency: value }, headers: { origin } });
-		expect(response.status()).toBe(200);
-	};
+	const concurrency = await modelConcurrency(browser, MODEL, 'Local detailed');
+	const setConcurrency = concurrency.set;
 	/** Generations of the model claimed more than once, or handed back: none, with the model full all along. */
 	const reclaimed = async (ids: string[]) => {
 		const [row] = await db<{ n: number }[]>`
@@ -174,12 +135,11 @@ test('a user watches their place in line count down while other users’ bursts 
 
 	} finally {
 		await db`delete from image_generations where id = ${holder!.id}`;
-		await setConcurrency(before);
+		await concurrency.restore();
 		// What is left goes, so later files start with an empty line.
 		for (const { request, id } of started) await request.delete(`/api/generations/${id}`);
 		for (const context of heavyContexts) await context.close();
 		await lightContext.close();
-		await admin.context().close();
 		await db.end();
 	}
 });
