@@ -139,13 +139,16 @@ export async function modelConcurrency(browser: Browser, modelId: string, label:
 }
 
 /**
- * Generate-image jobs snoozed for want of a model slot, or claimed and about to find out (or held by
- * a test): none once the model has as many slots as the worker, and the line then only moves forward.
+ * Generate-image jobs of these users snoozed for want of a model slot, or claimed and about to find
+ * out (or held by a test): none once the model has as many slots as the worker, and the line then
+ * only moves forward. Only the test's own users: other files share the app, and a job of theirs
+ * waiting out a retry is no business of this count.
  */
-export async function snoozingJobs(db: Sql): Promise<number> {
+export async function snoozingJobs(db: Sql, userEmails: string[]): Promise<number> {
 	const [row] = await db<{ n: number }[]>`
 		select count(*)::int as n from job_queue j
-		where j.job_type = 'generate-image'
+		join auth.users u on u.id = j.created_by
+		where j.job_type = 'generate-image' and u.email = any(${userEmails})
 		  and ((j.status = 'pending' and j.scheduled_at > now())
 		       or (j.status = 'processing' and exists (select 1 from image_generations g where g.job_id = j.id and g.status = 'queued')))`;
 	return row!.n;

@@ -37,7 +37,8 @@ test('a group behind another user\'s burst: each member\'s place, "Starting…",
 	await signUp(heavy, heavyEmail);
 	const watcherContext = await browser.newContext();
 	const watcher = await watcherContext.newPage();
-	await signUp(watcher, uniqueEmail('group-watcher'));
+	const watcherEmail = uniqueEmail('group-watcher');
+	await signUp(watcher, watcherEmail);
 	const burst: string[] = [];
 	const earlier: string[] = [];
 	let groupId = '';
@@ -133,7 +134,7 @@ test('a group behind another user\'s burst: each member\'s place, "Starting…",
 		await db`select public.pause_job_type('generate-image', null, 'group-places e2e')`;
 		await release();
 		await setConcurrency(WORKER_SLOTS);
-		await expect.poll(() => snoozingJobs(db), { timeout: 30_000 }).toBe(0);
+		await expect.poll(() => snoozingJobs(db, [heavyEmail, watcherEmail]), { timeout: 30_000 }).toBe(0);
 		await seen.clear();
 		await db`select public.resume_job_type('generate-image')`;
 		await expect(watcher.getByTestId('group-status')).toHaveAttribute('data-status', 'done', { timeout: 150_000 });
