@@ -366,6 +366,8 @@ declare
   v_budgeted  boolean;
   v_top       integer;
   v_lane      uuid;
+  v_lane_seq  bigint;
+  v_turn_seen bigint;
   v_lanes     integer;
   v_seq       bigint;
   v_count     integer := 0;
@@ -418,15 +420,21 @@ begin
   else
     <<passes>>
     loop
-      select j.priority into v_top
-      from job_queue j
-      where j.status = 'pending'
-        and j.scheduled_at <= now()
-        and (p_job_types is null or j.job_type = any (p_job_types))
-        and j.job_type <> all (v_paused)
-        and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
-      order by j.priority desc, j.scheduled_at, j.id
-      limit 1;
+      if cardinality(v_closed) = 0 then
+        select j.priority into v_top
+        from job_queue j
+        where j.status = 'pending'
+          and j.scheduled_at <= now()
+          and (p_job_types is null or j.job_type = any (p_job_types))
+          and j.job_type <> all (v_paused)
+        order by j.priority desc, j.scheduled_at, j.id
+        limit 1;
+      else
+        -- The first open job's priority, read around any closed key's backlog (header).
+        select j.priority into v_top
+        from job_queue j
+        where j.id = (job_queue_open_candidates(null, null, 1, p_job_types, v_paused, v_closed, '{}'))[1];
+      end if;
       exit passes when v_top is null;
       if v_top is distinct from v_prev_top then
         v_share := 1;
@@ -436,11 +444,15 @@ begin
       v_yielded := 0;
       v_ids := '{}';
       v_served := '{}';
+      -- The last turn handed out before this walk: a lane whose turn is later was served by a claim
+      -- that committed since (header).
+      select l.served_seq into v_turn_seen from job_queue_lanes l order by l.served_seq desc, l.lane desc limit 1;
       <<walk>>
-      for v_lane in
-        select l.lane from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
+      for v_lane, v_lane_seq in
+        select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
       loop
-        if v_yielded = 0 and not v_budgeted then
+        continue when v_lane_seq > v_turn_seen;
+        if v_yielded = 0 and not v_budgeted and cardinality(v_closed) = 0 then
           -- 0031: the pass's first lane with work is claimed at once (a claim of one is this statement).
           return query
           with head as (
@@ -452,7 +464,6 @@ begin
               and j.scheduled_at <= now()
               and (p_job_types is null or j.job_type = any (p_job_types))
               and j.job_type <> all (v_paused)
-              and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
             order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
             limit least(v_share, p_limit - v_count)
             for update skip locked
@@ -469,23 +480,28 @@ begin
           -- job past it is left (its key is closed now) and the lane's next jobs are looked at instead.
           v_n := 0;
           loop
-            select coalesce(array_agg(h.id order by h.scheduled_at, h.id), '{}'),
-                   coalesce(array_agg(h.concurrency_key order by h.scheduled_at, h.id), '{}')
-            into v_take, v_keys
-            from (
-              select j.id, j.scheduled_at, j.concurrency_key
-              from job_queue j
-              where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
-                and j.status = 'pending'
-                and j.priority = v_top
-                and j.scheduled_at <= now()
-                and (p_job_types is null or j.job_type = any (p_job_types))
-                and j.job_type <> all (v_paused)
-                and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
-                and j.id <> all (v_ids)
-              order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
-              limit least(v_share, p_limit - v_count) - v_n
-              for update skip locked) h;
+            if cardinality(v_closed) = 0 then
+              select coalesce(array_agg(h.id order by h.scheduled_at, h.id), '{}'),
+                     coalesce(array_agg(h.concurrency_key order by h.scheduled_at, h.id), '{}')
+              into v_take, v_keys
+              from (
+                select j.id, j.scheduled_at, j.concurrency_key
+                from job_queue j
+                where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = v_lane
+                  and j.status = 'pending'
+                  and j.priority = v_top
+                  and j.scheduled_at <= now()
+                  and (p_job_types is null or j.job_type = any (p_job_types))
+                  and j.job_type <> all (v_paused)
+                  and j.id <> all (v_ids)
+                order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+                limit least(v_share, p_limit - v_count) - v_n
+                for update skip locked) h;
+            else
+              select t.p_ids, t.p_keys into v_take, v_keys
+              from job_queue_take_open(v_lane, v_top, least(v_share, p_limit - v_count) - v_n,
+                                       p_job_types, v_paused, v_closed, v_ids) t;
+            end if;
             if not v_budgeted then
               v_ids := v_ids || v_take;
               v_n := v_n + cardinality(v_take);
@@ -549,7 +565,7 @@ begin
   end if;
 
   if v_fallback and v_count < p_limit then
-    if not v_budgeted then
+    if not v_budgeted and cardinality(v_closed) = 0 then
       return query
       with candidates as (
         select j.id
@@ -558,7 +574,6 @@ begin
           and j.scheduled_at <= now()
           and (p_job_types is null or j.job_type = any (p_job_types))
           and j.job_type <> all (v_paused)
-          and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
         order by j.priority desc, j.scheduled_at, j.id
         limit p_limit - v_count
         for update skip locked
@@ -571,26 +586,35 @@ begin
       returning j.*;
       get diagnostics v_n = row_count;
     else
-      -- Locked in claim order, trimmed to the room, claimed; again past any key that ran out.
+      -- Locked in claim order, trimmed to the room, claimed; again past any key that ran out (or, with
+      -- no room to count, past the closed keys).
       v_n := 0;
       loop
-        select coalesce(array_agg(c.id order by c.priority desc, c.scheduled_at, c.id), '{}'),
-               coalesce(array_agg(c.concurrency_key order by c.priority desc, c.scheduled_at, c.id), '{}')
-        into v_take, v_keys
-        from (
-          select j.id, j.priority, j.scheduled_at, j.concurrency_key
-          from job_queue j
-          where j.status = 'pending'
-            and j.scheduled_at <= now()
-            and (p_job_types is null or j.job_type = any (p_job_types))
-            and j.job_type <> all (v_paused)
-            and (j.concurrency_key is null or j.concurrency_key <> all (v_closed))
-          order by j.priority desc, j.scheduled_at, j.id
-          limit p_limit - v_count
-          for update skip locked) c;
+        if cardinality(v_closed) = 0 then
+          select coalesce(array_agg(c.id order by c.priority desc, c.scheduled_at, c.id), '{}'),
+                 coalesce(array_agg(c.concurrency_key order by c.priority desc, c.scheduled_at, c.id), '{}')
+          into v_take, v_keys
+          from (
+            select j.id, j.priority, j.scheduled_at, j.concurrency_key
+            from job_queue j
+            where j.status = 'pending'
+              and j.scheduled_at <= now()
+              and (p_job_types is null or j.job_type = any (p_job_types))
+              and j.job_type <> all (v_paused)
+            order by j.priority desc, j.scheduled_at, j.id
+            limit p_limit - v_count
+            for update skip locked) c;
+        else
+          select t.p_ids, t.p_keys into v_take, v_keys
+          from job_queue_take_open(null, null, p_limit - v_count, p_job_types, v_paused, v_closed, '{}') t;
+        end if;
         exit when cardinality(v_take) = 0;
-        select w.p_room_keys, w.p_rooms, w.p_closed, w.p_locked, w.p_kept into v_room_keys, v_rooms, v_closed, v_locked, v_keep
-        from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed, v_locked) w;
+        if v_budgeted then
+          select w.p_room_keys, w.p_rooms, w.p_closed, w.p_locked, w.p_kept into v_room_keys, v_rooms, v_closed, v_locked, v_keep
+          from job_queue_within_room(v_take, v_keys, v_room_keys, v_rooms, v_closed, v_locked) w;
+        else
+          v_keep := v_take;
+        end if;
         if cardinality(v_keep) > 0 then
           return query
           with claimed as (
@@ -1039,6 +1063,152 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.job_queue_open_candidates(p_lane uuid, p_priority integer, p_limit integer, p_job_types text[], p_paused text[], p_closed text[], p_exclude uuid[]) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_window integer := p_limit + 16;
+  v_seen   integer;
+  v_ids    uuid[];
+  v_keys   text[];
+begin
+  if p_lane is null then
+    select count(*)::integer,
+           coalesce(array_agg(w.id order by w.priority desc, w.scheduled_at, w.id)
+                    filter (where w.concurrency_key is null or w.concurrency_key <> all (p_closed)), '{}')
+    into v_seen, v_ids
+    from (
+      select j.id, j.priority, j.scheduled_at, j.concurrency_key
+      from job_queue j
+      where j.status = 'pending'
+        and j.scheduled_at <= now()
+        and (p_job_types is null or j.job_type = any (p_job_types))
+        and j.job_type <> all (p_paused)
+        and j.id <> all (p_exclude)
+      order by j.priority desc, j.scheduled_at, j.id
+      limit v_window) w;
+  else
+    select count(*)::integer,
+           coalesce(array_agg(w.id order by w.scheduled_at, w.id)
+                    filter (where w.concurrency_key is null or w.concurrency_key <> all (p_closed)), '{}')
+    into v_seen, v_ids
+    from (
+      select j.id, j.scheduled_at, j.concurrency_key
+      from job_queue j
+      where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = p_lane
+        and j.status = 'pending'
+        and j.priority = p_priority
+        and j.scheduled_at <= now()
+        and (p_job_types is null or j.job_type = any (p_job_types))
+        and j.job_type <> all (p_paused)
+        and j.id <> all (p_exclude)
+      order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.priority desc, j.scheduled_at, j.id
+      limit v_window) w;
+  end if;
+  if cardinality(v_ids) >= p_limit or v_seen < v_window then
+    return v_ids[1:p_limit];
+  end if;
+
+  -- The window was a closed key's backlog: read around it, key by key.
+  v_keys := job_queue_pending_keys(p_closed);
+  if p_lane is null then
+    select coalesce(array_agg(m.id order by m.priority desc, m.scheduled_at, m.id), '{}') into v_ids
+    from (
+      select h.id, h.priority, h.scheduled_at
+      from (
+        select n.id, n.priority, n.scheduled_at
+        from (
+          select j.id, j.priority, j.scheduled_at
+          from job_queue j
+          where j.status = 'pending'
+            and j.concurrency_key is null
+            and j.scheduled_at <= now()
+            and (p_job_types is null or j.job_type = any (p_job_types))
+            and j.job_type <> all (p_paused)
+            and j.id <> all (p_exclude)
+          order by j.concurrency_key, j.priority desc, j.scheduled_at, j.id
+          limit p_limit) n
+        union all
+        select o.id, o.priority, o.scheduled_at
+        from unnest(v_keys) as k(key)
+        cross join lateral (
+          select j.id, j.priority, j.scheduled_at
+          from job_queue j
+          where j.status = 'pending'
+            and j.concurrency_key = k.key
+            and j.scheduled_at <= now()
+            and (p_job_types is null or j.job_type = any (p_job_types))
+            and j.job_type <> all (p_paused)
+            and j.id <> all (p_exclude)
+          order by j.concurrency_key, j.priority desc, j.scheduled_at, j.id
+          limit p_limit) o
+      ) h
+      order by h.priority desc, h.scheduled_at, h.id
+      limit p_limit) m;
+  else
+    select coalesce(array_agg(m.id order by m.scheduled_at, m.id), '{}') into v_ids
+    from (
+      select h.id, h.scheduled_at
+      from (
+        select n.id, n.scheduled_at
+        from (
+          select j.id, j.scheduled_at
+          from job_queue j
+          where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = p_lane
+            and j.status = 'pending'
+            and j.concurrency_key is null
+            and j.priority = p_priority
+            and j.scheduled_at <= now()
+            and (p_job_types is null or j.job_type = any (p_job_types))
+            and j.job_type <> all (p_paused)
+            and j.id <> all (p_exclude)
+          order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.concurrency_key,
+                   j.priority desc, j.scheduled_at, j.id
+          limit p_limit) n
+        union all
+        select o.id, o.scheduled_at
+        from unnest(v_keys) as k(key)
+        cross join lateral (
+          select j.id, j.scheduled_at
+          from job_queue j
+          where coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid) = p_lane
+            and j.status = 'pending'
+            and j.concurrency_key = k.key
+            and j.priority = p_priority
+            and j.scheduled_at <= now()
+            and (p_job_types is null or j.job_type = any (p_job_types))
+            and j.job_type <> all (p_paused)
+            and j.id <> all (p_exclude)
+          order by coalesce(j.created_by, '00000000-0000-0000-0000-000000000000'::uuid), j.concurrency_key,
+                   j.priority desc, j.scheduled_at, j.id
+          limit p_limit) o
+      ) h
+      order by h.scheduled_at, h.id
+      limit p_limit) m;
+  end if;
+  return v_ids;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_pending_keys(p_closed text[]) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  with recursive k(key) as (
+    (select j.concurrency_key from job_queue j
+     where j.status = 'pending' and j.concurrency_key is not null
+     order by j.concurrency_key limit 1)
+    union all
+    select (select j.concurrency_key from job_queue j
+            where j.status = 'pending' and j.concurrency_key > k.key
+            order by j.concurrency_key limit 1)
+    from k where k.key is not null
+  )
+  select coalesce(array_agg(k.key order by k.key) filter (where k.key is not null and k.key <> all (p_closed)), '{}')
+  from k;
+$$;
+
 CREATE FUNCTION public.job_queue_settle_manual_update() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -1051,6 +1221,37 @@ begin
     new.completed_at := now();
   end if;
   return new;
+end;
+$$;
+
+CREATE FUNCTION public.job_queue_take_open(p_lane uuid, p_priority integer, p_limit integer, p_job_types text[], p_paused text[], p_closed text[], p_exclude uuid[], OUT p_ids uuid[], OUT p_keys text[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_want  uuid[];
+  v_ids   uuid[];
+  v_keys  text[];
+  v_skip  uuid[] := p_exclude;
+begin
+  p_ids := '{}';
+  p_keys := '{}';
+  loop
+    v_want := job_queue_open_candidates(p_lane, p_priority, p_limit - cardinality(p_ids), p_job_types, p_paused, p_closed, v_skip);
+    exit when cardinality(v_want) = 0;
+    select coalesce(array_agg(t.id order by t.ord), '{}'), coalesce(array_agg(t.concurrency_key order by t.ord), '{}')
+    into v_ids, v_keys
+    from (
+      select j.id, j.concurrency_key, w.ord
+      from unnest(v_want) with ordinality as w(id, ord)
+      join job_queue j on j.id = w.id
+      where j.status = 'pending'
+      for update of j skip locked) t;
+    p_ids := p_ids || v_ids;
+    p_keys := p_keys || v_keys;
+    exit when cardinality(p_ids) >= p_limit or cardinality(v_ids) = cardinality(v_want);
+    v_skip := v_skip || v_want;
+  end loop;
 end;
 $$;
 
@@ -2181,15 +2382,17 @@ CREATE INDEX job_queue_failed_message_idx ON public.job_queue USING btree (md5(C
 
 CREATE INDEX job_queue_finished_at_idx ON public.job_queue USING btree (completed_at) WHERE (status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]));
 
+CREATE INDEX job_queue_key_claim_idx ON public.job_queue USING btree (concurrency_key, priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
+
 CREATE INDEX job_queue_lane_claim_idx ON public.job_queue USING btree (COALESCE(created_by, '00000000-0000-0000-0000-000000000000'::uuid), priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
+
+CREATE INDEX job_queue_lane_key_claim_idx ON public.job_queue USING btree (COALESCE(created_by, '00000000-0000-0000-0000-000000000000'::uuid), concurrency_key, priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
 
 CREATE INDEX job_queue_lanes_turn_idx ON public.job_queue_lanes USING btree (served_seq, lane);
 
 CREATE INDEX job_queue_lease_expired_idx ON public.job_queue USING btree (updated_at) WHERE ((error_details ->> 'reason'::text) = 'lease_expired'::text);
 
 CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priority DESC, scheduled_at, id) WHERE (status = 'pending'::text);
-
-CREATE INDEX job_queue_pending_key_idx ON public.job_queue USING btree (concurrency_key) WHERE ((status = 'pending'::text) AND (concurrency_key IS NOT NULL));
 
 CREATE INDEX job_queue_processing_lease_idx ON public.job_queue USING btree (locked_until) WHERE (status = 'processing'::text);
 

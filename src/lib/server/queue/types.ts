@@ -22,6 +22,8 @@ export interface Job {
 	locked_until: Date | null;
 	dedupe_key: string | null;
 	claim_count: number;
+	/** The slot the job needs before it can run (0032); null once it holds one, or for jobs that need none. */
+	concurrency_key: string | null;
 }
 
 export interface EnqueueOptions {
