@@ -367,7 +367,6 @@ declare
   v_top       integer;
   v_lane      uuid;
   v_lane_seq  bigint;
-  v_turn_seen bigint;
   v_lanes     integer;
   v_seq       bigint;
   v_count     integer := 0;
@@ -444,14 +443,25 @@ begin
       v_yielded := 0;
       v_ids := '{}';
       v_served := '{}';
-      -- The last turn handed out before this walk: a lane whose turn is later was served by a claim
-      -- that committed since (header).
-      select l.served_seq into v_turn_seen from job_queue_lanes l order by l.served_seq desc, l.lane desc limit 1;
+      -- One lane at a time, each read afresh after the last (header: no cursor locking ten ahead).
+      v_lane := null;
       <<walk>>
-      for v_lane, v_lane_seq in
-        select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
       loop
-        continue when v_lane_seq > v_turn_seen;
+        if v_lane is null then
+          select l.lane, l.served_seq into v_lane, v_lane_seq
+          from job_queue_lanes l
+          order by l.served_seq, l.lane
+          limit 1
+          for update skip locked;
+        else
+          select l.lane, l.served_seq into v_lane, v_lane_seq
+          from job_queue_lanes l
+          where (l.served_seq, l.lane) > (v_lane_seq, v_lane)
+          order by l.served_seq, l.lane
+          limit 1
+          for update skip locked;
+        end if;
+        exit walk when v_lane is null;
         if v_yielded = 0 and not v_budgeted and cardinality(v_closed) = 0 then
           -- 0031: the pass's first lane with work is claimed at once (a claim of one is this statement).
           return query

@@ -20,14 +20,15 @@
 --     A row another claimer holds is skipped and the next ones are read, so concurrent claimers of
 --     one lane still each get jobs.
 --
--- And one race of the lane walk, whatever the keys: the walk's cursor reads the lanes in turn order
--- from its snapshot, locking them as it fetches (ten at a time). A lane past the first fetch that a
--- claim served and committed meanwhile is locked in its old place (its new turn is at the back), so
--- the walk served it again: one user's second job ahead of another's first
--- (tests/integration/queue/lane-turn-race.test.ts). The walk now reads the last turn handed out
--- before it starts and passes over a lane whose locked row has a later one: that lane is behind
--- every lane of this walk. Turns are drawn from a sequence before the serving claim commits, so a
--- lane served after that read always has a later turn.
+-- And the lane walk, whatever the keys, no longer runs on a cursor. A PL/pgSQL FOR loop fetches ten
+-- rows at a time, and with FOR UPDATE SKIP LOCKED it locked the first ten lanes at once: a claim of
+-- one held ten lanes, so a concurrent claimer found them all held and fell back to the plain order
+-- (the oldest job, whoever's). And past the first fetch it read lanes from its opening snapshot: a
+-- lane another claim served and committed meanwhile was locked in its old place (its new turn is at
+-- the back), and served again, one user's second job ahead of another's first
+-- (tests/integration/queue/lane-turn-race.test.ts). The walk now reads the next lane after the last
+-- one by its turn index, one row and one lock per step, each step a fresh read: a lane served
+-- meanwhile is met at its new place, behind the others.
 -- Cost on the hot path: none while nothing is closed; the two indexes are partial to pending rows, so
 -- enqueue writes two more index entries (one more than 0032, whose key index this replaces) and a
 -- claim's update writes none (measured in bench/queue-gate.ts; docs/queue-position.md).
@@ -254,7 +255,6 @@ declare
   v_top       integer;
   v_lane      uuid;
   v_lane_seq  bigint;
-  v_turn_seen bigint;
   v_lanes     integer;
   v_seq       bigint;
   v_count     integer := 0;
@@ -331,14 +331,25 @@ begin
       v_yielded := 0;
       v_ids := '{}';
       v_served := '{}';
-      -- The last turn handed out before this walk: a lane whose turn is later was served by a claim
-      -- that committed since (header).
-      select l.served_seq into v_turn_seen from job_queue_lanes l order by l.served_seq desc, l.lane desc limit 1;
+      -- One lane at a time, each read afresh after the last (header: no cursor locking ten ahead).
+      v_lane := null;
       <<walk>>
-      for v_lane, v_lane_seq in
-        select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane for update skip locked
       loop
-        continue when v_lane_seq > v_turn_seen;
+        if v_lane is null then
+          select l.lane, l.served_seq into v_lane, v_lane_seq
+          from job_queue_lanes l
+          order by l.served_seq, l.lane
+          limit 1
+          for update skip locked;
+        else
+          select l.lane, l.served_seq into v_lane, v_lane_seq
+          from job_queue_lanes l
+          where (l.served_seq, l.lane) > (v_lane_seq, v_lane)
+          order by l.served_seq, l.lane
+          limit 1
+          for update skip locked;
+        end if;
+        exit walk when v_lane is null;
         if v_yielded = 0 and not v_budgeted and cardinality(v_closed) = 0 then
           -- 0031: the pass's first lane with work is claimed at once (a claim of one is this statement).
           return query

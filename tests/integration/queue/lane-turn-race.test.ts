@@ -6,6 +6,7 @@
 // bob's lane over (its turn is now behind everyone's), as a claim that started after A would.
 import { expect, test } from 'vitest';
 import type { Sql } from '$lib/server/db/client';
+import { claimJobs } from '$lib/server/queue';
 import { createUser } from '../../support/db';
 import { eventually } from '../../support/services';
 import { useQueueDatabase } from '../../support/queue';
@@ -64,5 +65,25 @@ test('a lane served by a claim that commits mid-walk is not served again by that
 		a.release();
 		b.release();
 		holder.release();
+	}
+});
+
+test('a claim holds only the lane it serves: a concurrent claim serves the next lane, not the oldest job', async () => {
+	const [heavy, light] = (await Promise.all([createUser(q.sql), createUser(q.sql)])).map((u) => u.id).sort();
+	const heavyJobs: string[] = [];
+	for (let i = 0; i < 5; i++) heavyJobs.push(await insert(heavy!, `heavy ${i}`));
+	const lightJob = await insert(light!, 'light');
+	const a = await q.sql.reserve();
+	try {
+		await a`begin`;
+		const [byA] = await a<{ id: string }[]>`select id from claim_jobs('claim-a', 1, 30, null)`;
+		expect(byA!.id).toBe(heavyJobs[0]);
+		// A is still open, holding the heavy lane: B takes the light user's turn. (A walk that locked
+		// every lane it fetched left B none, and B fell back to the oldest job: heavy's second.)
+		const byB = await claimJobs(q.sql, { workerId: 'claim-b', limit: 1 });
+		expect(byB.map((j) => j.id)).toEqual([lightJob]);
+		await a`commit`;
+	} finally {
+		a.release();
 	}
 });
