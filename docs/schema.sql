@@ -392,27 +392,39 @@ begin
     raise exception 'claim_jobs: lease_seconds must be between 1 and 86400' using errcode = '22023';
   end if;
 
-  select coalesce(array_agg(job_type), '{}') into v_paused from job_queue_paused_types;
-  -- Each limited key's room, once per claim: its free slots less its claimed jobs still in flight to
-  -- one. Only keys with jobs in line matter (a probe of a small partial index each): with none, the
-  -- claim is 0031's.
-  select coalesce(array_agg(r.concurrency_key) filter (where r.room <= 0), '{}'),
-         coalesce(array_agg(r.concurrency_key) filter (where r.room > 0), '{}'),
-         coalesce(array_agg(r.room) filter (where r.room > 0), '{}')
-  into v_closed, v_room_keys, v_rooms
+  -- What the claim reads once, in one statement (each statement of a function has its own start-up
+  -- cost, and the one-lane claim of one is little more than these): the paused types; each limited
+  -- key's room, its free slots less its claimed jobs still in flight to one, for the keys with jobs
+  -- in line only (with no keyed job in line, one probe and no key is read: the claim is 0031's);
+  -- and whether more than one lane has work.
+  select coalesce((select array_agg(p.job_type) from job_queue_paused_types p), '{}'),
+         coalesce(r.closed, '{}'), coalesce(r.room_keys, '{}'), coalesce(r.rooms, '{}'),
+         t.lanes, t.first_lane, t.first_seq
+  into v_paused, v_closed, v_room_keys, v_rooms, v_lanes, v_lane, v_seq
   from (
-    select l.concurrency_key,
-           l.free_slots - (select count(*)::integer from job_queue j
-                           where j.status = 'processing' and j.concurrency_key = l.concurrency_key) as room
-    from job_queue_concurrency_limits l
-    where exists (select 1 from job_queue j where j.status = 'pending' and j.concurrency_key = l.concurrency_key)
-  ) r;
+    select array_agg(k.concurrency_key) filter (where k.room <= 0) as closed,
+           array_agg(k.concurrency_key) filter (where k.room > 0) as room_keys,
+           array_agg(k.room) filter (where k.room > 0) as rooms
+    from (
+      select l.concurrency_key,
+             l.free_slots - (select count(*)::integer from job_queue j
+                             where j.status = 'processing' and j.concurrency_key = l.concurrency_key) as room
+      from job_queue_concurrency_limits l
+      -- Scalar probes, ordered by the key: each a descent of job_queue_key_claim_idx. (An EXISTS here
+      -- is planned as a join that reads every keyed job in line; a filter on the claim order's index
+      -- would walk every job without a key, the hot path.)
+      where (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key is not null
+             order by j.concurrency_key limit 1) is not null
+        and (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key = l.concurrency_key
+             order by j.concurrency_key limit 1) is not null
+    ) k
+  ) r,
+  (
+    select count(*)::integer as lanes, (array_agg(f.lane))[1] as first_lane, (array_agg(f.served_seq))[1] as first_seq
+    from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) f
+  ) t;
   v_budgeted := cardinality(v_room_keys) > 0;
   perform set_config('synchronous_commit', 'off', true);
-
-  select count(*)::integer, (array_agg(t.lane))[1], (array_agg(t.served_seq))[1]
-  into v_lanes, v_lane, v_seq
-  from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) t;
 
   if v_lanes = 1 then
     v_fallback := true;

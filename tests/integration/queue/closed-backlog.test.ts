@@ -143,3 +143,19 @@ test('eight claimers at once on one lane behind a closed backlog: every open job
 	]);
 	expect(seen.size).toBe(220);
 });
+
+test('no keyed job in line (the hot path): a claim reads a few entries, however many jobs without a key wait', async () => {
+	await q.sql`select set_concurrency_limit(${FULL}, 0)`;
+	await q.sql`select set_concurrency_limit(${OPEN}, 100)`;
+	const reads: number[] = [];
+	for (const count of [200, 5000]) {
+		await q.sql`truncate job_queue, job_queue_lanes cascade`;
+		await insert(q.sql, null, count, null, 60);
+		await q.sql`analyze job_queue`;
+		const one = await entriesRead((conn) => claimJobs(conn, { workerId: 'hot', limit: 1 }));
+		expect(one.result).toHaveLength(1);
+		reads.push(one.entries);
+	}
+	expect(reads[1], JSON.stringify(reads)).toBeLessThan(20);
+	expect(reads[1]).toBeLessThanOrEqual(reads[0]! + 2);
+});
