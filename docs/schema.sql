@@ -367,6 +367,8 @@ declare
   v_top       integer;
   v_lane      uuid;
   v_lane_seq  bigint;
+  v_sync      text;
+  v_keyed     boolean;
   v_lanes     integer;
   v_seq       bigint;
   v_count     integer := 0;
@@ -393,38 +395,41 @@ begin
   end if;
 
   -- What the claim reads once, in one statement (each statement of a function has its own start-up
-  -- cost, and the one-lane claim of one is little more than these): the paused types; each limited
-  -- key's room, its free slots less its claimed jobs still in flight to one, for the keys with jobs
-  -- in line only (with no keyed job in line, one probe and no key is read: the claim is 0031's);
-  -- and whether more than one lane has work.
-  select coalesce((select array_agg(p.job_type) from job_queue_paused_types p), '{}'),
-         coalesce(r.closed, '{}'), coalesce(r.room_keys, '{}'), coalesce(r.rooms, '{}'),
+  -- cost, and the one-lane claim of one is little more than these): synchronous_commit off for this
+  -- transaction (as 0002: a claim lost in a crash is reclaimed when its lease runs out), the paused
+  -- types, whether any job in line has a key, and whether more than one lane has work. The probe for
+  -- keys is scalar and ordered by the key, a descent of job_queue_key_claim_idx (a filter on the
+  -- claim order's index would walk every job without a key: the hot path).
+  select set_config('synchronous_commit', 'off', true),
+         coalesce((select array_agg(p.job_type) from job_queue_paused_types p), '{}'),
+         (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key is not null
+          order by j.concurrency_key limit 1) is not null,
          t.lanes, t.first_lane, t.first_seq
-  into v_paused, v_closed, v_room_keys, v_rooms, v_lanes, v_lane, v_seq
+  into v_sync, v_paused, v_keyed, v_lanes, v_lane, v_seq
   from (
-    select array_agg(k.concurrency_key) filter (where k.room <= 0) as closed,
-           array_agg(k.concurrency_key) filter (where k.room > 0) as room_keys,
-           array_agg(k.room) filter (where k.room > 0) as rooms
+    select count(*)::integer as lanes, (array_agg(f.lane))[1] as first_lane, (array_agg(f.served_seq))[1] as first_seq
+    from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) f
+  ) t;
+  v_closed := '{}';
+  v_room_keys := '{}';
+  v_rooms := '{}';
+  if v_keyed then
+    -- Each limited key's room: its free slots less its claimed jobs still in flight to one, for the
+    -- keys with jobs in line (scalar probes again: an EXISTS is planned as a join over every keyed job).
+    select coalesce(array_agg(k.concurrency_key) filter (where k.room <= 0), '{}'),
+           coalesce(array_agg(k.concurrency_key) filter (where k.room > 0), '{}'),
+           coalesce(array_agg(k.room) filter (where k.room > 0), '{}')
+    into v_closed, v_room_keys, v_rooms
     from (
       select l.concurrency_key,
              l.free_slots - (select count(*)::integer from job_queue j
                              where j.status = 'processing' and j.concurrency_key = l.concurrency_key) as room
       from job_queue_concurrency_limits l
-      -- Scalar probes, ordered by the key: each a descent of job_queue_key_claim_idx. (An EXISTS here
-      -- is planned as a join that reads every keyed job in line; a filter on the claim order's index
-      -- would walk every job without a key, the hot path.)
-      where (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key is not null
+      where (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key = l.concurrency_key
              order by j.concurrency_key limit 1) is not null
-        and (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key = l.concurrency_key
-             order by j.concurrency_key limit 1) is not null
-    ) k
-  ) r,
-  (
-    select count(*)::integer as lanes, (array_agg(f.lane))[1] as first_lane, (array_agg(f.served_seq))[1] as first_seq
-    from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) f
-  ) t;
+    ) k;
+  end if;
   v_budgeted := cardinality(v_room_keys) > 0;
-  perform set_config('synchronous_commit', 'off', true);
 
   if v_lanes = 1 then
     v_fallback := true;
