@@ -2,7 +2,8 @@
 // database): the claim's server-side cost and the worker's throughput on the hot path (system jobs,
 // one lane, with the models' limit rows present as in every database), the fair-share case (one user's
 // 100,000 jobs and ten light users), and the pathological case: 100,000 pending jobs of a closed key
-// at the head of the line and 100 claimable ones behind them.
+// at the head of the line and 100 claimable ones behind them (0037 reads around them; before it, the
+// claim walked them).
 import { readFileSync } from 'node:fs';
 import type { Sql } from '../src/lib/server/db/client';
 import { drain } from './drive';
@@ -124,10 +125,10 @@ export const gate: Measurement = {
 				for (const db of [pair.gate, pair.before]) await reset(db.sql);
 			}
 
-			// The pathological line: BACKLOG pending jobs of a closed key ahead of 100 claimable ones. The
-			// claim filters the closed ones out of the same index walk, so it walks past them; measured
-			// with one lane and with the backlog in one user's lane of eleven. Reference: the same line
-			// with the key open (its cost is the plain claim's).
+			// The pathological line: BACKLOG pending jobs of a closed key ahead of 100 claimable ones. Since
+			// 0037 the claim reads around them (per-key heads) instead of walking them; measured with one
+			// lane and with the backlog in one user's lane of eleven. Reference: the same line with the key
+			// open (its cost is the plain claim's).
 			const sql = pair.gate.sql;
 			for (const lanes of ['one_lane', 'eleven_lanes'] as const) {
 				const owners = lanes === 'one_lane' ? [null] : await users(sql, 11);
