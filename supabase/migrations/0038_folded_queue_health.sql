@@ -49,6 +49,24 @@ create table public.job_queue_settled_totals (
 comment on table public.job_queue_settled_totals is
   'queue_health''s folded part: aggregates of settled jobs with completed_at <= job_queue_fold_state.folded_through.';
 
+-- The console's history chart (jobs created per bucket, how many completed or failed, by type and
+-- model) reads the same folded rows by the hour they were created in: 30 days of it was a walk of
+-- every job created in them (580 ms at 1M jobs). Same watermark, same triggers, no bounds to keep.
+create table public.job_queue_settled_hourly (
+  created_hour timestamptz not null,
+  job_type     text not null,
+  model_id     text,
+  status       text not null,
+  jobs         bigint not null,
+  constraint settled_hourly_status_settled check (status in ('completed', 'failed', 'cancelled')),
+  constraint settled_hourly_jobs_positive check (jobs > 0),
+  constraint settled_hourly_on_the_hour check (created_hour = date_trunc('hour', created_hour, 'UTC')),
+  constraint settled_hourly_one_row_per_group unique nulls not distinct (created_hour, job_type, model_id, status)
+);
+
+comment on table public.job_queue_settled_hourly is
+  'The history chart''s folded part: settled jobs by UTC hour created, type, model and status (same watermark as job_queue_settled_totals).';
+
 create table public.job_queue_fold_state (
   singleton      boolean primary key default true,
   folded_through timestamptz not null default '-infinity',
@@ -60,6 +78,7 @@ create table public.job_queue_fold_state (
 insert into public.job_queue_fold_state default values;
 
 alter table public.job_queue_settled_totals enable row level security;
+alter table public.job_queue_settled_hourly enable row level security;
 alter table public.job_queue_fold_state enable row level security;
 
 -- As job_queue: a user's view reads only their own jobs' totals.
@@ -67,14 +86,48 @@ create policy "Users can view their own totals" on public.job_queue_settled_tota
   for select to authenticated using (created_by = auth.uid());
 create policy "Service role has full access" on public.job_queue_settled_totals
   for all to service_role using (true) with check (true);
+create policy "Service role has full access" on public.job_queue_settled_hourly
+  for all to service_role using (true) with check (true);
 create policy "Signed-in users can read the watermark" on public.job_queue_fold_state
   for select to authenticated using (true);
 create policy "Service role has full access" on public.job_queue_fold_state
   for all to service_role using (true) with check (true);
 
-revoke all on public.job_queue_settled_totals, public.job_queue_fold_state from anon, authenticated;
+revoke all on public.job_queue_settled_totals, public.job_queue_settled_hourly, public.job_queue_fold_state from anon, authenticated;
 grant select on public.job_queue_settled_totals, public.job_queue_fold_state to authenticated;
-grant all on public.job_queue_settled_totals, public.job_queue_fold_state to service_role;
+grant all on public.job_queue_settled_totals, public.job_queue_settled_hourly, public.job_queue_fold_state to service_role;
+
+-- One hour's count of one (type, model, status) moved by p_jobs (negative: taken away; an emptied row goes).
+create function public.count_settled_hour(
+  p_created_at timestamptz, p_job_type text, p_model_id text, p_status text, p_jobs bigint
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_hour timestamptz := date_trunc('hour', p_created_at, 'UTC');
+  v_left bigint;
+begin
+  if p_jobs > 0 then
+    insert into job_queue_settled_hourly as h (created_hour, job_type, model_id, status, jobs)
+    values (v_hour, p_job_type, p_model_id, p_status, p_jobs)
+    on conflict (created_hour, job_type, model_id, status) do update set jobs = h.jobs + excluded.jobs;
+    return;
+  end if;
+  select h.jobs + p_jobs into v_left from job_queue_settled_hourly h
+  where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status
+  for update;
+  if v_left is null or v_left < 0 then
+    raise exception 'count_settled_hour: (%, %, %, %) holds fewer jobs than are taken away', v_hour, p_job_type, p_model_id, p_status
+      using errcode = 'XX000';
+  end if;
+  if v_left = 0 then
+    delete from job_queue_settled_hourly h
+    where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status;
+  else
+    update job_queue_settled_hourly h set jobs = v_left
+    where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status;
+  end if;
+end;
+$$;
 
 -- Adds one group's share (rows already known to be folded).
 create function public.add_settled_totals(
@@ -151,8 +204,8 @@ begin
   end if;
   v_new_folded := new.status in ('completed', 'failed', 'cancelled') and new.completed_at <= v_through;
   if v_old_folded and v_new_folded
-     and (old.job_type, old.status, old.created_by, old.created_at, old.started_at, old.completed_at)
-         is not distinct from (new.job_type, new.status, new.created_by, new.created_at, new.started_at, new.completed_at) then
+     and (old.job_type, old.status, old.created_by, old.created_at, old.started_at, old.completed_at, old.payload ->> 'model_id')
+         is not distinct from (new.job_type, new.status, new.created_by, new.created_at, new.started_at, new.completed_at, new.payload ->> 'model_id') then
     return null;
   end if;
   -- Both groups' rows locked in key order, so two such changes cannot deadlock.
@@ -165,11 +218,13 @@ begin
     perform subtract_settled_totals(old.job_type, old.status, old.created_by, 1,
       extract(epoch from (old.completed_at - old.started_at)), (old.completed_at - old.started_at is not null)::int,
       old.created_at, old.created_at, v_through);
+    perform count_settled_hour(old.created_at, old.job_type, old.payload ->> 'model_id', old.status, -1);
   end if;
   if v_new_folded then
     perform add_settled_totals(new.job_type, new.status, new.created_by, 1,
       extract(epoch from (new.completed_at - new.started_at)), (new.completed_at - new.started_at is not null)::int,
       new.created_at, new.created_at);
+    perform count_settled_hour(new.created_at, new.job_type, new.payload ->> 'model_id', new.status, 1);
   end if;
   return null;
 end;
@@ -205,6 +260,15 @@ begin
     perform subtract_settled_totals(v_group.job_type, v_group.status, v_group.created_by, v_group.jobs,
       v_group.duration_sum, v_group.durations, v_group.oldest, v_group.newest, v_through);
   end loop;
+  for v_group in
+    select date_trunc('hour', d.created_at, 'UTC') as hour, d.job_type, d.payload ->> 'model_id' as model_id, d.status, count(*) as jobs
+    from deleted_jobs d
+    where d.status in ('completed', 'failed', 'cancelled') and d.completed_at <= v_through
+    group by 1, 2, 3, 4
+    order by 1, 2, 3 nulls first, 4
+  loop
+    perform count_settled_hour(v_group.hour, v_group.job_type, v_group.model_id, v_group.status, -v_group.jobs);
+  end loop;
   return null;
 end;
 $$;
@@ -214,6 +278,7 @@ language plpgsql volatile security definer set search_path = public, pg_temp as 
 begin
   perform 1 from job_queue_fold_state for update;
   delete from job_queue_settled_totals;
+  delete from job_queue_settled_hourly;
   return null;
 end;
 $$;
@@ -291,6 +356,13 @@ begin
         from folded f order by f.job_type, f.status, f.created_by nulls first
       )
       select coalesce(sum(a.jobs), 0)::integer into v_count from added a;
+      insert into job_queue_settled_hourly as h (created_hour, job_type, model_id, status, jobs)
+      select date_trunc('hour', j.created_at, 'UTC'), j.job_type, j.payload ->> 'model_id', j.status, count(*)
+      from job_queue j
+      where j.status in ('completed', 'failed', 'cancelled')
+        and j.completed_at > v_state.folded_through and j.completed_at <= v_target
+      group by 1, 2, 3, 4
+      on conflict (created_hour, job_type, model_id, status) do update set jobs = h.jobs + excluded.jobs;
       update job_queue_fold_state set folded_through = v_target, folded_at = now();
     end if;
     -- A candidate is spent only when the watermark reached it (a batch-limited step keeps it).
@@ -310,6 +382,7 @@ $$;
 revoke execute on function
   public.add_settled_totals(text, text, uuid, bigint, numeric, bigint, timestamptz, timestamptz),
   public.subtract_settled_totals(text, text, uuid, bigint, numeric, bigint, timestamptz, timestamptz, timestamptz),
+  public.count_settled_hour(timestamptz, text, text, text, bigint),
   public.track_settled_job_change(), public.track_settled_job_delete(), public.clear_settled_totals(),
   public.fold_settled_jobs(integer)
   from public, anon, authenticated;

@@ -6,6 +6,8 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import type { Sql } from '$lib/server/db/client';
 import { withUser, type JwtClaims } from '$lib/server/db/with-user';
 import { claimJobs, completeJob, enqueueJob, failJob, foldSettledJobs, purgeFinishedJobs, retryJob, retryJobs } from '$lib/server/queue';
+import { consoleReader } from '$lib/server/console/access';
+import { HISTORY_RANGES, historySeries, type HistoryQuery } from '$lib/server/console/history';
 import { OLD_VIEWS } from '../../../bench/views';
 import { createUser } from '../../support/db';
 import { rejection, useQueueDatabase } from '../../support/queue';
@@ -14,6 +16,9 @@ import { eventually } from '../../support/services';
 const q = useQueueDatabase({ max: 8 });
 const SETTLED = ['completed', 'failed', 'cancelled'] as const;
 const TYPES = ['generate-image', 'upscale', 'email'];
+const MODELS = ['m/a', 'm/b'];
+const reader = consoleReader({ id: '00000000-0000-4000-8000-0000000000ad', email: 'a@x.test', isAdmin: true, isOperator: false, sessionId: null,
+	claims: { sub: '00000000-0000-4000-8000-0000000000ad', role: 'authenticated' } });
 
 type User = { id: string; claims: JwtClaims };
 let users: User[];
@@ -60,6 +65,41 @@ async function expectExact(sql: Sql, context: string) {
 	}
 }
 
+/** The history chart's query before 0038 (every job created in the range, counted from job_queue). */
+async function plainHistory(sql: Sql, query: HistoryQuery) {
+	const { bucketSeconds: step, buckets } = HISTORY_RANGES[query.range];
+	const rows = await sql<{ at: Date; total: number; completed: number; failed: number }[]>`
+		with slots as (select generate_series(floor(date_part('epoch', now()) / ${step})::bigint - ${buckets - 1},
+		                                      floor(date_part('epoch', now()) / ${step})::bigint) as b),
+		created as (
+			select floor(date_part('epoch', created_at) / ${step})::bigint as b, count(*)::int as total,
+			       count(*) filter (where status = 'completed')::int as completed, count(*) filter (where status = 'failed')::int as failed
+			from public.job_queue
+			where created_at >= to_timestamp((floor(date_part('epoch', now()) / ${step}) - ${buckets - 1}) * ${step})
+			  and (${query.type}::text is null or job_type = ${query.type}) and (${query.model}::text is null or payload ->> 'model_id' = ${query.model})
+			group by 1
+		)
+		select to_timestamp(slots.b * ${step}) as at, coalesce(c.total, 0) as total, coalesce(c.completed, 0) as completed,
+		       coalesce(c.failed, 0) as failed
+		from slots left join created c on c.b = slots.b order by slots.b`;
+	return rows.map((row) => ({ ...row, at: row.at.toISOString() }));
+}
+
+const HISTORY_QUERIES: HistoryQuery[] = [
+	{ range: '30d', type: null, model: null },
+	{ range: '24h', type: null, model: null },
+	{ range: '7d', type: 'upscale', model: null },
+	{ range: '30d', type: 'generate-image', model: 'm/a' },
+	{ range: '30d', type: null, model: 'm/b' }
+];
+
+/** The history chart (folded by the hour, 0038) and its plain query agree, for each range and filter. */
+async function expectHistoryExact(sql: Sql, context: string) {
+	for (const query of HISTORY_QUERIES) {
+		expect(await historySeries(reader, sql, query), `${context} (history ${JSON.stringify(query)})`).toEqual(await plainHistory(sql, query));
+	}
+}
+
 /** Settled (and some pending) rows written as an import would: old times, microseconds, nulls. */
 async function insertHistory(sql: Sql, rand: ReturnType<typeof prng>, n: number, minAgeSeconds = 60) {
 	const rows = Array.from({ length: n }, () => {
@@ -68,6 +108,7 @@ async function insertHistory(sql: Sql, rand: ReturnType<typeof prng>, n: number,
 		const ran = rand.next() < 0.9;
 		return {
 			job_type: rand.pick(TYPES),
+			model: rand.next() < 0.2 ? null : rand.pick(MODELS),
 			status,
 			created_by: rand.next() < 0.2 ? null : rand.pick(users).id,
 			age,
@@ -76,10 +117,10 @@ async function insertHistory(sql: Sql, rand: ReturnType<typeof prng>, n: number,
 		};
 	});
 	await sql`
-		insert into public.job_queue (job_type, status, created_by, created_at, started_at, completed_at)
-		select r.job_type, r.status, r.created_by::uuid, t.created_at,
+		insert into public.job_queue (job_type, payload, status, created_by, created_at, started_at, completed_at)
+		select r.job_type, case when r.model is null then '{}' else jsonb_build_object('model_id', r.model) end, r.status, r.created_by::uuid, t.created_at,
 		       t.created_at + make_interval(secs => r.started), t.created_at + make_interval(secs => r.completed)
-		from jsonb_to_recordset(${sql.json(rows as never)}) as r(job_type text, status text, created_by text, age float8, started float8, completed float8),
+		from jsonb_to_recordset(${sql.json(rows as never)}) as r(job_type text, model text, status text, created_by text, age float8, started float8, completed float8),
 		     lateral (select now() - make_interval(secs => r.age) as created_at) t`;
 }
 
@@ -143,7 +184,8 @@ const STEPS: Record<string, (sql: Sql, rand: ReturnType<typeof prng>) => Promise
 			sql`update public.job_queue set job_type = ${rand.pick(TYPES)}, status = ${rand.pick(SETTLED)} where id = ${id}`,
 			sql`update public.job_queue set completed_at = null where id = ${id}`,
 			sql`update public.job_queue set completed_at = now() where id = ${id}`,
-			sql`update public.job_queue set error_message = 'edited' where id = ${id}`
+			sql`update public.job_queue set error_message = 'edited' where id = ${id}`,
+			sql`update public.job_queue set payload = jsonb_build_object('model_id', ${rand.pick(MODELS)}::text) where id = ${id}`
 		];
 		await rand.pick(edits);
 	},
@@ -172,11 +214,13 @@ describe('queue_health', () => {
 		const [totals] = await q.sql<{ n: number }[]>`select coalesce(sum(jobs), 0)::int as n from public.job_queue_settled_totals`;
 		expect(totals!.n).toBeGreaterThan(400); // the history is folded, not read live
 		await expectExact(q.sql, 'after folding');
+		await expectHistoryExact(q.sql, 'after folding');
 		const names = Object.keys(STEPS);
 		for (let step = 0; step < 60; step++) {
 			const name = rand.pick(names);
 			await STEPS[name]!(q.sql, rand);
 			await expectExact(q.sql, `seed ${seed}, step ${step}: ${name}`);
+			await expectHistoryExact(q.sql, `seed ${seed}, step ${step}: ${name}`);
 		}
 	});
 
@@ -186,12 +230,14 @@ describe('queue_health', () => {
 		await foldAll(q.sql);
 		await purgeFinishedJobs(q.sql, { olderThanDays: 0, batchSize: 100_000 });
 		await expectExact(q.sql, 'after purging all');
-		const [left] = await q.sql<{ n: number }[]>`select count(*)::int as n from public.job_queue_settled_totals`;
+		const [left] = await q.sql<{ n: number }[]>`
+			select ((select count(*) from public.job_queue_settled_totals) + (select count(*) from public.job_queue_settled_hourly))::int as n`;
 		expect(left!.n).toBe(0);
 		await insertHistory(q.sql, rand, 100);
 		await foldAll(q.sql);
 		await q.sql`truncate public.job_queue cascade`;
-		const [after] = await q.sql<{ n: number }[]>`select count(*)::int as n from public.job_queue_settled_totals`;
+		const [after] = await q.sql<{ n: number }[]>`
+			select ((select count(*) from public.job_queue_settled_totals) + (select count(*) from public.job_queue_settled_hourly))::int as n`;
 		expect(after!.n).toBe(0);
 		await expectExact(q.sql, 'after truncate');
 	});
