@@ -80,6 +80,23 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.add_settled_totals(p_job_type text, p_status text, p_created_by uuid, p_jobs bigint, p_duration_sum numeric, p_durations bigint, p_oldest timestamp with time zone, p_newest timestamp with time zone) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  insert into job_queue_settled_totals as t
+    (job_type, status, created_by, jobs, duration_sum, durations, oldest_created_at, newest_created_at)
+  values (p_job_type, p_status, p_created_by, p_jobs, p_duration_sum, p_durations, p_oldest, p_newest)
+  on conflict (job_type, status, created_by) do update set
+    jobs = t.jobs + excluded.jobs,
+    duration_sum = case when t.duration_sum is null then excluded.duration_sum
+                        when excluded.duration_sum is null then t.duration_sum
+                        else t.duration_sum + excluded.duration_sum end,
+    durations = t.durations + excluded.durations,
+    oldest_created_at = least(t.oldest_created_at, excluded.oldest_created_at),
+    newest_created_at = greatest(t.newest_created_at, excluded.newest_created_at);
+$$;
+
 CREATE FUNCTION public.admit_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -690,6 +707,18 @@ CREATE FUNCTION public.claim_next_job(p_worker_id text DEFAULT NULL::text, p_lea
   select * from claim_jobs(coalesce(p_worker_id, 'session-' || pg_backend_pid()), 1, p_lease_seconds, p_job_types);
 $$;
 
+CREATE FUNCTION public.clear_settled_totals() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+begin
+  perform 1 from job_queue_fold_state for update;
+  delete from job_queue_settled_totals;
+  delete from job_queue_settled_hourly;
+  return null;
+end;
+$$;
+
 CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text, p_price_per_second numeric DEFAULT NULL::numeric) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -802,6 +831,37 @@ CREATE FUNCTION public.compute_backoff(p_attempts integer) RETURNS interval
     least(3600, 5 * power(2, greatest(p_attempts, 1) - 1)) * (0.8 + random() * 0.4));
 $$;
 
+CREATE FUNCTION public.count_settled_hour(p_created_at timestamp with time zone, p_job_type text, p_model_id text, p_status text, p_jobs bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_hour timestamptz := date_trunc('hour', p_created_at, 'UTC');
+  v_left bigint;
+begin
+  if p_jobs > 0 then
+    insert into job_queue_settled_hourly as h (created_hour, job_type, model_id, status, jobs)
+    values (v_hour, p_job_type, p_model_id, p_status, p_jobs)
+    on conflict (created_hour, job_type, model_id, status) do update set jobs = h.jobs + excluded.jobs;
+    return;
+  end if;
+  select h.jobs + p_jobs into v_left from job_queue_settled_hourly h
+  where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status
+  for update;
+  if v_left is null or v_left < 0 then
+    raise exception 'count_settled_hour: (%, %, %, %) holds fewer jobs than are taken away', v_hour, p_job_type, p_model_id, p_status
+      using errcode = 'XX000';
+  end if;
+  if v_left = 0 then
+    delete from job_queue_settled_hourly h
+    where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status;
+  else
+    update job_queue_settled_hourly h set jobs = v_left
+    where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status;
+  end if;
+end;
+$$;
+
 CREATE FUNCTION public.default_user_limits(OUT hourly integer, OUT daily integer) RETURNS record
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'public', 'pg_temp'
@@ -906,6 +966,74 @@ begin
     perform pg_advisory_xact_lock_shared(job_queue_lane_lock_key(), hashtext(v_lane::text));
   end loop;
   insert into job_queue_lanes (lane) select unnest(p_lanes) order by 1 on conflict do nothing;
+end;
+$$;
+
+CREATE FUNCTION public.fold_settled_jobs(p_batch_size integer DEFAULT 100000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_state job_queue_fold_state;
+  v_safe boolean;
+  v_target timestamptz;
+  v_count integer := 0;
+begin
+  if p_batch_size is null or p_batch_size not between 1 and 1000000 then
+    raise exception 'fold_settled_jobs: batch_size must be between 1 and 1000000' using errcode = '22023';
+  end if;
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'fold_settled_jobs: needs read committed (each step must see what the last committed)'
+      using errcode = '25000';
+  end if;
+  select * into v_state from job_queue_fold_state for update skip locked;
+  if not found then
+    return 0;
+  end if;
+  select v_state.candidate_xmax is not null
+         and pg_snapshot_xmin(pg_current_snapshot()) >= v_state.candidate_xmax into v_safe;
+  if v_safe then
+    -- The p_batch_size-th settled row above the watermark bounds this step (ties come along).
+    select least(v_state.candidate_at - interval '5 seconds', (
+      select j.completed_at from job_queue j
+      where j.status in ('completed', 'failed', 'cancelled') and j.completed_at > v_state.folded_through
+      order by j.completed_at offset p_batch_size - 1 limit 1))
+    into v_target;
+    if v_target > v_state.folded_through then
+      with folded as (
+        select j.job_type, j.status, j.created_by, count(*) as jobs,
+               sum(extract(epoch from (j.completed_at - j.started_at))) as duration_sum,
+               count(j.completed_at - j.started_at) as durations,
+               min(j.created_at) as oldest, max(j.created_at) as newest
+        from job_queue j
+        where j.status in ('completed', 'failed', 'cancelled')
+          and j.completed_at > v_state.folded_through and j.completed_at <= v_target
+        group by j.job_type, j.status, j.created_by
+      ), added as (
+        select add_settled_totals(f.job_type, f.status, f.created_by, f.jobs, f.duration_sum, f.durations, f.oldest, f.newest), f.jobs
+        from folded f order by f.job_type, f.status, f.created_by nulls first
+      )
+      select coalesce(sum(a.jobs), 0)::integer into v_count from added a;
+      insert into job_queue_settled_hourly as h (created_hour, job_type, model_id, status, jobs)
+      select date_trunc('hour', j.created_at, 'UTC'), j.job_type, j.payload ->> 'model_id', j.status, count(*)
+      from job_queue j
+      where j.status in ('completed', 'failed', 'cancelled')
+        and j.completed_at > v_state.folded_through and j.completed_at <= v_target
+      group by 1, 2, 3, 4
+      on conflict (created_hour, job_type, model_id, status) do update set jobs = h.jobs + excluded.jobs;
+      update job_queue_fold_state set folded_through = v_target, folded_at = now();
+    end if;
+    -- A candidate is spent only when the watermark reached it (a batch-limited step keeps it).
+    if v_target is null or v_target >= v_state.candidate_at - interval '5 seconds' then
+      v_state.candidate_xmax := null;
+    end if;
+  end if;
+  if v_state.candidate_xmax is null then
+    -- The clock first, then a new statement's snapshot: every id handed out before that time is below its xmax.
+    update job_queue_fold_state set candidate_at = clock_timestamp();
+    update job_queue_fold_state set candidate_xmax = pg_snapshot_xmax(pg_current_snapshot());
+  end if;
+  return v_count;
 end;
 $$;
 
@@ -1494,6 +1622,13 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.read_folded_through() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+  select folded_through from job_queue_fold_state;
+$$;
+
 CREATE FUNCTION public.reap_expired_jobs() RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -1931,6 +2066,43 @@ CREATE FUNCTION public.stuck_job_threshold() RETURNS interval
   select interval '10 minutes';
 $$;
 
+CREATE FUNCTION public.subtract_settled_totals(p_job_type text, p_status text, p_created_by uuid, p_jobs bigint, p_duration_sum numeric, p_durations bigint, p_oldest timestamp with time zone, p_newest timestamp with time zone, p_folded_through timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_row job_queue_settled_totals;
+begin
+  select * into v_row from job_queue_settled_totals t
+  where t.job_type = p_job_type and t.status = p_status and t.created_by is not distinct from p_created_by
+  for update;
+  if not found or v_row.jobs < p_jobs then
+    raise exception 'subtract_settled_totals: totals of (%, %, %) hold fewer jobs than are taken away',
+      p_job_type, p_status, p_created_by using errcode = 'XX000';
+  end if;
+  if v_row.jobs = p_jobs then
+    delete from job_queue_settled_totals t
+    where t.job_type = p_job_type and t.status = p_status and t.created_by is not distinct from p_created_by;
+    return;
+  end if;
+  update job_queue_settled_totals t set
+    jobs = t.jobs - p_jobs,
+    duration_sum = case when t.durations = p_durations then null
+                        else t.duration_sum - coalesce(p_duration_sum, 0) end,
+    durations = t.durations - p_durations
+  where t.job_type = p_job_type and t.status = p_status and t.created_by is not distinct from p_created_by;
+  -- Row triggers of one statement run after all its rows changed: the folded rows left may all be
+  -- about to leave too (a deleted user's jobs, set null at once); then the bounds wait for the last.
+  if p_oldest <= v_row.oldest_created_at or p_newest >= v_row.newest_created_at then
+    update job_queue_settled_totals t set (oldest_created_at, newest_created_at) = (
+      select coalesce(min(j.created_at), t.oldest_created_at), coalesce(max(j.created_at), t.newest_created_at) from job_queue j
+      where j.job_type = p_job_type and j.status = p_status and j.created_by is not distinct from p_created_by
+        and j.completed_at <= p_folded_through)
+    where t.job_type = p_job_type and t.status = p_status and t.created_by is not distinct from p_created_by;
+  end if;
+end;
+$$;
+
 CREATE FUNCTION public.sync_generation_with_job() RETURNS trigger
     LANGUAGE plpgsql
     AS $_$
@@ -2015,6 +2187,91 @@ begin
   elsif new.status in ('queued', 'processing') and old.status in ('cancelled', 'failed') then
     update public.generation_usage set refunded_at = null where generation_id = new.id and refunded_at is not null;
   end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.track_settled_job_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_through timestamptz;
+  v_old_folded boolean := false;
+  v_new_folded boolean;
+begin
+  select folded_through into v_through from job_queue_fold_state for share;
+  if tg_op = 'UPDATE' then
+    v_old_folded := old.status in ('completed', 'failed', 'cancelled') and old.completed_at <= v_through;
+  end if;
+  v_new_folded := new.status in ('completed', 'failed', 'cancelled') and new.completed_at <= v_through;
+  if v_old_folded and v_new_folded
+     and (old.job_type, old.status, old.created_by, old.created_at, old.started_at, old.completed_at, old.payload ->> 'model_id')
+         is not distinct from (new.job_type, new.status, new.created_by, new.created_at, new.started_at, new.completed_at, new.payload ->> 'model_id') then
+    return null;
+  end if;
+  -- Both groups' rows locked in key order, so two such changes cannot deadlock.
+  perform 1 from job_queue_settled_totals t
+  where (v_old_folded and t.job_type = old.job_type and t.status = old.status and t.created_by is not distinct from old.created_by)
+     or (v_new_folded and t.job_type = new.job_type and t.status = new.status and t.created_by is not distinct from new.created_by)
+  order by t.job_type, t.status, t.created_by nulls first
+  for update;
+  if v_old_folded then
+    perform subtract_settled_totals(old.job_type, old.status, old.created_by, 1,
+      extract(epoch from (old.completed_at - old.started_at)), (old.completed_at - old.started_at is not null)::int,
+      old.created_at, old.created_at, v_through);
+    perform count_settled_hour(old.created_at, old.job_type, old.payload ->> 'model_id', old.status, -1);
+  end if;
+  if v_new_folded then
+    perform add_settled_totals(new.job_type, new.status, new.created_by, 1,
+      extract(epoch from (new.completed_at - new.started_at)), (new.completed_at - new.started_at is not null)::int,
+      new.created_at, new.created_at);
+    perform count_settled_hour(new.created_at, new.job_type, new.payload ->> 'model_id', new.status, 1);
+  end if;
+  return null;
+end;
+$$;
+
+CREATE FUNCTION public.track_settled_job_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_through timestamptz;
+  v_group record;
+begin
+  if not exists (select 1 from deleted_jobs d where d.status in ('completed', 'failed', 'cancelled')) then
+    return null;
+  end if;
+  select folded_through into v_through from job_queue_fold_state for share;
+  perform 1 from job_queue_settled_totals t
+  where exists (select 1 from deleted_jobs d
+                where d.status in ('completed', 'failed', 'cancelled') and d.completed_at <= v_through
+                  and d.job_type = t.job_type and d.status = t.status and d.created_by is not distinct from t.created_by)
+  order by t.job_type, t.status, t.created_by nulls first
+  for update;
+  for v_group in
+    select d.job_type, d.status, d.created_by, count(*) as jobs,
+           sum(extract(epoch from (d.completed_at - d.started_at))) as duration_sum,
+           count(d.completed_at - d.started_at) as durations,
+           min(d.created_at) as oldest, max(d.created_at) as newest
+    from deleted_jobs d
+    where d.status in ('completed', 'failed', 'cancelled') and d.completed_at <= v_through
+    group by d.job_type, d.status, d.created_by
+    order by d.job_type, d.status, d.created_by nulls first
+  loop
+    perform subtract_settled_totals(v_group.job_type, v_group.status, v_group.created_by, v_group.jobs,
+      v_group.duration_sum, v_group.durations, v_group.oldest, v_group.newest, v_through);
+  end loop;
+  for v_group in
+    select date_trunc('hour', d.created_at, 'UTC') as hour, d.job_type, d.payload ->> 'model_id' as model_id, d.status, count(*) as jobs
+    from deleted_jobs d
+    where d.status in ('completed', 'failed', 'cancelled') and d.completed_at <= v_through
+    group by 1, 2, 3, 4
+    order by 1, 2, 3 nulls first, 4
+  loop
+    perform count_settled_hour(v_group.hour, v_group.job_type, v_group.model_id, v_group.status, -v_group.jobs);
+  end loop;
   return null;
 end;
 $$;
@@ -2170,6 +2427,15 @@ CREATE TABLE public.job_queue_concurrency_limits (
     CONSTRAINT free_slots_not_negative CHECK ((free_slots >= 0))
 );
 
+CREATE TABLE public.job_queue_fold_state (
+    singleton boolean DEFAULT true NOT NULL,
+    folded_through timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    candidate_at timestamp with time zone,
+    candidate_xmax xid8,
+    folded_at timestamp with time zone,
+    CONSTRAINT fold_state_single_row CHECK (singleton)
+);
+
 CREATE SEQUENCE public.job_queue_lane_turn_seq
     START WITH 1
     INCREMENT BY 1
@@ -2193,6 +2459,34 @@ CREATE TABLE public.job_queue_paused_types (
     reason text,
     CONSTRAINT job_type_not_empty CHECK (((length(btrim(job_type)) >= 1) AND (length(btrim(job_type)) <= 128)))
 );
+
+CREATE TABLE public.job_queue_settled_hourly (
+    created_hour timestamp with time zone NOT NULL,
+    job_type text NOT NULL,
+    model_id text,
+    status text NOT NULL,
+    jobs bigint NOT NULL,
+    CONSTRAINT settled_hourly_jobs_positive CHECK ((jobs > 0)),
+    CONSTRAINT settled_hourly_on_the_hour CHECK ((created_hour = date_trunc('hour'::text, created_hour, 'UTC'::text))),
+    CONSTRAINT settled_hourly_status_settled CHECK ((status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+COMMENT ON TABLE public.job_queue_settled_hourly IS 'The history chart''s folded part: settled jobs by UTC hour created, type, model and status (same watermark as job_queue_settled_totals).';
+
+CREATE TABLE public.job_queue_settled_totals (
+    job_type text NOT NULL,
+    status text NOT NULL,
+    created_by uuid,
+    jobs bigint NOT NULL,
+    duration_sum numeric,
+    durations bigint NOT NULL,
+    oldest_created_at timestamp with time zone NOT NULL,
+    newest_created_at timestamp with time zone NOT NULL,
+    CONSTRAINT settled_totals_jobs_positive CHECK (((jobs > 0) AND ((durations >= 0) AND (durations <= jobs)))),
+    CONSTRAINT settled_totals_status_settled CHECK ((status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+COMMENT ON TABLE public.job_queue_settled_totals IS 'queue_health''s folded part: aggregates of settled jobs with completed_at <= job_queue_fold_state.folded_through.';
 
 CREATE TABLE public.model_generation_totals (
     model_id text NOT NULL,
@@ -2229,14 +2523,69 @@ CREATE TABLE public.models (
 );
 
 CREATE VIEW public.queue_health WITH (security_invoker='true') AS
- SELECT job_queue.job_type,
-    job_queue.status,
-    count(*) AS count,
-    round(avg(EXTRACT(epoch FROM (job_queue.completed_at - job_queue.started_at))), 3) AS avg_duration_seconds,
-    min(job_queue.created_at) AS oldest_created_at,
-    max(job_queue.created_at) AS newest_created_at
-   FROM public.job_queue
-  GROUP BY job_queue.job_type, job_queue.status;
+ WITH parts AS (
+         SELECT j.job_type,
+            j.status,
+            count(*) AS jobs,
+            sum(EXTRACT(epoch FROM (j.completed_at - j.started_at))) AS duration_sum,
+            count((j.completed_at - j.started_at)) AS durations,
+            min(j.created_at) AS oldest,
+            max(j.created_at) AS newest
+           FROM public.job_queue j
+          WHERE (j.status = 'pending'::text)
+          GROUP BY j.job_type, j.status
+        UNION ALL
+         SELECT j.job_type,
+            j.status,
+            count(*) AS count,
+            sum(EXTRACT(epoch FROM (j.completed_at - j.started_at))) AS sum,
+            count((j.completed_at - j.started_at)) AS count,
+            min(j.created_at) AS min,
+            max(j.created_at) AS max
+           FROM public.job_queue j
+          WHERE (j.status = 'processing'::text)
+          GROUP BY j.job_type, j.status
+        UNION ALL
+         SELECT j.job_type,
+            j.status,
+            count(*) AS count,
+            sum(EXTRACT(epoch FROM (j.completed_at - j.started_at))) AS sum,
+            count((j.completed_at - j.started_at)) AS count,
+            min(j.created_at) AS min,
+            max(j.created_at) AS max
+           FROM public.job_queue j
+          WHERE ((j.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (j.completed_at > public.read_folded_through()))
+          GROUP BY j.job_type, j.status
+        UNION ALL
+         SELECT j.job_type,
+            j.status,
+            count(*) AS count,
+            sum(EXTRACT(epoch FROM (j.completed_at - j.started_at))) AS sum,
+            count((j.completed_at - j.started_at)) AS count,
+            min(j.created_at) AS min,
+            max(j.created_at) AS max
+           FROM public.job_queue j
+          WHERE ((j.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (j.completed_at IS NULL))
+          GROUP BY j.job_type, j.status
+        UNION ALL
+         SELECT t.job_type,
+            t.status,
+            sum(t.jobs) AS sum,
+            sum(t.duration_sum) AS sum,
+            sum(t.durations) AS sum,
+            min(t.oldest_created_at) AS min,
+            max(t.newest_created_at) AS max
+           FROM public.job_queue_settled_totals t
+          GROUP BY t.job_type, t.status
+        )
+ SELECT p.job_type,
+    p.status,
+    (sum(p.jobs))::bigint AS count,
+    round((sum(p.duration_sum) / NULLIF(sum(p.durations), (0)::numeric)), 3) AS avg_duration_seconds,
+    min(p.oldest) AS oldest_created_at,
+    max(p.newest) AS newest_created_at
+   FROM parts p
+  GROUP BY p.job_type, p.status;
 
 CREATE TABLE public.queue_maintenance (
     task text NOT NULL,
@@ -2334,6 +2683,9 @@ ALTER TABLE ONLY public.image_generations
 ALTER TABLE ONLY public.job_queue_concurrency_limits
     ADD CONSTRAINT job_queue_concurrency_limits_pkey PRIMARY KEY (concurrency_key);
 
+ALTER TABLE ONLY public.job_queue_fold_state
+    ADD CONSTRAINT job_queue_fold_state_pkey PRIMARY KEY (singleton);
+
 ALTER TABLE ONLY public.job_queue_lanes
     ADD CONSTRAINT job_queue_lanes_pkey PRIMARY KEY (lane);
 
@@ -2351,6 +2703,12 @@ ALTER TABLE ONLY public.models
 
 ALTER TABLE ONLY public.queue_maintenance
     ADD CONSTRAINT queue_maintenance_pkey PRIMARY KEY (task);
+
+ALTER TABLE ONLY public.job_queue_settled_hourly
+    ADD CONSTRAINT settled_hourly_one_row_per_group UNIQUE NULLS NOT DISTINCT (created_hour, job_type, model_id, status);
+
+ALTER TABLE ONLY public.job_queue_settled_totals
+    ADD CONSTRAINT settled_totals_one_row_per_group UNIQUE NULLS NOT DISTINCT (job_type, status, created_by);
 
 ALTER TABLE ONLY public.user_limits
     ADD CONSTRAINT user_limits_pkey PRIMARY KEY (user_id);
@@ -2423,6 +2781,8 @@ CREATE INDEX job_queue_pending_claim_idx ON public.job_queue USING btree (priori
 
 CREATE INDEX job_queue_processing_lease_idx ON public.job_queue USING btree (locked_until) WHERE (status = 'processing'::text);
 
+CREATE INDEX job_queue_sort_attempts_idx ON public.job_queue USING btree (attempts, id) WHERE (attempts <> 1);
+
 CREATE INDEX worker_runs_last_seen_at_idx ON public.worker_runs USING btree (last_seen_at DESC);
 
 CREATE INDEX worker_runs_started_at_idx ON public.worker_runs USING btree (started_at DESC);
@@ -2458,6 +2818,14 @@ CREATE TRIGGER job_queue_notify_inserted AFTER INSERT ON public.job_queue FOR EA
 CREATE TRIGGER job_queue_paused_types_mark_generations AFTER INSERT OR DELETE ON public.job_queue_paused_types FOR EACH ROW EXECUTE FUNCTION public.mark_generations_paused();
 
 CREATE TRIGGER job_queue_settle_manual_update BEFORE UPDATE ON public.job_queue FOR EACH ROW WHEN ((((new.status <> 'processing'::text) AND ((new.locked_by IS NOT NULL) OR (new.locked_until IS NOT NULL))) OR ((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.completed_at IS NULL)))) EXECUTE FUNCTION public.job_queue_settle_manual_update();
+
+CREATE TRIGGER job_queue_settled_change AFTER UPDATE ON public.job_queue FOR EACH ROW WHEN (((old.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) OR ((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.completed_at <= (clock_timestamp() - '00:00:05'::interval))))) EXECUTE FUNCTION public.track_settled_job_change();
+
+CREATE TRIGGER job_queue_settled_delete AFTER DELETE ON public.job_queue REFERENCING OLD TABLE AS deleted_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.track_settled_job_delete();
+
+CREATE TRIGGER job_queue_settled_insert AFTER INSERT ON public.job_queue FOR EACH ROW WHEN (((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.completed_at <= (clock_timestamp() - '00:00:05'::interval)))) EXECUTE FUNCTION public.track_settled_job_change();
+
+CREATE TRIGGER job_queue_settled_truncate AFTER TRUNCATE ON public.job_queue FOR EACH STATEMENT EXECUTE FUNCTION public.clear_settled_totals();
 
 CREATE TRIGGER job_queue_sync_generation AFTER UPDATE OF status ON public.job_queue FOR EACH ROW WHEN (((new.job_type = 'generate-image'::text) AND (new.status IS DISTINCT FROM old.status) AND ((new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])) OR ((new.status = 'pending'::text) AND (old.status = ANY (ARRAY['failed'::text, 'cancelled'::text, 'processing'::text])))))) EXECUTE FUNCTION public.sync_generation_with_job();
 
@@ -2527,9 +2895,15 @@ CREATE POLICY "Service role has full access" ON public.job_queue TO service_role
 
 CREATE POLICY "Service role has full access" ON public.job_queue_concurrency_limits TO service_role USING (true) WITH CHECK (true);
 
+CREATE POLICY "Service role has full access" ON public.job_queue_fold_state TO service_role USING (true) WITH CHECK (true);
+
 CREATE POLICY "Service role has full access" ON public.job_queue_lanes TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.job_queue_paused_types TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.job_queue_settled_hourly TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.job_queue_settled_totals TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.model_generation_totals TO service_role USING (true) WITH CHECK (true);
 
@@ -2543,6 +2917,8 @@ CREATE POLICY "Service role has full access" ON public.webhook_deliveries TO ser
 
 CREATE POLICY "Service role has full access" ON public.worker_runs TO service_role USING (true) WITH CHECK (true);
 
+CREATE POLICY "Signed-in users can read the watermark" ON public.job_queue_fold_state FOR SELECT TO authenticated USING (true);
+
 CREATE POLICY "Users can view their own generations" ON public.image_generations FOR SELECT TO authenticated USING ((user_id = auth.uid()));
 
 CREATE POLICY "Users can view their own groups" ON public.generation_groups FOR SELECT TO authenticated USING ((user_id = auth.uid()));
@@ -2550,6 +2926,8 @@ CREATE POLICY "Users can view their own groups" ON public.generation_groups FOR 
 CREATE POLICY "Users can view their own jobs" ON public.job_queue FOR SELECT TO authenticated USING ((created_by = auth.uid()));
 
 CREATE POLICY "Users can view their own limits" ON public.user_limits FOR SELECT TO authenticated USING ((user_id = auth.uid()));
+
+CREATE POLICY "Users can view their own totals" ON public.job_queue_settled_totals FOR SELECT TO authenticated USING ((created_by = auth.uid()));
 
 CREATE POLICY "Users can view their own usage" ON public.generation_usage FOR SELECT TO authenticated USING ((user_id = auth.uid()));
 
@@ -2567,9 +2945,15 @@ ALTER TABLE public.job_queue ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.job_queue_concurrency_limits ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE public.job_queue_fold_state ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE public.job_queue_lanes ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.job_queue_paused_types ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.job_queue_settled_hourly ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.job_queue_settled_totals ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.model_generation_totals ENABLE ROW LEVEL SECURITY;
 

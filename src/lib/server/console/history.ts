@@ -3,9 +3,10 @@
 // the page's URL and are allowlisted: a range from the list, a job type a handler is registered
 // for, a model in the catalogue; anything else is a 400 naming what is allowed.
 //
-// Read through job_queue_created_at_id_idx (0011), one range of created_at. Thirty days is most of
-// a retained history, so answers are kept for a minute per (range, type, model): the chart is
-// redrawn on navigation, and the realtime chart is the one that moves by the second.
+// Settled history is read from its hourly totals (0038), the live rest through partial indexes, so
+// thirty days cost about what one day does. Answers are still kept for a minute per (range, type,
+// model): the chart is redrawn on navigation, and the realtime chart is the one that moves by the second.
+import type postgres from 'postgres';
 import { assertReader, type ConsoleAccess } from './access';
 import type { Queryable } from '../db/client';
 import { ValidationError } from '../errors';
@@ -71,25 +72,48 @@ export async function historyChoices(access: ConsoleAccess, sql: Queryable, regi
 	return { types: [...registeredTypes].sort(), models: models.map((m) => m.id) };
 }
 
-/** The buckets of one range ending with the current one (UTC-aligned), empty ones as zeros. */
+/**
+ * The buckets of one range ending with the current one (UTC-aligned), empty ones as zeros. Settled
+ * history comes from job_queue_settled_hourly (0038, folded by the hour created: every bucket is a
+ * whole number of hours), the rest from job_queue through the partial indexes: pending, processing,
+ * and settled rows above the watermark. One statement, so both parts are read in one snapshot.
+ */
 export async function historySeries(access: ConsoleAccess, sql: Queryable, query: HistoryQuery): Promise<HistoryPoint[]> {
 	assertReader(access);
 	const { bucketSeconds: step, buckets } = HISTORY_RANGES[query.range];
-	const type = query.type ? sql`and job_type = ${query.type}` : sql``;
-	const model = query.model ? sql`and payload ->> 'model_id' = ${query.model}` : sql``;
-	// Listing every status lets the planner keep to the created_at index (as hourlyStats does).
+	const start = sql`to_timestamp((floor(date_part('epoch', now()) / ${step}) - ${buckets - 1}) * ${step})`;
+	const live = (status: postgres.Fragment) => sql`
+		select created_at, status from public.job_queue
+		where ${status} and created_at >= ${start}
+		  ${query.type ? sql`and job_type = ${query.type}` : sql``}
+		  ${query.model ? sql`and payload ->> 'model_id' = ${query.model}` : sql``}`;
 	const rows = await sql<{ at: Date; total: number; completed: number; failed: number }[]>`
-		with bounds as (select floor(date_part('epoch', now()) / ${step})::bigint as last),
-		slots as (select generate_series(last - ${buckets - 1}, last) as b from bounds),
-		created as (
-			select floor(date_part('epoch', created_at) / ${step})::bigint as b, count(*)::int as total,
-			       count(*) filter (where status = 'completed')::int as completed,
-			       count(*) filter (where status = 'failed')::int as failed
-			from public.job_queue
-			where status in ('pending', 'processing', 'completed', 'failed', 'cancelled')
-			  and created_at >= to_timestamp((floor(date_part('epoch', now()) / ${step}) - ${buckets - 1}) * ${step})
-			  ${type} ${model}
+		with slots as (
+			select generate_series(last - ${buckets - 1}, last) as b
+			from (select floor(date_part('epoch', now()) / ${step})::bigint as last) bounds
+		),
+		parts as (
+			select floor(date_part('epoch', created_hour) / ${step})::bigint as b, sum(jobs) as total,
+			       coalesce(sum(jobs) filter (where status = 'completed'), 0) as completed,
+			       coalesce(sum(jobs) filter (where status = 'failed'), 0) as failed
+			from public.job_queue_settled_hourly
+			where created_hour >= ${start}
+			  ${query.type ? sql`and job_type = ${query.type}` : sql``}
+			  ${query.model ? sql`and model_id = ${query.model}` : sql``}
 			group by 1
+			union all
+			select floor(date_part('epoch', created_at) / ${step})::bigint, count(*),
+			       count(*) filter (where status = 'completed'), count(*) filter (where status = 'failed')
+			from (
+				${live(sql`status = 'pending'`)}
+				union all ${live(sql`status = 'processing'`)}
+				union all ${live(sql`status in ('completed', 'failed', 'cancelled') and completed_at > public.read_folded_through()`)}
+				union all ${live(sql`status in ('completed', 'failed', 'cancelled') and completed_at is null`)}
+			) unfolded
+			group by 1
+		),
+		created as (
+			select b, sum(total)::int as total, sum(completed)::int as completed, sum(failed)::int as failed from parts group by b
 		)
 		select to_timestamp(slots.b * ${step}) as at, coalesce(c.total, 0) as total,
 		       coalesce(c.completed, 0) as completed, coalesce(c.failed, 0) as failed

@@ -1,13 +1,14 @@
 // The console's jobs: the filtered list and one job with every attempt. Filters (job-filter.ts) arrive
 // as URL query or form fields; sort keys and directions pass through allowlists, values only as
 // parameters. The actions on jobs are in job-actions.ts.
+import type postgres from 'postgres';
 import { assertReader, type ConsoleAccess } from './access';
 import type { Queryable } from '../db/client';
 import { NotFoundError, ValidationError } from '../errors';
 import type { Job, JobStatus } from '../queue';
 import { ATTEMPT_LOG_LIMIT, attemptsSummary, jobAttempts, type AttemptView } from './job-attempts';
 import { joinGeneration, retryKindOf, type RetryKind } from './retry-kinds';
-import { generationIdOf, parseDate, parseUuid, resolveFilter, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
+import { generationIdOf, isFiltered, parseDate, parseUuid, resolveFilter, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
 import { isUuid } from '../../uuid';
 
 export { filterQuery, parseJobFilter, parseUuid, type JobFilter } from './job-filter';
@@ -90,6 +91,24 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 		: null;
 	const order = descending ? sql`${column} desc, j.id desc` : sql`${column} asc, j.id asc`;
 	const sortValue = isTimeKey(sort.key) ? sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : sql`${column}::text`;
+	const pick = (where: ResolvedFilter, extra: postgres.Fragment[]) => sql`
+		select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.payload, j.payload ->> 'model_id' as model_id,
+		       left(j.error_message, 300) as error_message, j.attempt_log, j.created_by, j.created_at, j.scheduled_at,
+		       j.started_at, j.completed_at, ${sortValue} as sort_value
+		from public.job_queue j
+		where ${whereFilter(sql, where, [...(keyset ? [keyset] : []), ...extra])}
+		order by ${order}
+		limit ${PAGE_SIZE + 1}`;
+	// The whole queue by attempts: nearly every job ends with 1, so no index orders them without
+	// growing on every claim. job_queue_sort_attempts_idx (0038) holds the rest in (attempts, id)
+	// order, the primary key walks the attempts = 1 rows by id, and the page merges the two (each at
+	// most a page long). With a filter the planner's own choice stays: its rows are fewer, and the
+	// primary key's walk could pass every job looking for, say, failed ones with one attempt.
+	const page = (where: ResolvedFilter) =>
+		sort.key === 'attempts' && !isFiltered(filter)
+			? sql`select * from ((${pick(where, [sql`j.attempts <> 1`])}) union all (${pick(where, [sql`j.attempts = 1`])})) j
+			      order by ${order} limit ${PAGE_SIZE + 1}`
+			: pick(where, []);
 	// The page's 51 rows first; their log, generation and owner are read for those rows only.
 	const query = (where: ResolvedFilter) => sql<JobListRow[]>`
 		select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.model_id, j.error_message,
@@ -97,15 +116,7 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 		        where e ->> 'kind' = 'attempt' and e ->> 'outcome' <> 'reset') as failed_attempts,
 		       g.id as generation_id, left(g.prompt, 160) as prompt, u.email as user_email,
 		       j.created_at, j.scheduled_at, j.started_at, j.completed_at, j.sort_value
-		from (
-			select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.payload, j.payload ->> 'model_id' as model_id,
-			       left(j.error_message, 300) as error_message, j.attempt_log, j.created_by, j.created_at, j.scheduled_at,
-			       j.started_at, j.completed_at, ${sortValue} as sort_value
-			from public.job_queue j
-			where ${whereFilter(sql, where, keyset ? [keyset] : [])}
-			order by ${order}
-			limit ${PAGE_SIZE + 1}
-		) j
+		from (${page(where)}) j
 		left join public.image_generations g on g.id = ${generationIdOf(sql)}
 		left join auth.users u on u.id = j.created_by
 		order by ${order}`;

@@ -12,6 +12,7 @@ import { evaluateAlerts, type AlertThresholds } from '../monitoring/alerts';
 import { runAllowanceSeconds } from '../worker/runs';
 import { runState, type RunState } from './worker';
 import { ReadCache } from '../read-cache';
+import { historySeries } from './history';
 
 /** One row per job type and status, in queue_health's shape; finished statuses count the last 24 hours. */
 export interface TypeStatusCount {
@@ -124,41 +125,31 @@ export async function queueNow(access: ConsoleAccess, sql: Queryable): Promise<Q
 /** The last 24 hours hour by hour (UTC hours, the current one included), empty hours as zeros. */
 export async function hourlyStats(access: ConsoleAccess, sql: Queryable): Promise<HourlyPoint[]> {
 	assertReader(access);
-	// Hours are numbered floor(epoch / 3600): plain arithmetic per row, where date_trunc(..., 'UTC')
-	// converts time zones per row and costs several times more over a day of jobs. The window's start
-	// is written out in each branch (not taken from a CTE) so the planner sees how narrow the range
-	// is; listing every status (all there are) lets the created-at branch read only
-	// job_queue_created_at_id_idx (0011): one short range of created_at.
-	return sql<HourlyPoint[]>`
-		with hours as (
-			select generate_series(floor(date_part('epoch', now()) / 3600)::int - 23, floor(date_part('epoch', now()) / 3600)::int) as h
-		),
-		created as (
-			select floor(date_part('epoch', created_at) / 3600)::int as h, count(*)::int as total,
-			       count(*) filter (where status = 'completed')::int as completed,
-			       count(*) filter (where status = 'failed')::int as failed
-			from public.job_queue
-			where status in ('pending', 'processing', 'completed', 'failed', 'cancelled')
-			  and created_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
-			group by 1
-		),
-		durations as (
-			select floor(date_part('epoch', completed_at) / 3600)::int as h,
-			       avg(run_seconds)::float8 as avg_duration_seconds,
+	// Jobs created per hour are the history chart's 24 hours (folded totals plus the live rows, 0038).
+	// Run times need every completion of the day (a p95 does not fold), read through
+	// job_queue_finished_at_idx; hours are numbered floor(epoch / 3600), plain arithmetic per row,
+	// where date_trunc(..., 'UTC') converts time zones per row and costs several times more.
+	const [created, durations] = await Promise.all([
+		historySeries(access, sql, { range: '24h', type: null, model: null }),
+		sql<{ hour: Date; avg_duration_seconds: number | null; p95_duration_seconds: number | null }[]>`
+			select to_timestamp(h * 3600) as hour, avg(run_seconds)::float8 as avg_duration_seconds,
 			       (percentile_cont(0.95) within group (order by run_seconds))::float8 as p95_duration_seconds
 			from (
-				select completed_at, date_part('epoch', completed_at - started_at) as run_seconds
+				select floor(date_part('epoch', completed_at) / 3600)::int as h, date_part('epoch', completed_at - started_at) as run_seconds
 				from public.job_queue
 				where status = 'completed' and completed_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
 			) done
-			group by 1
-		)
-		select to_timestamp(hours.h * 3600) as hour, coalesce(c.total, 0) as total, coalesce(c.completed, 0) as completed,
-		       coalesce(c.failed, 0) as failed, d.avg_duration_seconds, d.p95_duration_seconds
-		from hours
-		left join created c on c.h = hours.h
-		left join durations d on d.h = hours.h
-		order by hours.h`;
+			group by h`
+	]);
+	const byHour = new Map(durations.map((d) => [d.hour.getTime(), d]));
+	return created.map((point) => {
+		const hour = new Date(point.at);
+		const d = byHour.get(hour.getTime());
+		return {
+			hour, total: point.total, completed: point.completed, failed: point.failed,
+			avg_duration_seconds: d?.avg_duration_seconds ?? null, p95_duration_seconds: d?.p95_duration_seconds ?? null
+		};
+	});
 }
 
 /**
@@ -168,18 +159,23 @@ export async function hourlyStats(access: ConsoleAccess, sql: Queryable): Promis
  */
 export async function modelTimes(access: ConsoleAccess, sql: Queryable, days = 7): Promise<ModelTime[]> {
 	assertReader(access);
+	// Model by model from the catalogue: each an index-only range of image_generations_model_created_idx
+	// (it includes every column read), where one grouping over all models planned a scan of the table.
 	return sql<ModelTime[]>`
-		select model_id as model,
-		       count(*)::int as total_generations,
-		       avg(date_part('epoch', completed_at - created_at))::float8 as avg_time_seconds,
-		       min(date_part('epoch', completed_at - created_at))::float8 as min_time_seconds,
-		       max(date_part('epoch', completed_at - created_at))::float8 as max_time_seconds
-		from public.image_generations
-		where status = 'completed'
-		  and created_at > now() - make_interval(days => ${days})
-		  and (run_started_at is null or run_started_at = started_at)
-		group by model_id
-		order by avg_time_seconds desc`;
+		select m.id as model, t.total_generations, t.avg_time_seconds, t.min_time_seconds, t.max_time_seconds
+		from public.models m
+		cross join lateral (
+			select count(*)::int as total_generations,
+			       avg(date_part('epoch', g.completed_at - g.created_at))::float8 as avg_time_seconds,
+			       min(date_part('epoch', g.completed_at - g.created_at))::float8 as min_time_seconds,
+			       max(date_part('epoch', g.completed_at - g.created_at))::float8 as max_time_seconds
+			from public.image_generations g
+			where g.model_id = m.id and g.status = 'completed'
+			  and g.created_at > now() - make_interval(days => ${days})
+			  and (g.run_started_at is null or g.run_started_at = g.started_at)
+		) t
+		where t.total_generations > 0
+		order by t.avg_time_seconds desc`;
 }
 
 export async function lastWorkerRun(access: ConsoleAccess, sql: Queryable, allowanceSeconds = runAllowanceSeconds(Infinity)): Promise<LastWorkerRun | null> {

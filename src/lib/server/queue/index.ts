@@ -131,6 +131,12 @@ export async function purgeFinishedJobs(
 	});
 }
 
+/** fold_settled_jobs (0038): settled history into queue_health's totals, a bounded step; returns the rows folded. */
+export async function foldSettledJobs(sql: Queryable, batchSize = 100_000): Promise<number> {
+	const [row] = await sql<{ count: number }[]>`select public.fold_settled_jobs(${batchSize}) as count`;
+	return row!.count;
+}
+
 /** Deletes worker_runs rows not seen for olderThanDays, a batch per statement; returns the total. */
 export async function purgeWorkerRuns(
 	sql: Queryable,

@@ -2,7 +2,7 @@
 // process (a row in queue_maintenance decides who), in small batches under a time cap, so a tick is
 // never held up for long and a backlog drains over a few runs.
 import type { Queryable } from '../db/client';
-import { claimMaintenanceRun, purgeFinishedJobs, purgeWorkerRuns, recordMaintenanceResult } from '../queue';
+import { claimMaintenanceRun, foldSettledJobs, purgeFinishedJobs, purgeWorkerRuns, recordMaintenanceResult } from '../queue';
 
 export interface RetentionOptions {
 	/** Finished jobs (and worker_runs rows) older than this many days go; 0 turns retention off. */
@@ -22,6 +22,9 @@ export interface RetentionResult {
 }
 
 export const RETENTION_TASK = 'retention';
+
+/** How often each process folds settled history into queue_health's totals (0038): its live part is what lies above. */
+export const FOLD_EVERY_MS = 10_000;
 
 /** Runs the retention if it is on and due; null when it did not run. */
 export async function runRetention(sql: Queryable, options: RetentionOptions): Promise<RetentionResult | null> {
@@ -49,10 +52,16 @@ export async function runRetention(sql: Queryable, options: RetentionOptions): P
 /**
  * A tick-sized wrapper for worker loops: cheap to call on every tick (one check of the clock;
  * the database decides only every `everySeconds`), and never throws (a failed run waits its turn).
+ * It also folds settled jobs every FOLD_EVERY_MS, retention on or off (a fold another process holds is skipped).
  */
 export function retentionTicker(sql: Queryable, options: RetentionOptions | null | undefined, log?: (m: string) => void) {
 	let nextCheck = 0;
+	let nextFold = 0;
 	return async (): Promise<void> => {
+		if (Date.now() >= nextFold) {
+			nextFold = Date.now() + FOLD_EVERY_MS;
+			await foldSettledJobs(sql).catch((error: Error) => log?.(`fold of settled jobs failed: ${error.message}`));
+		}
 		if (!options || !(options.days > 0) || Date.now() < nextCheck) return;
 		nextCheck = Date.now() + Math.min(60, options.everySeconds ?? 300) * 1000;
 		try {
