@@ -411,6 +411,52 @@ begin
     raise exception 'claim_jobs: lease_seconds must be between 1 and 86400' using errcode = '22023';
   end if;
 
+  -- The hot path, one lane and no job in line with a key (system jobs, or one user's), in one
+  -- statement: what the general path below reads first and then its one-lane claim (0031), which is
+  -- this exactly. The reads are scalar subqueries of one row (init plans, evaluated once), so the
+  -- claim stays an ordered walk of job_queue_pending_claim_idx. Nothing claimed (another shape of
+  -- line, or nothing due): the general path decides, reading afresh.
+  return query
+  with m as materialized (
+    select set_config('synchronous_commit', 'off', true) as sync,
+           coalesce((select array_agg(p.job_type) from job_queue_paused_types p), '{}') as paused,
+           (select j.concurrency_key from job_queue j where j.status = 'pending' and j.concurrency_key is not null
+            order by j.concurrency_key limit 1) is not null as keyed,
+           f.lanes, f.first_lane, f.first_seq
+    from (
+      select count(*)::integer as lanes, (array_agg(t.lane))[1] as first_lane, (array_agg(t.served_seq))[1] as first_seq
+      from (select l.lane, l.served_seq from job_queue_lanes l order by l.served_seq, l.lane limit 2) t
+    ) f
+  ),
+  candidates as (
+    select j.id
+    from job_queue j
+    where (select m.lanes = 1 and not m.keyed from m)
+      and j.status = 'pending'
+      and j.scheduled_at <= now()
+      and (p_job_types is null or j.job_type = any (p_job_types))
+      and j.job_type <> all ((select m.paused from m)::text[])
+    order by j.priority desc, j.scheduled_at, j.id
+    limit p_limit
+    for update skip locked
+  ),
+  -- A lane never served gets its turn once (as 0031's one-lane claim does).
+  first_turn as (
+    update job_queue_lanes l set served_seq = nextval('job_queue_lane_turn_seq')
+    where l.lane = (select m.first_lane from m) and l.served_seq = 0 and (select m.first_seq = 0 from m)
+      and exists (select 1 from candidates)
+  )
+  update job_queue j
+  set status = 'processing', attempts = j.attempts + 1, claim_count = j.claim_count + 1,
+      started_at = now(), locked_by = p_worker_id, locked_until = now() + v_lease, updated_at = now()
+  from candidates c
+  where j.id = c.id
+  returning j.*;
+  get diagnostics v_n = row_count;
+  if v_n > 0 then
+    return;
+  end if;
+
   -- What the claim reads once, in one statement (each statement of a function has its own start-up
   -- cost, and the one-lane claim of one is little more than these): synchronous_commit off for this
   -- transaction (as 0002: a claim lost in a crash is reclaimed when its lease runs out), the paused
