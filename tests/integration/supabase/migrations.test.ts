@@ -218,6 +218,23 @@ describe('API roles under Supabase default privileges', () => {
 		expect(callable).toEqual([]);
 	});
 
+	test("the claim's helpers (0032, 0037) and the fold (0038) are the service role's alone", async () => {
+		const helpers = ['job_queue_pending_keys', 'job_queue_open_candidates', 'job_queue_take_open', 'job_queue_within_room',
+			'take_concurrency_slot', 'set_concurrency_limit', 'fold_settled_jobs'];
+		const rows = await sql<{ proname: string; anon: boolean; authenticated: boolean; service_role: boolean }[]>`
+			select p.proname, has_function_privilege('anon', p.oid, 'execute') as anon,
+			       has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
+			       has_function_privilege('service_role', p.oid, 'execute') as service_role
+			from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname = any (${helpers})`;
+		expect(rows.map((r) => r.proname).sort()).toEqual([...helpers].sort());
+		expect(rows.filter((r) => r.anon || r.authenticated || !r.service_role)).toEqual([]);
+		// Called as a signed-in user, the one that locks rows is refused outright.
+		const user = await supabaseUser('lock-taker@example.test');
+		const refused = await withUser(sql, user.claims, (tx) => tx`
+			select * from job_queue_take_open(null, null, 10, null, '{}', '{x}', '{}')`).catch((error: { code?: string }) => error.code);
+		expect(refused).toBe('42501');
+	});
+
 	test("a signed-in user sees only their own jobs and generations", async () => {
 		const alice = await supabaseUser('alice@example.test');
 		const bob = await supabaseUser('bob@example.test');
