@@ -8,6 +8,7 @@ import type { Services } from '$lib/server/runtime';
 import { claimJobs, failJob, reapExpiredJobs, snoozeJob } from '$lib/server/queue';
 import { admitGeneration } from '$lib/server/generations/run';
 import { ContinuousWorker } from '$lib/server/worker/continuous';
+import { QueuePositions } from '$lib/server/generations/positions';
 import { actions } from '$routes/admin/models/+page.server';
 import { POST as start } from '$routes/api/generations/+server';
 import { DELETE as cancel, GET as getOne } from '$routes/api/generations/[id]/+server';
@@ -36,6 +37,10 @@ beforeAll(async () => {
 		REPLICATE_POLL_INTERVAL_MS: '20',
 		REPLICATE_MAX_WAIT_MS: '100'
 	});
+	// Places refreshed every 100 ms (the app's 1 s, stretched under load, let CI see only two of the
+	// eleven places the watched generation passes through).
+	services.positions.close();
+	services.positions = new QueuePositions(db.sql, { refreshMs: 100 });
 	[alice, bob, carol] = [await signedInUser(services), await signedInUser(services), await signedInUser(services)];
 	admin = await signedInUser(services, { admin: true });
 	await db.sql`insert into user_limits (user_id, hourly_limit, daily_limit)
