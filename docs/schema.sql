@@ -1192,28 +1192,29 @@ CREATE FUNCTION public.job_queue_lane_lock_key() RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ select 1515 $$;
 
-CREATE FUNCTION public.job_queue_lanes_after_insert() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'public', 'pg_temp'
-    AS $$
-declare
-  v_lanes uuid[];
-begin
-  select array_agg(distinct coalesce(created_by, '00000000-0000-0000-0000-000000000000'::uuid))
-  into v_lanes from new_jobs where status = 'pending';
-  if v_lanes is not null then
-    perform ensure_job_lanes(v_lanes);
-  end if;
-  return null;
-end;
-$$;
-
 CREATE FUNCTION public.job_queue_lanes_after_pending() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
+declare
+  v_lane uuid := coalesce(new.created_by, '00000000-0000-0000-0000-000000000000'::uuid);
 begin
-  perform ensure_job_lanes(array[coalesce(new.created_by, '00000000-0000-0000-0000-000000000000'::uuid)]);
+  if current_setting('transaction_isolation') = 'read committed' then
+    insert into job_queue_lanes (lane)
+    select v_lane from pg_advisory_xact_lock_shared(job_queue_lane_lock_key(), hashtext(v_lane::text))
+    on conflict do nothing;
+    return null;
+  end if;
+  -- Under repeatable read and serializable, a conflict with a lane row our snapshot cannot see (a
+  -- claim dropped it and an enqueue put it back since) is a serialization failure, not a no-op. That
+  -- row is there and stays (we hold the lane's shared lock), which is all this needs. The lock is
+  -- taken before the block, so undoing the block's subtransaction cannot release it.
+  perform pg_advisory_xact_lock_shared(job_queue_lane_lock_key(), hashtext(v_lane::text));
+  begin
+    insert into job_queue_lanes (lane) values (v_lane) on conflict do nothing;
+  exception when serialization_failure then
+    null;
+  end;
   return null;
 end;
 $$;
@@ -2811,7 +2812,7 @@ CREATE TRIGGER job_queue_generation_key_on_return BEFORE UPDATE OF status ON pub
 
 CREATE TRIGGER job_queue_lanes_back_to_pending AFTER UPDATE OF status, created_by ON public.job_queue FOR EACH ROW WHEN (((new.status = 'pending'::text) AND ((old.status <> 'pending'::text) OR (old.created_by IS DISTINCT FROM new.created_by)))) EXECUTE FUNCTION public.job_queue_lanes_after_pending();
 
-CREATE TRIGGER job_queue_lanes_inserted AFTER INSERT ON public.job_queue REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.job_queue_lanes_after_insert();
+CREATE TRIGGER job_queue_lanes_on_insert AFTER INSERT ON public.job_queue FOR EACH ROW WHEN ((new.status = 'pending'::text)) EXECUTE FUNCTION public.job_queue_lanes_after_pending();
 
 CREATE TRIGGER job_queue_notify_inserted AFTER INSERT ON public.job_queue FOR EACH STATEMENT EXECUTE FUNCTION public.notify_job_inserted();
 
