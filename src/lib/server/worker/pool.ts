@@ -72,6 +72,8 @@ export class WorkerPool {
 	private buffer: Buffered[] = [];
 	/** Jobs asked for by claims still in flight, and buffered jobs being confirmed (they hold a slot). */
 	private claiming = 0;
+	/** The last claim took fewer jobs than it asked for: the next wake probes with one claim first. */
+	private lineRanDry = true;
 	private confirming = 0;
 	/** Entries in `running` whose handler is done and whose completion is being written. */
 	private settling = 0;
@@ -124,6 +126,17 @@ export class WorkerPool {
 	async fill(): Promise<number> {
 		if (this.jobTypes.length === 0) return 0;
 		let taken = this.startBuffered();
+		// After a claim that came back short (the line ran dry), one claim first, and the rest of the
+		// room only if it comes back full: a wake then usually means a job or two, and a claim for
+		// every free slot at once (ten, for ten idle slots) would race for them, the winner's claim
+		// slowed by nine that find nothing. While claims come back full, the room is claimed at once.
+		if (this.lineRanDry && !this.stopping && this.freeSlots > 0) {
+			const limit = Math.min(this.freeSlots, this.batch);
+			this.claiming += limit;
+			const got = await this.track(this.claim(limit).finally(() => (this.claiming -= limit)));
+			taken += got;
+			if (got < limit) return taken;
+		}
 		const claims: Promise<number>[] = [];
 		for (let room = this.freeSlots; !this.stopping && room > 0; room = this.freeSlots) {
 			const limit = Math.min(room, this.batch);
@@ -182,6 +195,7 @@ export class WorkerPool {
 			leaseSeconds: this.options.leaseSeconds,
 			jobTypes: this.jobTypes
 		});
+		this.lineRanDry = jobs.length < limit;
 		const now = Date.now();
 		const buffered: Buffered[] = [];
 		for (const job of jobs) {
