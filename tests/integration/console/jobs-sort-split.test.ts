@@ -9,27 +9,17 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeCursor, listJobs, parseCursor, parseJobFilter, parseJobSort, PAGE_SIZE, type JobPage } from '$lib/server/console/jobs';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { adminAccess } from '../../support/routes';
+import { seededRandom } from '../../support/random';
 
 const access = adminAccess();
 const ROWS = 420;
 let db: TestDatabase;
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = Math.imul(a ^ (a >>> 15), 1 | a);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 const SEED = Number(process.env.SORT_SPLIT_SEED ?? Date.now() % 100_000);
 
 beforeAll(async () => {
 	db = await createTestDatabase();
-	const next = random(SEED);
-	const pick = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)]!;
+	const { next, pick } = seededRandom(SEED);
 	// Few distinct instants (with microseconds), so keys tie often, also across the split.
 	const instants = Array.from({ length: 9 }, (_, k) => new Date(Date.UTC(2026, 0, 1, 0, k * 7)).toISOString().replace('Z', `${String(k * 37).padStart(3, '0')}+00`));
 	const rows = Array.from({ length: ROWS }, () => {

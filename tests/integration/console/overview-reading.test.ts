@@ -8,19 +8,11 @@ import { hourlyStats, queueCounts, queueNow, readQueue } from '$lib/server/conso
 import type { Queryable } from '$lib/server/db/client';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { adminAccess } from '../../support/routes';
+import { seededRandom } from '../../support/random';
 
 const access = adminAccess();
 let db: TestDatabase;
 
-function random(seed: number) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = Math.imul(a ^ (a >>> 15), 1 | a);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 const SEED = Number(process.env.OVERVIEW_SEED ?? Date.now() % 100_000);
 
 /** The definitions before the merge (console/overview.ts until 0039's change): counts, now, hourly run times. */
@@ -69,8 +61,7 @@ const OLD = {
 
 beforeAll(async () => {
 	db = await createTestDatabase();
-	const next = random(SEED);
-	const pick = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)]!;
+	const { next, pick } = seededRandom(SEED);
 	const jobs = Array.from({ length: 1500 }, () => {
 		const status = pick(['completed', 'completed', 'completed', 'failed', 'cancelled', 'pending', 'processing'] as const);
 		// Seconds ago the job settled: mostly inside the day, some just either side of 24 h, some on the hour.
