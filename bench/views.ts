@@ -7,7 +7,7 @@
 import { consoleReader } from '../src/lib/server/console/access';
 import { listAudit } from '../src/lib/server/console/audit';
 import { listFailureGroups } from '../src/lib/server/console/failures';
-import { getJob, listJobs, parseJobSort } from '../src/lib/server/console/jobs';
+import { encodeCursor, getJob, listJobs, parseCursor, parseJobSort, type SortKey } from '../src/lib/server/console/jobs';
 import { parseJobFilter } from '../src/lib/server/console/job-filter';
 import { listModelStats } from '../src/lib/server/console/models';
 import { readCosts } from '../src/lib/server/console/costs';
@@ -74,7 +74,7 @@ async function withoutIndexes(sql: Sql, insert: () => Promise<unknown>) {
 	});
 }
 
-/** A month of history: 94% completed, 3% failed (a dozen errors), 1% cancelled; then the live jobs. */
+/** A month of history (3% with a priority other than 0): 94% completed, 3% failed (a dozen errors), 1% cancelled; then the live jobs. */
 export async function seedViews(sql: Sql, jobs: number): Promise<void> {
 	await sql`
 		insert into auth.users (id, email)
@@ -82,13 +82,15 @@ export async function seedViews(sql: Sql, jobs: number): Promise<void> {
 	const history = jobs - 4_000;
 	await withoutIndexes(sql, async () => {
 		await sql`
-			insert into job_queue (id, job_type, payload, status, attempts, created_by, created_at, scheduled_at,
+			insert into job_queue (id, job_type, payload, status, attempts, priority, created_by, created_at, scheduled_at,
 			                       started_at, completed_at, updated_at, error_message, error_details)
 			select md5('vjob' || i)::uuid, (${TYPES}::text[])[1 + i % ${TYPES.length}::int],
 			       jsonb_build_object('generation_id', md5('vgen' || i)::uuid, 'model_id', 'local/preview'),
 			       s.status, case when s.status = 'failed' then 3 else 1 end,
+			       case when i % 50 = 0 then 10 when i % 97 = 0 then -5 else 0 end,
 			       case when i % 10 = 0 then null else md5('vuser' || (i % ${USERS}::int))::uuid end,
-			       t, t, t + interval '1 second', t + make_interval(secs => 2 + i % 40), t + make_interval(secs => 2 + i % 40),
+			       -- Failed jobs were retried: their scheduled_at is their last retry's, not their created_at.
+			       t, t + case when s.status = 'failed' then interval '500 milliseconds' else interval '0' end, t + interval '1 second', t + make_interval(secs => 2 + i % 40), t + make_interval(secs => 2 + i % 40),
 			       case when s.status = 'failed' then 'error ' || (i % 13) || ': ' || (array['timeout', 'model refused', 'out of memory'])[1 + i % 3] end,
 			       case when s.status = 'failed' then jsonb_build_object('code', i % 13) end
 			from generate_series(1, ${history}::int) i,
@@ -217,8 +219,52 @@ export async function timePages(sql: Sql): Promise<Record<string, number>> {
 	return times;
 }
 
+// The job list by each sort that has no index of its own in (key, id) order, both ways, unfiltered
+// and filtered by a dense and a sparse status, on the first page and on a page deep in the list.
+const SORTS = [
+	...(['priority', 'scheduled_at'] as const).flatMap((key) => (['asc', 'desc'] as const).map((dir) => ({ key, dir }))),
+	{ key: 'attempts', dir: 'desc' } as const
+];
+const SORT_FILTERS = [null, 'completed', 'failed'] as const;
+const sortPageName = (sort: { key: string; dir: string }, status: string | null, deep: boolean) =>
+	`jobs_by_${sort.key}_${sort.dir}${status ? `_${status}` : ''}${deep ? '_deep' : ''}`;
+const SORT_PAGES = SORTS.flatMap((sort) => SORT_FILTERS.flatMap((status) => [false, true].map((deep) => sortPageName(sort, status, deep))));
+
+/** A cursor to the row three fifths of the way down the list (read by a plain sort, once, untimed). */
+async function deepCursor(sql: Sql, sort: { key: SortKey; dir: 'asc' | 'desc' }, status: string | null): Promise<string> {
+	const column = sql(sort.key);
+	const where = status ? sql`where status = ${status}` : sql``;
+	const dir = sort.dir === 'asc' ? sql`asc` : sql`desc`;
+	const value = sort.key === 'scheduled_at' ? sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : sql`${column}::text`;
+	const [row] = await sql<{ value: string; id: string }[]>`
+		select ${value} as value, id::text from public.job_queue ${where}
+		order by ${column} ${dir}, id ${dir}
+		offset (select count(*) * 3 / 5 from public.job_queue ${where}) limit 1`;
+	return encodeCursor(false, row!.value, row!.id);
+}
+
+/** Median wall time of listJobs for each sort page (SORT_PAGES), as the jobs page's load calls it. */
+export async function timeSortedPages(sql: Sql): Promise<Record<string, number>> {
+	const access = consoleReader(admin);
+	const times: Record<string, number> = {};
+	for (const sort of SORTS) {
+		for (const status of SORT_FILTERS) {
+			const q = new URLSearchParams({ sort: sort.key, dir: sort.dir, ...(status ? { status } : {}) });
+			const filter = parseJobFilter(q);
+			const parsed = parseJobSort(q);
+			const cursor = parseCursor(await deepCursor(sql, sort, status), parsed);
+			times[sortPageName(sort, status, false)] = await medianOf(() => wallMs(() => listJobs(access, sql, filter, parsed, null)));
+			times[sortPageName(sort, status, true)] = await medianOf(() => wallMs(() => listJobs(access, sql, filter, parsed, cursor)));
+		}
+	}
+	return times;
+}
+
 export const views: Measurement = {
-	names: [...VIEW_NAMES.map((v) => `views.${v}.ms`), ...PAGES.map((p) => `console.page.${p}.ms`), 'console.page.live_busy.ms'],
+	names: [
+		...VIEW_NAMES.map((v) => `views.${v}.ms`), ...PAGES.map((p) => `console.page.${p}.ms`),
+		...SORT_PAGES.map((p) => `console.page.${p}.ms`), 'console.page.live_busy.ms'
+	],
 	async run(server) {
 		const db = await server.freshDatabase('views', { max: 6 });
 		try {
@@ -236,7 +282,8 @@ export const views: Measurement = {
 					totals_rows: deltas, statistic: `median of ${RUNS} (EXPLAIN ANALYZE planning + execution)`
 				});
 			}
-			for (const [page, ms] of Object.entries(await timePages(db.sql))) {
+			const pages = { ...(await timePages(db.sql)), ...(await timeSortedPages(db.sql)) };
+			for (const [page, ms] of Object.entries(pages)) {
 				emit({ name: `console.page.${page}.ms`, value: ms, unit: 'ms', budget_ms: 100, jobs: JOBS, statistic: `median of ${RUNS} (wall time of the load's service calls)` });
 			}
 			// The seed's month puts ~350 jobs in any quarter hour; the realtime chart's cost follows that

@@ -2784,11 +2784,17 @@ CREATE INDEX job_queue_processing_lease_idx ON public.job_queue USING btree (loc
 
 CREATE INDEX job_queue_sort_attempts_idx ON public.job_queue USING btree (attempts, id) WHERE (attempts <> 1);
 
+CREATE INDEX job_queue_sort_priority_idx ON public.job_queue USING btree (priority, id) WHERE (priority <> 0);
+
+CREATE INDEX job_queue_sort_scheduled_idx ON public.job_queue USING btree (scheduled_at, id) WHERE (scheduled_at <> created_at);
+
 CREATE INDEX worker_runs_last_seen_at_idx ON public.worker_runs USING btree (last_seen_at DESC);
 
 CREATE INDEX worker_runs_started_at_idx ON public.worker_runs USING btree (started_at DESC);
 
 CREATE INDEX worker_runs_trigger_id_idx ON public.worker_runs USING btree (trigger, id DESC);
+
+CREATE STATISTICS public.job_queue_status_split_stats (mcv) ON status, attempts, priority, (scheduled_at = created_at) FROM public.job_queue;
 
 CREATE TRIGGER image_generations_cancel_job_on_delete AFTER DELETE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.cancel_job_of_deleted_generation();
 

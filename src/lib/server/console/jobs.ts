@@ -8,7 +8,7 @@ import { NotFoundError, ValidationError } from '../errors';
 import type { Job, JobStatus } from '../queue';
 import { ATTEMPT_LOG_LIMIT, attemptsSummary, jobAttempts, type AttemptView } from './job-attempts';
 import { joinGeneration, retryKindOf, type RetryKind } from './retry-kinds';
-import { generationIdOf, isFiltered, parseDate, parseUuid, resolveFilter, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
+import { FILTER_FIELDS, generationIdOf, parseDate, parseUuid, resolveFilter, whereFilter, type Fields, type JobFilter, type ResolvedFilter } from './job-filter';
 import { isUuid } from '../../uuid';
 
 export { filterQuery, parseJobFilter, parseUuid, type JobFilter } from './job-filter';
@@ -91,24 +91,26 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 		: null;
 	const order = descending ? sql`${column} desc, j.id desc` : sql`${column} asc, j.id asc`;
 	const sortValue = isTimeKey(sort.key) ? sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : sql`${column}::text`;
-	const pick = (where: ResolvedFilter, extra: postgres.Fragment[]) => sql`
+	const pick = (where: ResolvedFilter, conditions: postgres.Fragment[], walk = order) => sql`
 		select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.payload, j.payload ->> 'model_id' as model_id,
 		       left(j.error_message, 300) as error_message, j.attempt_log, j.created_by, j.created_at, j.scheduled_at,
 		       j.started_at, j.completed_at, ${sortValue} as sort_value
 		from public.job_queue j
-		where ${whereFilter(sql, where, [...(keyset ? [keyset] : []), ...extra])}
-		order by ${order}
+		where ${whereFilter(sql, where, conditions)}
+		order by ${walk}
 		limit ${PAGE_SIZE + 1}`;
-	// The whole queue by attempts: nearly every job ends with 1, so no index orders them without
-	// growing on every claim. job_queue_sort_attempts_idx (0038) holds the rest in (attempts, id)
-	// order, the primary key walks the attempts = 1 rows by id, and the page merges the two (each at
-	// most a page long). With a filter the planner's own choice stays: its rows are fewer, and the
-	// primary key's walk could pass every job looking for, say, failed ones with one attempt.
+	// Sorts without an index of every job in (key, id) order (0038, 0039): the page merges a walk of
+	// the partial index of the uncommon rows with a walk, over the common rows, of an index that orders
+	// them the same way (each at most a page long). Unfiltered or by status only: with other filters
+	// the planner's own choice stays (their rows are fewer, and a walk could pass every job looking
+	// for a match); a status's correlation with the split is in job_queue_status_split_stats.
+	const split = FILTER_FIELDS.every((field) => field === 'status' || filter[field] === null) ? sortSplit(sql, sort.key, cursor, descending) : null;
 	const page = (where: ResolvedFilter) =>
-		sort.key === 'attempts' && !isFiltered(filter)
-			? sql`select * from ((${pick(where, [sql`j.attempts <> 1`])}) union all (${pick(where, [sql`j.attempts = 1`])})) j
+		split
+			? sql`select * from ((${pick(where, [split.uncommon, ...(keyset ? [keyset] : [])])})
+			                     union all (${pick(where, split.common.conditions, split.common.order)})) j
 			      order by ${order} limit ${PAGE_SIZE + 1}`
-			: pick(where, []);
+			: pick(where, keyset ? [keyset] : []);
 	// The page's 51 rows first; their log, generation and owner are read for those rows only.
 	const query = (where: ResolvedFilter) => sql<JobListRow[]>`
 		select j.id, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.model_id, j.error_message,
@@ -139,6 +141,41 @@ export async function listJobs(access: ConsoleAccess, sql: Queryable, filter: Jo
 		jobs,
 		next: canForward && last ? encodeCursor(false, last.sort_value, last.id) : null,
 		prev: canBack && first ? encodeCursor(true, first.sort_value, first.id) : null
+	};
+}
+
+/**
+ * The two halves of a split sort: the uncommon rows' condition (their partial index walks them with
+ * the keyset as is) and the common rows' condition, walk order and keyset on that walk's columns.
+ */
+function sortSplit(sql: Queryable, key: SortKey, cursor: Cursor | null, descending: boolean) {
+	const op = descending ? sql`<` : sql`>`;
+	const dir = descending ? sql`desc` : sql`asc`;
+	if (key === 'scheduled_at') {
+		// Unmoved rows: (scheduled_at, id) order is (created_at, id) order, job_queue_created_at_id_idx's.
+		return {
+			uncommon: sql`j.scheduled_at <> j.created_at`,
+			common: {
+				conditions: [
+					sql`j.scheduled_at = j.created_at`,
+					...(cursor ? [sql`(j.created_at, j.id) ${op} (${cursor.value}::text::timestamptz, ${cursor.id}::uuid)`] : [])
+				],
+				order: sql`j.created_at ${dir}, j.id ${dir}`
+			}
+		};
+	}
+	if (key !== 'attempts' && key !== 'priority') return null;
+	// Rows at the common value (one attempt; priority 0) in id order, the primary key's.
+	const common = key === 'attempts' ? 1 : 0;
+	const column = sql`j.${sql(key)}`;
+	const value = cursor ? Number(cursor.value) : null;
+	// Past the cursor: all of them, those after its id, or none, as its value is before, at or after theirs.
+	const after = value === null || (descending ? value > common : value < common)
+		? []
+		: value === common ? [sql`j.id ${op} ${cursor!.id}::uuid`] : [sql`false`];
+	return {
+		uncommon: sql`${column} <> ${common}`,
+		common: { conditions: [sql`${column} = ${common}`, ...after], order: sql`j.id ${dir}` }
 	};
 }
 

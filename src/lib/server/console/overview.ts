@@ -1,7 +1,7 @@
 // The console overview's numbers. The overview refreshes every few seconds, so every query here is
 // bounded: live jobs through the partial indexes of pending and processing rows, history through a
-// time range of an index (completed_at: job_queue_finished_at_idx; created_at: job_queue_created_at_id_idx
-// and job_queue_created_at_id_idx, both from 0011).
+// time range of an index (completed_at: job_queue_finished_at_idx, one read of the last day for the
+// counts, the day's totals and the hourly run times; created_at: the hourly folds of 0038).
 // None of them walks the whole history the way `select * from queue_health` would. Durations use
 // date_part (float8), which aggregates and sorts far faster than extract()'s numeric.
 import { assertReader, type ConsoleAccess } from './access';
@@ -78,68 +78,127 @@ export interface Overview {
 	lastWorkerRun: LastWorkerRun | null;
 }
 
-export async function queueCounts(access: ConsoleAccess, sql: Queryable): Promise<TypeStatusCount[]> {
+/** Run times of the jobs that completed in one UTC hour (the hourly chart's second part). */
+interface HourDurations {
+	hour: Date;
+	avg_duration_seconds: number | null;
+	p95_duration_seconds: number | null;
+}
+
+/** The overview's reading of the live jobs and the last day of settled ones: counts, now, run times by hour. */
+export interface QueueReading {
+	counts: TypeStatusCount[];
+	now: QueueNow;
+	hours: HourDurations[];
+}
+
+type ReadingRow = {
+	part: 'count' | 'day' | 'hour';
+	job_type: string | null;
+	status: JobStatus | null;
+	count: number | null;
+	failed: number | null;
+	avg_duration_seconds: number | null;
+	p95_duration_seconds: number | null;
+	oldest_created_at: Date | null;
+	newest_created_at: Date | null;
+	oldest_pending_seconds: number | null;
+	hour: Date | null;
+};
+
+/**
+ * One statement for what three read before, each the same day of settled jobs: the day is read once
+ * (job_queue_finished_at_idx) into a materialized set that the counts by type and status, the day's
+ * totals and the hourly run times all aggregate, in one snapshot. Live jobs come through the
+ * partial indexes of pending and processing rows. Parts are told apart by `part`.
+ */
+export async function readQueue(access: ConsoleAccess, sql: Queryable): Promise<QueueReading> {
 	assertReader(access);
-	// Three branches, not one OR: each is served by its own partial index (an OR would scan the table).
-	return sql<TypeStatusCount[]>`
-		with live as (
-			select job_type, status, completed_at, started_at, created_at from public.job_queue where status = 'pending'
-			union all
-			select job_type, status, completed_at, started_at, created_at from public.job_queue where status = 'processing'
-			union all
-			select job_type, status, completed_at, started_at, created_at from public.job_queue
+	// Hours are numbered floor(epoch / 3600), plain arithmetic per row, where date_trunc(..., 'UTC')
+	// converts time zones per row and costs several times more. The hourly window (the current hour
+	// and the 23 before it) lies inside the day's (the last 24 hours).
+	const rows = await sql<ReadingRow[]>`
+		with finished as materialized (
+			select job_type, status, created_at, completed_at, date_part('epoch', completed_at - started_at) as run_seconds
+			from public.job_queue
 			where status in ('completed', 'failed', 'cancelled') and completed_at > now() - interval '24 hours'
+		),
+		live as (
+			select job_type, status, created_at, date_part('epoch', completed_at - started_at) as run_seconds
+			from public.job_queue where status = 'pending'
+			union all
+			select job_type, status, created_at, date_part('epoch', completed_at - started_at)
+			from public.job_queue where status = 'processing'
+			union all
+			select job_type, status, created_at, run_seconds from finished
 		)
-		select job_type, status, count(*)::int as count,
-		       round(avg(date_part('epoch', completed_at - started_at))::numeric, 3)::float8 as avg_duration_seconds,
-		       min(created_at) as oldest_created_at, max(created_at) as newest_created_at
+		select 'count' as part, job_type, status, count(*)::int as count, null::int as failed,
+		       round(avg(run_seconds)::numeric, 3)::float8 as avg_duration_seconds, null::float8 as p95_duration_seconds,
+		       min(created_at) as oldest_created_at, max(created_at) as newest_created_at,
+		       null::float8 as oldest_pending_seconds, null::timestamptz as hour
 		from live
 		group by job_type, status
-		order by job_type, status`;
+		union all
+		select 'day', null, null, count(*) filter (where status = 'completed')::int, count(*) filter (where status = 'failed')::int,
+		       avg(run_seconds) filter (where status = 'completed')::float8,
+		       (percentile_cont(0.95) within group (order by run_seconds) filter (where status = 'completed'))::float8,
+		       null, null,
+		       (select date_part('epoch', now() - min(scheduled_at)) from public.job_queue
+		         where status = 'pending' and scheduled_at <= now()),
+		       null
+		from finished
+		union all
+		select 'hour', null, null, null, null, avg(run_seconds)::float8,
+		       (percentile_cont(0.95) within group (order by run_seconds))::float8, null, null, null, to_timestamp(h * 3600)
+		from (
+			select floor(date_part('epoch', completed_at) / 3600)::int as h, run_seconds
+			from finished
+			where status = 'completed' and completed_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
+		) done
+		group by h
+		order by part, job_type, status`;
+	const counts: TypeStatusCount[] = rows
+		.filter((row) => row.part === 'count')
+		.map((row) => ({
+			job_type: row.job_type!, status: row.status!, count: row.count!, avg_duration_seconds: row.avg_duration_seconds,
+			oldest_created_at: row.oldest_created_at, newest_created_at: row.newest_created_at
+		}));
+	const day = rows.find((row) => row.part === 'day')!;
+	const live = (status: JobStatus) => counts.reduce((sum, row) => sum + (row.status === status ? row.count : 0), 0);
+	return {
+		counts,
+		now: {
+			pending: live('pending'),
+			processing: live('processing'),
+			oldest_pending_seconds: day.oldest_pending_seconds,
+			completed_24h: day.count!,
+			failed_24h: day.failed!,
+			avg_duration_seconds: day.avg_duration_seconds,
+			p95_duration_seconds: day.p95_duration_seconds
+		},
+		hours: rows
+			.filter((row) => row.part === 'hour')
+			.map((row) => ({ hour: row.hour!, avg_duration_seconds: row.avg_duration_seconds, p95_duration_seconds: row.p95_duration_seconds }))
+	};
+}
+
+/** One row per job type and status: live jobs, and settled ones of the last 24 hours. */
+export async function queueCounts(access: ConsoleAccess, sql: Queryable): Promise<TypeStatusCount[]> {
+	return (await readQueue(access, sql)).counts;
 }
 
 export async function queueNow(access: ConsoleAccess, sql: Queryable): Promise<QueueNow> {
-	assertReader(access);
-	const [row] = await sql<QueueNow[]>`
-		select
-			(select count(*)::int from public.job_queue where status = 'pending') as pending,
-			(select count(*)::int from public.job_queue where status = 'processing') as processing,
-			(select date_part('epoch', now() - min(scheduled_at)) from public.job_queue
-			  where status = 'pending' and scheduled_at <= now()) as oldest_pending_seconds,
-			d.completed_24h, d.failed_24h, d.avg_duration_seconds, d.p95_duration_seconds
-		from (
-			select count(*) filter (where status = 'completed')::int as completed_24h,
-			       count(*) filter (where status = 'failed')::int as failed_24h,
-			       avg(run_seconds) filter (where status = 'completed')::float8 as avg_duration_seconds,
-			       (percentile_cont(0.95) within group (order by run_seconds) filter (where status = 'completed'))::float8
-			         as p95_duration_seconds
-			from (
-				select status, date_part('epoch', completed_at - started_at) as run_seconds
-				from public.job_queue
-				where status in ('completed', 'failed', 'cancelled') and completed_at > now() - interval '24 hours'
-			) finished
-		) d`;
-	return row!;
+	return (await readQueue(access, sql)).now;
 }
 
 /** The last 24 hours hour by hour (UTC hours, the current one included), empty hours as zeros. */
-export async function hourlyStats(access: ConsoleAccess, sql: Queryable): Promise<HourlyPoint[]> {
+export async function hourlyStats(access: ConsoleAccess, sql: Queryable, hours?: () => Promise<HourDurations[]>): Promise<HourlyPoint[]> {
 	assertReader(access);
-	// Jobs created per hour are the history chart's 24 hours (folded totals plus the live rows, 0038).
-	// Run times need every completion of the day (a p95 does not fold), read through
-	// job_queue_finished_at_idx; hours are numbered floor(epoch / 3600), plain arithmetic per row,
-	// where date_trunc(..., 'UTC') converts time zones per row and costs several times more.
+	// Jobs created per hour are the history chart's 24 hours (folded totals plus the live rows, 0038);
+	// run times come from the overview's reading of the day (every completion: a p95 does not fold).
 	const [created, durations] = await Promise.all([
 		historySeries(access, sql, { range: '24h', type: null, model: null }),
-		sql<{ hour: Date; avg_duration_seconds: number | null; p95_duration_seconds: number | null }[]>`
-			select to_timestamp(h * 3600) as hour, avg(run_seconds)::float8 as avg_duration_seconds,
-			       (percentile_cont(0.95) within group (order by run_seconds))::float8 as p95_duration_seconds
-			from (
-				select floor(date_part('epoch', completed_at) / 3600)::int as h, date_part('epoch', completed_at - started_at) as run_seconds
-				from public.job_queue
-				where status = 'completed' and completed_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
-			) done
-			group by h`
+		hours ? hours() : readQueue(access, sql).then((reading) => reading.hours)
 	]);
 	const byHour = new Map(durations.map((d) => [d.hour.getTime(), d]));
 	return created.map((point) => {
@@ -200,9 +259,12 @@ export function cachedModelTimes(access: ConsoleAccess, sql: Queryable, cache: R
 	return cache.get('console.model_times', maxAgeMs, () => modelTimes(access, sql));
 }
 
-export function cachedHourlyStats(access: ConsoleAccess, sql: Queryable, cache: ReadCache, maxAgeMs = HOURLY_MAX_AGE_MS): Promise<HourlyPoint[]> {
+/** The hourly points, remembered; `hours`: run times the caller already read (the overview's reading). */
+export function cachedHourlyStats(
+	access: ConsoleAccess, sql: Queryable, cache: ReadCache, maxAgeMs = HOURLY_MAX_AGE_MS, hours?: () => Promise<HourDurations[]>
+): Promise<HourlyPoint[]> {
 	assertReader(access);
-	return cache.get('console.hourly', maxAgeMs, () => hourlyStats(access, sql));
+	return cache.get('console.hourly', maxAgeMs, () => hourlyStats(access, sql, hours));
 }
 
 /** Everything the overview shows, read in parallel (each query on its own pooled connection). */
@@ -214,10 +276,11 @@ export async function loadOverview(
 	assertReader(access);
 	// Without the process's cache (a script, a test), everything is read afresh.
 	const cache = options.cache ?? new ReadCache();
-	const [now, counts, hourly, models, worker] = await Promise.all([
-		queueNow(access, sql),
-		queueCounts(access, sql),
-		cachedHourlyStats(access, sql, cache, options.cacheMaxAgeMs),
+	// The hourly chart, when its turn comes, takes its run times from this reading (no second read of the day).
+	const reading = readQueue(access, sql);
+	const [{ now, counts }, hourly, models, worker] = await Promise.all([
+		reading,
+		cachedHourlyStats(access, sql, cache, options.cacheMaxAgeMs, () => reading.then((r) => r.hours)),
 		cachedModelTimes(access, sql, cache, options.cacheMaxAgeMs),
 		lastWorkerRun(access, sql, options.allowanceSeconds)
 	]);
