@@ -126,16 +126,25 @@ export class WorkerPool {
 	async fill(): Promise<number> {
 		if (this.jobTypes.length === 0) return 0;
 		let taken = this.startBuffered();
-		// After a claim that came back short (the line ran dry), one claim first, and the rest of the
-		// room only if it comes back full: a wake then usually means a job or two, and a claim for
-		// every free slot at once (ten, for ten idle slots) would race for them, the winner's claim
-		// slowed by nine that find nothing. While claims come back full, the room is claimed at once.
-		if (this.lineRanDry && !this.stopping && this.freeSlots > 0) {
-			const limit = Math.min(this.freeSlots, this.batch);
-			this.claiming += limit;
-			const got = await this.track(this.claim(limit).finally(() => (this.claiming -= limit)));
+		// After a claim that came back short (the line ran dry), claims ramp up: one, then two, then
+		// four..., each round only if every claim of the last came back full. A wake then usually means
+		// a job or two, and a claim for every free slot at once (ten, for ten idle slots) would race for
+		// them, the winner's claim slowed by nine that find nothing. While claims come back full, the
+		// room is claimed at once (below).
+		const ramp = this.lineRanDry;
+		for (let width = 1; ramp && !this.stopping && this.freeSlots > 0; width *= 2) {
+			const round: Promise<number>[] = [];
+			let asked = 0;
+			for (let room = this.freeSlots; round.length < width && room > 0; room = this.freeSlots) {
+				const limit = Math.min(room, this.batch);
+				asked += limit;
+				this.claiming += limit;
+				round.push(this.track(this.claim(limit).finally(() => (this.claiming -= limit))));
+			}
+			let got = 0;
+			for (const n of await Promise.all(round)) got += n;
 			taken += got;
-			if (got < limit) return taken;
+			if (got < asked) return taken;
 		}
 		const claims: Promise<number>[] = [];
 		for (let room = this.freeSlots; !this.stopping && room > 0; room = this.freeSlots) {
