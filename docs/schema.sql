@@ -1038,9 +1038,11 @@ end;
 $$;
 
 CREATE FUNCTION public.generation_cost_estimate(p_model_id text, p_price numeric) RETURNS numeric
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'public', 'pg_temp'
     AS $$
+begin
+  return (
   with recent as (
     select g.predict_time_seconds, g.cost_usd from image_generations g
     where g.model_id = p_model_id and g.status = 'completed' and g.completed_at is not null
@@ -1049,7 +1051,8 @@ CREATE FUNCTION public.generation_cost_estimate(p_model_id text, p_price numeric
   select round(coalesce(
     p_price * coalesce((select percentile_cont(0.5) within group (order by predict_time_seconds) from recent)::numeric, 10),
     (select percentile_cont(0.5) within group (order by cost_usd) from recent)::numeric,
-    0), 6);
+    0), 6));
+end;
 $$;
 
 CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
@@ -1062,9 +1065,11 @@ CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_c
 $$;
 
 CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
+begin
+  return (
   with limits as (
     select coalesce(l.hourly_limit, d.hourly) as hourly_limit, coalesce(l.daily_limit, d.daily) as daily_limit,
            l.daily_budget_usd, l.monthly_budget_usd
@@ -1125,7 +1130,8 @@ CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
     'monthly_budget_resets_at', monthly_resets_at)
   from state
   -- Callers with claims (RLS-scoped sessions) see only their own limits.
-  where auth.uid() is null or auth.uid() = p_user_id;
+  where auth.uid() is null or auth.uid() = p_user_id);
+end;
 $$;
 
 CREATE FUNCTION public.heartbeat_job(p_job_id uuid, p_worker_id text, p_lease_seconds integer DEFAULT 30, p_claim_count integer DEFAULT NULL::integer) RETURNS boolean
@@ -1469,6 +1475,39 @@ begin
     update public.image_generations set queue_paused = false where queue_paused;
   end if;
   return null;
+end;
+$$;
+
+CREATE FUNCTION public.may_start_generation(p_user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+declare
+  v_hourly_limit   integer;
+  v_daily_limit    integer;
+  v_has_budget     boolean;
+  v_hourly_used    bigint;
+  v_daily_used     bigint;
+begin
+  select coalesce(l.hourly_limit, d.hourly), coalesce(l.daily_limit, d.daily),
+         l.daily_budget_usd is not null or l.monthly_budget_usd is not null
+    into v_hourly_limit, v_daily_limit, v_has_budget
+  from default_user_limits() d
+  left join user_limits l on l.user_id = p_user_id;
+  -- Money is get_user_limits' rule alone (one definition of what has been spent).
+  if v_has_budget then
+    return coalesce((get_user_limits(p_user_id) ->> 'can_generate')::boolean, false);
+  end if;
+  -- The same window and the same rows as get_user_limits' usage, newest first, at most the limit.
+  select count(*) filter (where r.created_at > now() - interval '1 hour'), count(*)
+    into v_hourly_used, v_daily_used
+  from (
+    select u.created_at from generation_usage u
+    where u.user_id = p_user_id and u.created_at > now() - interval '1 day' and u.refunded_at is null
+    order by u.created_at desc
+    limit greatest(v_daily_limit, 0)
+  ) r;
+  return v_hourly_used < v_hourly_limit and v_daily_used < v_daily_limit;
 end;
 $$;
 
@@ -1887,7 +1926,6 @@ CREATE FUNCTION public.start_generation(p_user_id uuid, p_prompt text, p_model_i
 declare
   v_existing image_generations;
   v_model    models;
-  v_limits   jsonb;
   v_id       uuid;
   v_job_id   uuid;
   v_estimate numeric;
@@ -1921,9 +1959,8 @@ begin
     end if;
   end if;
 
-  v_limits := get_user_limits(p_user_id);
-  if not (v_limits ->> 'can_generate')::boolean then
-    return jsonb_build_object('outcome', 'rate_limited', 'limits', v_limits);
+  if not may_start_generation(p_user_id) then
+    return jsonb_build_object('outcome', 'rate_limited', 'limits', get_user_limits(p_user_id));
   end if;
 
   -- Counted against the money budgets until the real cost replaces it at completion.
