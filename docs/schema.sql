@@ -719,6 +719,15 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.clear_usage_hours() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  truncate public.generation_usage_hours;
+  return null;
+end;
+$$;
+
 CREATE FUNCTION public.complete_generation(p_generation_id uuid, p_job_id uuid, p_worker_id text, p_claim_count integer, p_image_path text, p_thumbnail_path text, p_content_type text, p_image_bytes integer, p_predict_seconds numeric, p_prediction_id text, p_price_per_second numeric DEFAULT NULL::numeric) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -859,6 +868,29 @@ begin
     update job_queue_settled_hourly h set jobs = v_left
     where h.created_hour = v_hour and h.job_type = p_job_type and h.model_id is not distinct from p_model_id and h.status = p_status;
   end if;
+end;
+$$;
+
+CREATE FUNCTION public.count_usage_hour() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_hour timestamptz := public.usage_hour(new.created_at);
+begin
+  -- No start now or later reads an hour this old (readers go back 25 hours).
+  if v_hour < public.usage_hour(now() - interval '2 days') then
+    return null;
+  end if;
+  update public.generation_usage_hours set uses = uses + 1
+  where user_id = new.user_id and hour = v_hour;
+  if not found then
+    -- A user's first use of an hour: drop their hours no one reads any more, then open this one.
+    delete from public.generation_usage_hours
+    where user_id = new.user_id and hour < public.usage_hour(now() - interval '2 days');
+    insert into public.generation_usage_hours (user_id, hour, uses) values (new.user_id, v_hour, 1)
+    on conflict (user_id, hour) do update set uses = public.generation_usage_hours.uses + 1;
+  end if;
+  return null;
 end;
 $$;
 
@@ -1497,6 +1529,15 @@ begin
   -- Money is get_user_limits' rule alone (one definition of what has been spent).
   if v_has_budget then
     return coalesce((get_user_limits(p_user_id) ->> 'can_generate')::boolean, false);
+  end if;
+  -- The upper bound: every hour that overlaps the window, whole. Under both limits, so are the uses.
+  select coalesce(sum(h.uses) filter (where h.hour >= usage_hour(now() - interval '1 hour')), 0),
+         coalesce(sum(h.uses), 0)
+    into v_hourly_used, v_daily_used
+  from generation_usage_hours h
+  where h.user_id = p_user_id and h.hour >= usage_hour(now() - interval '1 day');
+  if v_hourly_used < v_hourly_limit and v_daily_used < v_daily_limit then
+    return true;
   end if;
   -- The same window and the same rows as get_user_limits' usage, newest first, at most the limit.
   select count(*) filter (where r.created_at > now() - interval '1 hour'), count(*)
@@ -2314,6 +2355,12 @@ begin
 end;
 $$;
 
+CREATE FUNCTION public.usage_hour(p_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select date_bin('1 hour', p_at, timestamptz '2000-01-01 00:00:00+00')
+$$;
+
 CREATE FUNCTION public.wake_job(p_job_id uuid) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
@@ -2456,6 +2503,15 @@ CREATE TABLE public.generation_usage (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     refunded_at timestamp with time zone
 );
+
+CREATE TABLE public.generation_usage_hours (
+    user_id uuid NOT NULL,
+    hour timestamp with time zone NOT NULL,
+    uses integer NOT NULL,
+    CONSTRAINT uses_positive CHECK ((uses > 0))
+);
+
+COMMENT ON TABLE public.generation_usage_hours IS 'Uses started per user and hour (start_generation''s fast limit check): never less than the unrefunded uses of that hour in generation_usage.';
 
 CREATE TABLE public.job_queue_concurrency_limits (
     concurrency_key text NOT NULL,
@@ -2712,6 +2768,9 @@ ALTER TABLE ONLY public.alert_state
 ALTER TABLE ONLY public.generation_groups
     ADD CONSTRAINT generation_groups_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.generation_usage_hours
+    ADD CONSTRAINT generation_usage_hours_pkey PRIMARY KEY (user_id, hour);
+
 ALTER TABLE ONLY public.generation_usage
     ADD CONSTRAINT generation_usage_pkey PRIMARY KEY (generation_id);
 
@@ -2833,6 +2892,12 @@ CREATE INDEX worker_runs_trigger_id_idx ON public.worker_runs USING btree (trigg
 
 CREATE STATISTICS public.job_queue_status_split_stats (mcv) ON status, attempts, priority, (scheduled_at = created_at) FROM public.job_queue;
 
+CREATE TRIGGER generation_usage_clears_hours AFTER TRUNCATE ON public.generation_usage FOR EACH STATEMENT EXECUTE FUNCTION public.clear_usage_hours();
+
+CREATE TRIGGER generation_usage_counts_hour AFTER INSERT ON public.generation_usage FOR EACH ROW WHEN ((new.refunded_at IS NULL)) EXECUTE FUNCTION public.count_usage_hour();
+
+CREATE TRIGGER generation_usage_recounts_hour AFTER UPDATE OF user_id, created_at, refunded_at ON public.generation_usage FOR EACH ROW WHEN (((new.refunded_at IS NULL) AND ((old.refunded_at IS NOT NULL) OR (old.user_id IS DISTINCT FROM new.user_id) OR (old.created_at IS DISTINCT FROM new.created_at)))) EXECUTE FUNCTION public.count_usage_hour();
+
 CREATE TRIGGER image_generations_cancel_job_on_delete AFTER DELETE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.cancel_job_of_deleted_generation();
 
 CREATE TRIGGER image_generations_notify_change AFTER INSERT OR UPDATE ON public.image_generations FOR EACH ROW EXECUTE FUNCTION public.notify_generation_change();
@@ -2888,6 +2953,9 @@ ALTER TABLE ONLY public.admin_audit_log
 ALTER TABLE ONLY public.generation_groups
     ADD CONSTRAINT generation_groups_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.generation_usage_hours
+    ADD CONSTRAINT generation_usage_hours_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.generation_usage
     ADD CONSTRAINT generation_usage_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
@@ -2932,6 +3000,8 @@ CREATE POLICY "Service role has full access" ON public.alert_state TO service_ro
 CREATE POLICY "Service role has full access" ON public.generation_groups TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.generation_usage TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY "Service role has full access" ON public.generation_usage_hours TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY "Service role has full access" ON public.image_generations TO service_role USING (true) WITH CHECK (true);
 
@@ -2982,6 +3052,8 @@ ALTER TABLE public.alert_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.generation_groups ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.generation_usage ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.generation_usage_hours ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.image_generations ENABLE ROW LEVEL SECURITY;
 

@@ -2,9 +2,10 @@
 // can_generate answers, for any limits and any history, while reading no more of the history than
 // the daily limit. A start that is refused still answers with get_user_limits' whole body.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import type { Sql } from '$lib/server/db';
+import type { Sql } from '$lib/server/db/client';
 import { createTestDatabase, createUser, type TestDatabase } from '../../support/db';
 import { seededRandom } from '../../support/random';
+import { tableRowsRead } from '../../support/table-reads';
 
 let db: TestDatabase;
 let user: string;
@@ -149,14 +150,7 @@ describe('a start', () => {
 		await db.sql`analyze generation_usage`;
 		const conn = await db.sql.reserve();
 		try {
-			const read = async () => {
-				await conn`select pg_stat_force_next_flush()`;
-				// Rows a sequential scan read plus entries an index scan read: however the planner reads it.
-				const [row] = await conn<{ n: string }[]>`
-					select ((select coalesce(seq_tup_read, 0) from pg_stat_user_tables where relname = 'generation_usage')
-					      + (select coalesce(sum(idx_tup_read), 0) from pg_stat_user_indexes where relname = 'generation_usage'))::text as n`;
-				return Number(row!.n);
-			};
+			const read = () => tableRowsRead(conn as unknown as Sql, 'generation_usage');
 			// Once each first, so the session has planned both (planning probes the index's ends).
 			await conn`select may_start_generation(${user}), get_user_limits(${user})`;
 			await read();
