@@ -6,6 +6,32 @@ CREATE SCHEMA public;
 
 COMMENT ON SCHEMA public IS 'standard public schema';
 
+CREATE TYPE public.claimed_job AS (
+	id uuid,
+	job_type text,
+	payload jsonb,
+	status text,
+	attempts integer,
+	max_attempts integer,
+	scheduled_at timestamp with time zone,
+	started_at timestamp with time zone,
+	completed_at timestamp with time zone,
+	error_message text,
+	error_details jsonb,
+	created_by uuid,
+	priority integer,
+	created_at timestamp with time zone,
+	updated_at timestamp with time zone,
+	locked_by text,
+	locked_until timestamp with time zone,
+	dedupe_key text,
+	claim_count integer,
+	attempt_log jsonb,
+	concurrency_key text
+);
+
+COMMENT ON TYPE public.claimed_job IS 'A job as claim_jobs returns it: job_queue''s columns, without the table''s constraints (0043).';
+
 CREATE FUNCTION app_private.create_session(p_user_id uuid, p_ttl interval, p_user_agent text DEFAULT NULL::text) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'app_private', 'pg_temp'
@@ -326,46 +352,7 @@ CREATE FUNCTION public.cap_error_details(p_details jsonb) RETURNS jsonb
     else jsonb_build_object('truncated', true, 'excerpt', left(p_details::text, 4000)) end;
 $$;
 
-CREATE TABLE public.job_queue (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    job_type text NOT NULL,
-    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer DEFAULT 3 NOT NULL,
-    scheduled_at timestamp with time zone DEFAULT now() NOT NULL,
-    started_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    error_message text,
-    error_details jsonb,
-    created_by uuid,
-    priority integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    locked_by text,
-    locked_until timestamp with time zone,
-    dedupe_key text,
-    claim_count integer DEFAULT 0 NOT NULL,
-    attempt_log jsonb DEFAULT '[]'::jsonb NOT NULL,
-    concurrency_key text,
-    CONSTRAINT attempts_not_negative CHECK ((attempts >= 0)),
-    CONSTRAINT claim_count_not_negative CHECK ((claim_count >= 0)),
-    CONSTRAINT concurrency_key_length CHECK (((concurrency_key IS NULL) OR ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
-    CONSTRAINT dedupe_key_not_empty CHECK (((dedupe_key IS NULL) OR ((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 512)))),
-    CONSTRAINT job_type_not_empty CHECK (((length(btrim(job_type)) >= 1) AND (length(btrim(job_type)) <= 128))),
-    CONSTRAINT lease_only_while_processing CHECK (((status = 'processing'::text) OR ((locked_by IS NULL) AND (locked_until IS NULL)))),
-    CONSTRAINT max_attempts_positive CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
-    CONSTRAINT payload_is_object CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT priority_in_range CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
-    CONSTRAINT status_valid CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
-)
-WITH (fillfactor='80', autovacuum_vacuum_threshold='1000', autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_insert_threshold='1000', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_analyze_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_cost_delay='0', autovacuum_vacuum_cost_limit='2000');
-
-COMMENT ON TABLE public.job_queue IS 'Background jobs: claimed with SKIP LOCKED under a lease, retried with backoff.';
-
-COMMENT ON COLUMN public.job_queue.attempt_log IS 'Tries that ended without success and operator retries, oldest first, the last 25 (0018).';
-
-CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p_lease_seconds integer DEFAULT 30, p_job_types text[] DEFAULT NULL::text[]) RETURNS SETOF public.job_queue
+CREATE FUNCTION public.claim_jobs(p_worker_id text, p_limit integer DEFAULT 1, p_lease_seconds integer DEFAULT 30, p_job_types text[] DEFAULT NULL::text[]) RETURNS SETOF public.claimed_job
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -699,6 +686,45 @@ begin
   return coalesce(v_claimed, false);
 end;
 $$;
+
+CREATE TABLE public.job_queue (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    job_type text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    error_message text,
+    error_details jsonb,
+    created_by uuid,
+    priority integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_by text,
+    locked_until timestamp with time zone,
+    dedupe_key text,
+    claim_count integer DEFAULT 0 NOT NULL,
+    attempt_log jsonb DEFAULT '[]'::jsonb NOT NULL,
+    concurrency_key text,
+    CONSTRAINT attempts_not_negative CHECK ((attempts >= 0)),
+    CONSTRAINT claim_count_not_negative CHECK ((claim_count >= 0)),
+    CONSTRAINT concurrency_key_length CHECK (((concurrency_key IS NULL) OR ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
+    CONSTRAINT dedupe_key_not_empty CHECK (((dedupe_key IS NULL) OR ((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 512)))),
+    CONSTRAINT job_type_not_empty CHECK (((length(btrim(job_type)) >= 1) AND (length(btrim(job_type)) <= 128))),
+    CONSTRAINT lease_only_while_processing CHECK (((status = 'processing'::text) OR ((locked_by IS NULL) AND (locked_until IS NULL)))),
+    CONSTRAINT max_attempts_positive CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
+    CONSTRAINT payload_is_object CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT priority_in_range CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT status_valid CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
+)
+WITH (fillfactor='80', autovacuum_vacuum_threshold='1000', autovacuum_vacuum_scale_factor='0.01', autovacuum_vacuum_insert_threshold='1000', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_analyze_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_cost_delay='0', autovacuum_vacuum_cost_limit='2000');
+
+COMMENT ON TABLE public.job_queue IS 'Background jobs: claimed with SKIP LOCKED under a lease, retried with backoff.';
+
+COMMENT ON COLUMN public.job_queue.attempt_log IS 'Tries that ended without success and operator retries, oldest first, the last 25 (0018).';
 
 CREATE FUNCTION public.claim_next_job(p_worker_id text DEFAULT NULL::text, p_lease_seconds integer DEFAULT 30, p_job_types text[] DEFAULT NULL::text[]) RETURNS SETOF public.job_queue
     LANGUAGE sql
