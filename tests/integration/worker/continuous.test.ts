@@ -70,3 +70,35 @@ test('reaps jobs whose worker died, so they run again', async () => {
 		await worker.stop(1000);
 	}
 });
+
+test("the run's counts reach worker_runs soon after jobs finish, not at the next 15 s report or the poll", async () => {
+	const worker = new ContinuousWorker({
+		sql: db.sql,
+		concurrency: 3,
+		leaseSeconds: 30,
+		pollMs: 60_000, // neither the poll nor the 15 s report can be what writes the counts
+		handlers: { counted: async () => {}, refused: async () => Promise.reject(new Error('no')) }
+	});
+	await worker.start();
+	try {
+		const run = async () => {
+			const [row] = await db.sql<{ processed: number; errors: number; finished_at: Date | null }[]>`
+				select processed, errors, finished_at from worker_runs where worker_id = ${worker.workerId}`;
+			return row!;
+		};
+		expect(await run()).toMatchObject({ processed: 0, errors: 0 });
+		await enqueueJob(db.sql, 'counted');
+		await enqueueJob(db.sql, 'counted');
+		await enqueueJob(db.sql, 'refused', { maxAttempts: 1 });
+		const reported = await eventually(async () => {
+			const row = await run();
+			return row.processed === 2 && row.errors === 1 && row;
+		}, 5_000);
+		expect(reported.finished_at).toBeNull(); // still running: written by the live run, not by stop()
+		// And again for the next jobs: a second change is written too (a second apart at most).
+		await enqueueJob(db.sql, 'counted');
+		await eventually(async () => (await run()).processed === 3, 5_000);
+	} finally {
+		await worker.stop(0);
+	}
+});

@@ -7,6 +7,9 @@ import { WorkerPool } from './pool';
 import { RUN_REPORT_SECONDS, startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
 import type { JobHandlers } from './types';
 
+/** How soon changed counts reach the run's row (RUN_REPORT_SECONDS when nothing changes). */
+const COUNTS_REPORT_MS = 1000;
+
 export interface ContinuousWorkerOptions {
 	sql: Sql;
 	handlers: JobHandlers;
@@ -35,6 +38,8 @@ export class ContinuousWorker {
 	private reaped = 0;
 	private lastReap = 0;
 	private lastRecorded = 0;
+	/** processed + errors + reaped as last written to the run's row. */
+	private lastRecordedTotal = 0;
 	private readonly retention: () => Promise<void>;
 
 	constructor(private readonly options: ContinuousWorkerOptions) {
@@ -93,7 +98,7 @@ export class ContinuousWorker {
 				// Took jobs and there is room again (slots, or buffer below half): go straight back for more.
 				if (taken > 0 && this.pool.freeSlots > 0) continue;
 				if (this.wakeRequested) continue;
-				await this.sleep(pollMs);
+				await this.sleep(Math.min(pollMs, this.untilCountsReport()));
 			} catch (error) {
 				log?.(`worker ${this.workerId}: ${(error as Error).message}; retrying in ${pollMs} ms`);
 				await this.sleep(pollMs);
@@ -109,10 +114,23 @@ export class ContinuousWorker {
 			this.reaped += await reapExpiredJobs(this.options.sql);
 			void this.retention();
 		}
-		if (now - this.lastRecorded >= RUN_REPORT_SECONDS * 1000) {
+		// Every RUN_REPORT_SECONDS as a sign of life, and within a second of a change in the counts, so
+		// the console's "processed" follows the jobs it has just seen finish (one write a second at most).
+		const counts = { ...this.pool.counts, reaped: this.reaped + this.pool.reaped };
+		const changed = counts.processed + counts.errors + counts.reaped !== this.lastRecordedTotal;
+		const since = now - this.lastRecorded;
+		if (since >= RUN_REPORT_SECONDS * 1000 || (changed && since >= COUNTS_REPORT_MS)) {
 			this.lastRecorded = now;
-			await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped + this.pool.reaped });
+			this.lastRecordedTotal = counts.processed + counts.errors + counts.reaped;
+			await updateWorkerRun(this.options.sql, this.runId, counts);
 		}
+	}
+
+	/** How long until changed counts may be written (Infinity when they are written already). */
+	private untilCountsReport(): number {
+		const { processed, errors } = this.pool.counts;
+		if (processed + errors + this.reaped + this.pool.reaped === this.lastRecordedTotal) return Infinity;
+		return Math.max(0, this.lastRecorded + COUNTS_REPORT_MS - Date.now());
 	}
 
 	/** Sleeps until woken by a notification, a freed slot, or the poll interval. */
