@@ -921,10 +921,13 @@ end;
 $$;
 
 CREATE FUNCTION public.default_user_limits(OUT hourly integer, OUT daily integer) RETURNS record
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-  select 20, 100;
+begin
+  hourly := 20;
+  daily := 100;
+end;
 $$;
 
 CREATE FUNCTION public.enqueue_job(p_job_type text, p_payload jsonb DEFAULT '{}'::jsonb, p_priority integer DEFAULT 0, p_scheduled_at timestamp with time zone DEFAULT now(), p_max_attempts integer DEFAULT 3, p_dedupe_key text DEFAULT NULL::text, p_created_by uuid DEFAULT NULL::uuid) RETURNS uuid
@@ -1114,12 +1117,14 @@ end;
 $$;
 
 CREATE FUNCTION public.generation_run_holds(p_job_id uuid, p_worker_id text, p_claim_count integer) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-  select exists (
+begin
+  return exists (
     select 1 from job_queue
     where id = p_job_id and status = 'processing' and locked_by = p_worker_id and claim_count = p_claim_count);
+end;
 $$;
 
 CREATE FUNCTION public.get_user_limits(p_user_id uuid) RETURNS jsonb
