@@ -46,9 +46,9 @@ declare
   v_definition text;
   v_changed    text;
 begin
-  perform set_config('search_path', 'pg_catalog', true);
+  -- The result type is printed qualified or not, as the session's search_path makes it visible.
   v_definition := pg_get_functiondef('public.claim_jobs(text, integer, integer, text[])'::regprocedure);
-  v_changed := regexp_replace(v_definition, '\n RETURNS SETOF public\.job_queue\n', E'\n RETURNS SETOF public.claimed_job\n');
+  v_changed := regexp_replace(v_definition, '\n RETURNS SETOF (public\.)?job_queue\n', E'\n RETURNS SETOF public.claimed_job\n');
   if v_changed = v_definition then
     raise exception '0043: claim_jobs does not return setof public.job_queue as expected';
   end if;

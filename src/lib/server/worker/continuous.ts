@@ -5,7 +5,7 @@ import { JOB_INSERTED_CHANNEL, reapExpiredJobs } from '../queue';
 import { retentionTicker, type RetentionOptions } from './maintenance';
 import { WorkerPool } from './pool';
 import { RUN_REPORT_SECONDS, startWorkerRun, updateWorkerRun, type WorkerTrigger } from './runs';
-import type { JobHandlers } from './types';
+import type { JobHandlers, WorkerCounts } from './types';
 
 /** How soon changed counts reach the run's row (RUN_REPORT_SECONDS when nothing changes). */
 const COUNTS_REPORT_MS = 1000;
@@ -83,7 +83,7 @@ export class ContinuousWorker {
 		await this.unlisten?.().catch(() => {});
 		await this.loopDone;
 		const returned = await this.pool.stop(graceMs);
-		await updateWorkerRun(this.options.sql, this.runId, { ...this.pool.counts, reaped: this.reaped + this.pool.reaped }, {
+		await updateWorkerRun(this.options.sql, this.runId, this.counts(), {
 			message: returned > 0 ? `stopped; returned ${returned} unfinished job(s)` : 'stopped'
 		}).catch(() => {});
 	}
@@ -116,20 +116,28 @@ export class ContinuousWorker {
 		}
 		// Every RUN_REPORT_SECONDS as a sign of life, and within a second of a change in the counts, so
 		// the console's "processed" follows the jobs it has just seen finish (one write a second at most).
-		const counts = { ...this.pool.counts, reaped: this.reaped + this.pool.reaped };
-		const changed = counts.processed + counts.errors + counts.reaped !== this.lastRecordedTotal;
 		const since = now - this.lastRecorded;
-		if (since >= RUN_REPORT_SECONDS * 1000 || (changed && since >= COUNTS_REPORT_MS)) {
+		if (since >= RUN_REPORT_SECONDS * 1000 || (this.countsChanged() && since >= COUNTS_REPORT_MS)) {
+			const counts = this.counts();
 			this.lastRecorded = now;
 			this.lastRecordedTotal = counts.processed + counts.errors + counts.reaped;
 			await updateWorkerRun(this.options.sql, this.runId, counts);
 		}
 	}
 
+	private counts(): WorkerCounts & { reaped: number } {
+		return { ...this.pool.counts, reaped: this.reaped + this.pool.reaped };
+	}
+
+	/** The counts only grow, so their sum moves whenever one of them does. */
+	private countsChanged(): boolean {
+		const { processed, errors, reaped } = this.counts();
+		return processed + errors + reaped !== this.lastRecordedTotal;
+	}
+
 	/** How long until changed counts may be written (Infinity when they are written already). */
 	private untilCountsReport(): number {
-		const { processed, errors } = this.pool.counts;
-		if (processed + errors + this.reaped + this.pool.reaped === this.lastRecordedTotal) return Infinity;
+		if (!this.countsChanged()) return Infinity;
 		return Math.max(0, this.lastRecorded + COUNTS_REPORT_MS - Date.now());
 	}
 
