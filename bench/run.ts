@@ -10,6 +10,7 @@
 import { churnBench } from './churn';
 import { compareRequest } from './compare-request';
 import { compareBatched, compareEnqueue, comparePickup, compareSingle, compareSummary } from './compare-queue';
+import { compareFloor } from './compare-queue-floor';
 import { consoleSearch } from './console-search';
 import { load } from './load';
 import { fsync } from './machine';
@@ -54,6 +55,8 @@ const MEASUREMENTS: Measurement[] = [
 	// the summary stays last.
 	compareSingle,
 	compareBatched,
+	// What the two throughput goals can reach at most: job_queue's row updates alone.
+	compareFloor,
 	compareEnqueue,
 	comparePickup,
 	compareRequest,
