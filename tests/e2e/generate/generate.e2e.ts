@@ -116,3 +116,32 @@ test('the form checks the prompt and the size before posting, and shows unavaila
 	await expect(page.getByRole('radio', { name: /FLUX\.1 \[schnell\]/ })).toBeDisabled();
 	await expect(page.getByText(/Unavailable: Replicate models need REPLICATE_API_TOKEN/).first()).toBeVisible();
 });
+
+test('the seed number is wide enough for its placeholder and stays inside the form at every width', async ({ page }) => {
+	await signUp(page, uniqueEmail('seedfield'));
+	const seed = page.getByRole('group', { name: 'Seed', exact: true });
+	const number = page.getByLabel('Seed number');
+	for (const width of [1280, 820, 390]) {
+		await page.setViewportSize({ width, height: 900 });
+		for (const mode of ['Random', 'Fixed']) {
+			await seed.getByText(mode, { exact: true }).click();
+			// The placeholder ("random", or "0 – 4294967295") fits in the box, padding aside.
+			const fits = await number.evaluate((input: HTMLInputElement) => {
+				const style = getComputedStyle(input);
+				const context = document.createElement('canvas').getContext('2d')!;
+				context.font = `${style.fontSize} ${style.fontFamily}`;
+				const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+				return { text: input.placeholder, needs: context.measureText(input.placeholder).width, room };
+			});
+			expect(fits.needs, `"${fits.text}" at ${width} px`).toBeLessThanOrEqual(fits.room);
+			// Neither the number nor Roll runs out of the Seed group, and the group keeps to the Model column.
+			const group = (await seed.boundingBox())!;
+			const model = (await page.getByRole('group', { name: 'Model' }).boundingBox())!;
+			for (const part of [number, seed.getByRole('button', { name: 'Roll' })]) {
+				const box = (await part.boundingBox())!;
+				expect(box.x + box.width, `${width} px`).toBeLessThanOrEqual(group.x + group.width + 0.5);
+			}
+			expect(group.x + group.width, `${width} px`).toBeLessThanOrEqual(model.x + model.width + 0.5);
+		}
+	}
+});
