@@ -7,14 +7,16 @@ import { enqueueJob } from '../src/lib/server/queue';
 import { JobWaker } from '../src/lib/server/queue/wake';
 import { emitComparison, emitSummary, interleave, ROUNDS } from './compare-support';
 import { drain, type DrainResult } from './drive';
-import { drainGraphile, GRAPHILE_VERSION, graphileProducer, insertGraphileJobs, migrateGraphile, startGraphileListener } from './graphile';
+import { drainGraphileRound, GRAPHILE_VERSION, graphileProducer, migrateGraphile, startGraphileListener } from './graphile';
 import { pickupProbe, pickupWorker, POLL_MS, type PickupSamples } from './pickup-latency';
 import { BATCHED, callFromClients, ENQUEUE, SINGLE } from './queue-throughput';
 import { insertPending, log, percentile, round, type BenchServer, type Measurement } from './support';
 
 const GRAPHILE = `graphile-worker ${GRAPHILE_VERSION}`;
+/** The issue's goal for both claim throughputs. */
+export const CLAIM_GOAL = { text: '>= 1.5x graphile-worker', minRatio: 1.5 };
 /** graphile-worker's batching as the issue names it: a local queue of 50 and batched completion. */
-const GRAPHILE_BATCHED = { concurrency: 10, localQueueSize: 50, completeBatchDelayMs: 1 };
+export const GRAPHILE_BATCHED = { concurrency: 10, localQueueSize: 50, completeBatchDelayMs: 1 };
 /**
  * The ceiling loop's connections (each one claim-then-complete loop) and claim size: 50 as the issue
  * measured it, and Picture's own batch size, which is the fairer ceiling for its batched config.
@@ -27,17 +29,6 @@ async function picture(server: BenchServer, label: string, config: typeof SINGLE
 		await insertPending(db.sql, config.jobs);
 		await db.sql`vacuum analyze public.job_queue`;
 		return await drain(db.sql, config);
-	} finally {
-		await db.drop();
-	}
-}
-
-async function graphile(server: BenchServer, label: string, config: typeof SINGLE, worker: { concurrency: number; localQueueSize?: number; completeBatchDelayMs?: number }): Promise<DrainResult> {
-	const db = await server.freshDatabase(label, { max: 1 });
-	try {
-		await migrateGraphile(db.url);
-		await insertGraphileJobs(db.url, config.jobs);
-		return await drainGraphile(db.url, { jobs: config.jobs, maxSeconds: config.maxSeconds, ...worker });
 	} finally {
 		await db.drop();
 	}
@@ -88,7 +79,7 @@ export const compareSingle: Measurement = {
 		const rounds = await interleave(
 			name,
 			(r) => picture(server, `${name}_p${r}`, SINGLE),
-			(r) => graphile(server, `${name}_g${r}`, SINGLE, { concurrency: SINGLE.concurrency })
+			(r) => drainGraphileRound(server, `${name}_g${r}`, SINGLE, { concurrency: SINGLE.concurrency })
 		);
 		emitComparison({
 			name,
@@ -97,7 +88,7 @@ export const compareSingle: Measurement = {
 			reference: rounds.reference.map((r) => r.jobsPerSecond),
 			referenceName: `${GRAPHILE}, concurrency ${SINGLE.concurrency}, no local queue, no batched completion`,
 			better: 'higher',
-			goal: { text: '>= 1.5x graphile-worker', minRatio: 1.5 },
+			goal: CLAIM_GOAL,
 			details: {
 				queued: SINGLE.jobs,
 				max_seconds: SINGLE.maxSeconds,
@@ -120,7 +111,7 @@ export const compareBatched: Measurement = {
 			log(`${name}: round ${r}/${ROUNDS}, Picture`);
 			rounds.picture.push(await picture(server, `${name}_p${r}`, BATCHED));
 			log(`${name}: round ${r}/${ROUNDS}, ${GRAPHILE}`);
-			rounds.graphile.push(await graphile(server, `${name}_g${r}`, BATCHED, GRAPHILE_BATCHED));
+			rounds.graphile.push(await drainGraphileRound(server, `${name}_g${r}`, BATCHED, GRAPHILE_BATCHED));
 			for (const [i, limit] of CEILING.claimLimits.entries()) {
 				log(`${name}: round ${r}/${ROUNDS}, DB-only ceiling, claims of ${limit}`);
 				rounds.ceilings[i]!.push(await ceiling(server, `${name}_c${limit}_${r}`, limit));
@@ -140,7 +131,7 @@ export const compareBatched: Measurement = {
 			reference: rounds.graphile.map((r) => r.jobsPerSecond),
 			referenceName: `${GRAPHILE}, concurrency ${GRAPHILE_BATCHED.concurrency}, localQueue.size ${GRAPHILE_BATCHED.localQueueSize}, completeJobBatchDelay ${GRAPHILE_BATCHED.completeBatchDelayMs} ms`,
 			better: 'higher',
-			goal: { text: '>= 1.5x graphile-worker', minRatio: 1.5 },
+			goal: CLAIM_GOAL,
 			details: { ...common, reference_rounds: drainDetails(rounds.graphile) }
 		});
 		for (const [i, limit] of CEILING.claimLimits.entries()) {

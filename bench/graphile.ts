@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { log, round, sleep } from './support';
+import { log, round, sleep, type BenchServer } from './support';
 
 export const GRAPHILE_VERSION = '0.17.3';
 const ANCHORS_DIR = path.resolve('bench/anchors');
@@ -185,6 +185,23 @@ export async function drainGraphile(url: string, options: GraphileDrainOptions) 
 }
 
 /** A graphile-worker producer: addJob through WorkerUtils on a pool of `connections`. */
+/** One round of graphile-worker: a fresh database, `jobs` queued trivial jobs, drained as `worker` says. */
+export async function drainGraphileRound(
+	server: BenchServer,
+	label: string,
+	run: { jobs: number; maxSeconds: number },
+	worker: Pick<GraphileDrainOptions, 'concurrency' | 'localQueueSize' | 'completeBatchDelayMs'>
+) {
+	const db = await server.freshDatabase(label, { max: 1 });
+	try {
+		await migrateGraphile(db.url);
+		await insertGraphileJobs(db.url, run.jobs);
+		return await drainGraphile(db.url, { jobs: run.jobs, maxSeconds: run.maxSeconds, ...worker });
+	} finally {
+		await db.drop();
+	}
+}
+
 export async function graphileProducer(url: string, connections: number) {
 	const gw = await loadGraphile();
 	const pool = await pgPool(url, connections);

@@ -10,6 +10,9 @@ import type { JobHandlers, WorkerCounts } from './types';
 /** How soon changed counts reach the run's row (RUN_REPORT_SECONDS when nothing changes). */
 const COUNTS_REPORT_MS = 1000;
 
+/** The counts only grow, so their sum moves whenever one of them does. */
+const countsTotal = (counts: WorkerCounts & { reaped: number }) => counts.processed + counts.errors + counts.reaped;
+
 export interface ContinuousWorkerOptions {
 	sql: Sql;
 	handlers: JobHandlers;
@@ -120,7 +123,7 @@ export class ContinuousWorker {
 		if (since >= RUN_REPORT_SECONDS * 1000 || (this.countsChanged() && since >= COUNTS_REPORT_MS)) {
 			const counts = this.counts();
 			this.lastRecorded = now;
-			this.lastRecordedTotal = counts.processed + counts.errors + counts.reaped;
+			this.lastRecordedTotal = countsTotal(counts);
 			await updateWorkerRun(this.options.sql, this.runId, counts);
 		}
 	}
@@ -129,10 +132,8 @@ export class ContinuousWorker {
 		return { ...this.pool.counts, reaped: this.reaped + this.pool.reaped };
 	}
 
-	/** The counts only grow, so their sum moves whenever one of them does. */
 	private countsChanged(): boolean {
-		const { processed, errors, reaped } = this.counts();
-		return processed + errors + reaped !== this.lastRecordedTotal;
+		return countsTotal(this.counts()) !== this.lastRecordedTotal;
 	}
 
 	/** How long until changed counts may be written (Infinity when they are written already). */
